@@ -1,0 +1,100 @@
+"""The ASGI app: web chat page and API, lawyer console, health check, and the idle sweeper."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from bot.channels import web
+from bot.runtime import Runtime
+from handoff import console
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).resolve().parent / "static"
+MAX_BODY = 256_000
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                               "script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
+}
+
+
+def secret_key(runtime: Runtime) -> str:
+    if runtime.settings.secret_key:
+        return runtime.settings.secret_key
+    path = runtime.settings.data_dir / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+async def _sweeper(runtime: Runtime) -> None:
+    while True:
+        await asyncio.sleep(runtime.settings.sweep_interval_seconds)
+        try:
+            await asyncio.to_thread(runtime.engine.sweep)
+        except Exception:
+            log.exception("sweeper failed; will retry")
+
+
+def create_app(runtime: Runtime, run_sweeper: bool = True) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_sweeper(runtime)) if run_sweeper else None
+        yield
+        if task:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app = FastAPI(title="legalbot", lifespan=lifespan, docs_url="/api/docs", redoc_url=None)
+    app.state.runtime = runtime
+    app.add_middleware(SessionMiddleware, secret_key=secret_key(runtime), session_cookie="legalbot_console",
+                       same_site="strict", https_only=False, max_age=12 * 3600)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):  # type: ignore[no-untyped-def]
+        length = request.headers.get("content-length")
+        if length and (not length.isdigit() or int(length) > MAX_BODY):
+            return JSONResponse({"detail": "request body too large"}, status_code=413)
+        response = await call_next(request)
+        for k, v in SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
+        return response
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error: %s", type(exc).__name__)
+        return JSONResponse({"detail": "internal error; the message was kept"}, status_code=500)
+
+    app.include_router(web.router(runtime.engine))
+    app.include_router(console.router(runtime.queue))
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def chat_page() -> FileResponse:
+        return FileResponse(STATIC / "chat.html", media_type="text/html")
+
+    @app.get("/console", include_in_schema=False)
+    def console_page() -> FileResponse:
+        return FileResponse(STATIC / "console.html", media_type="text/html")
+
+    @app.get("/healthz")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,51 @@
+"""An in-process channel for tests: ``chat.say("老板拖欠工资三个月了")`` and read the reply."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.engine import Engine, Incoming, Reply
+from bot.store import Conversation, Message
+
+
+@dataclass
+class TestChat:
+    engine: Engine
+    user_id: str = "citizen-1"
+    channel: str = "testing"
+    language: str | None = None
+    replies: list[Reply] = field(default_factory=list)
+
+    __test__ = False  # not a pytest test class
+
+    def _send(self, **kwargs: object) -> list[Message]:
+        reply = self.engine.handle(Incoming(channel=self.channel, user_id=self.user_id, language=self.language,
+                                            **kwargs))  # type: ignore[arg-type]
+        self.replies.append(reply)
+        return reply.messages
+
+    def say(self, text: str) -> list[Message]:
+        return self._send(text=text)
+
+    def press(self, payload: str) -> list[Message]:
+        return self._send(payload=payload)
+
+    def send_kind(self, kind: str) -> list[Message]:
+        return self._send(kind=kind)
+
+    @property
+    def last(self) -> Reply:
+        return self.replies[-1]
+
+    @property
+    def last_text(self) -> str:
+        return "\n".join(m.text for m in self.last.messages)
+
+    def button_payloads(self) -> list[str]:
+        return [b["payload"] for m in self.last.messages for b in m.buttons]
+
+    def conversation(self) -> Conversation:
+        with self.engine.store.session() as session:
+            conversation = session.get(Conversation, self.last.conversation_id)
+            assert conversation is not None
+            return conversation

@@ -1,0 +1,274 @@
+"""The `legalbot` command (PRODUCT.md's command-line contract)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import typer
+
+from bot import redact
+from bot.settings import get_settings
+
+app = typer.Typer(help="legalbot: a public legal service assistant.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+nlu_app = typer.Typer(help="Intent classification: validate, train, test.", no_args_is_help=True)
+kb_app = typer.Typer(help="Knowledge base: validate, build, evaluate.", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+lawyer_app = typer.Typer(help="Lawyer accounts for the console.", no_args_is_help=True)
+app.add_typer(nlu_app, name="nlu")
+app.add_typer(kb_app, name="kb")
+app.add_typer(db_app, name="db")
+app.add_typer(lawyer_app, name="lawyer")
+
+log = logging.getLogger("legalbot")
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _lines(texts: list[str] | None) -> Iterator[str]:
+    if texts:
+        yield from texts
+        return
+    for line in sys.stdin:
+        line = line.rstrip("\n")
+        if line.strip():
+            yield line
+
+
+def _runtime(build: bool = False):  # type: ignore[no-untyped-def]
+    from bot.runtime import build_runtime, ensure_built
+
+    settings = get_settings()
+    if build:
+        ensure_built(settings)
+    return build_runtime(settings)
+
+
+@app.callback()
+def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages.")) -> None:
+    redact.install(logging.DEBUG if verbose else logging.INFO)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+@app.command()
+def serve(host: str | None = typer.Option(None), port: int | None = typer.Option(None)) -> None:
+    """Web chat, lawyer console and webhooks; trains and builds whatever is missing first."""
+    import uvicorn
+
+    from bot.app import create_app
+    from handoff.auth import has_lawyers
+
+    runtime = _runtime(build=True)
+    settings = runtime.settings
+    if not has_lawyers(runtime.store):
+        _bootstrap_admin(runtime)
+    uvicorn.run(create_app(runtime), host=host or settings.host, port=port or settings.port, log_level="info")
+
+
+def _bootstrap_admin(runtime) -> None:  # type: ignore[no-untyped-def]
+    """First start: create an admin with a random password, written to a file only its owner can read."""
+    import secrets
+
+    from handoff.auth import create_lawyer
+
+    password = secrets.token_urlsafe(12)
+    create_lawyer(runtime.store, "admin", password, display_name="管理员", role="admin")
+    path = Path(runtime.settings.data_dir) / "admin-password.txt"
+    path.write_text(f"username: admin\npassword: {password}\n")
+    path.chmod(0o600)
+    log.info("created console account 'admin'; its password is in %s", path)
+
+
+@app.command()
+def chat(user: str | None = typer.Option(None, help="Citizen id to continue a conversation."),
+         lang: str | None = typer.Option(None, help="zh or en")) -> None:
+    """Talk to the bot in the terminal."""
+    from bot.channels import terminal
+
+    terminal.run(_runtime(build=True).engine, user_id=user, language=lang)
+
+
+@app.command()
+def classify(texts: list[str] | None = typer.Argument(None), as_json: bool = typer.Option(False, "--json")) -> None:
+    """Classify each text (arguments, or one per stdin line)."""
+    from bot.runtime import build_runtime, ensure_built
+    from nlu.backend import NLUUnavailable
+    from nlu.classifier import Classifier
+
+    settings = get_settings()
+    ensure_built(settings, progress=False)
+    runtime = build_runtime(settings, upgrade=False)
+    classifier = Classifier(runtime.nlu, amount_limit=settings.complex_amount_limit)
+    for text in _lines(texts):
+        try:
+            result = classifier.classify(text).contract()
+        except NLUUnavailable as exc:
+            _fail(str(exc))
+        if as_json:
+            typer.echo(json.dumps(result, ensure_ascii=False))
+        else:
+            typer.echo(f"{result['service']}\t{result['topic']}\t{result['act']}\turgent={result['urgent']}\t{text}")
+
+
+@app.command()
+def ask(texts: list[str] | None = typer.Argument(None), as_json: bool = typer.Option(False, "--json")) -> None:
+    """The full decision for each question, without storing anything."""
+    from bot.runtime import build_runtime, ensure_built
+
+    settings = get_settings()
+    ensure_built(settings, progress=False)
+    runtime = build_runtime(settings, upgrade=False)
+    for text in _lines(texts):
+        result = runtime.engine.decide(text).contract()
+        if as_json:
+            typer.echo(json.dumps(result, ensure_ascii=False))
+        else:
+            typer.echo(f"[{result['action']}] {result['faq_id'] or '-'} {result['score']}\n{result['answer'] or ''}\n")
+
+
+@app.command()
+def sweep() -> None:
+    """Close idle conversations now (the server also does this every minute)."""
+    closed = _runtime().engine.sweep()
+    typer.echo(f"closed {len(closed)} idle conversations")
+
+
+# ---- nlu ------------------------------------------------------------------------------------------
+
+@nlu_app.command("validate")
+def nlu_validate(min_examples: int = typer.Option(10, help="Warn below this many examples per label.")) -> None:
+    """Duplicates, one example under two labels, labels with too few examples, unknown slugs."""
+    from nlu.data import TrainingDataError, load_training_data
+    from nlu.validate import validate
+
+    try:
+        examples = load_training_data(get_settings().training_data_dir)
+    except TrainingDataError as exc:
+        _fail(str(exc))
+    report = validate(examples, min_examples=min_examples)
+    for problem in report.errors:
+        typer.secho(f"error: {problem}", fg=typer.colors.RED)
+    for problem in report.warnings:
+        typer.secho(f"warning: {problem}", fg=typer.colors.YELLOW)
+    typer.echo(f"{len(examples)} examples, {len(report.errors)} errors, {len(report.warnings)} warnings")
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@nlu_app.command("train")
+def nlu_train() -> None:
+    """Train the built-in NLU from training_data/ and promote it."""
+    from bot.runtime import train_nlu
+    from nlu.data import TrainingDataError
+
+    try:
+        model = train_nlu(get_settings(), progress=True)
+    except TrainingDataError as exc:
+        _fail(str(exc))
+    typer.echo(f"trained on {model.meta['examples']} examples in {model.meta['train_seconds']} s")
+
+
+@nlu_app.command("test")
+def nlu_test(test_size: float = typer.Option(0.2), as_json: bool = typer.Option(False, "--json")) -> None:
+    """Hold out part of training_data/ and report macro-F1 per axis."""
+    from nlu.evaluate import holdout_report
+
+    report = holdout_report(get_settings().training_data_dir, test_size=test_size)
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        for axis, r in report["axes"].items():
+            typer.echo(f"{axis:8s} macro-F1 {r['macro_f1']:.3f}  accuracy {r['accuracy']:.3f}  (n={r['n']})")
+
+
+# ---- knowledge base -------------------------------------------------------------------------------
+
+@kb_app.command("validate")
+def kb_validate(statutes: Path | None = typer.Option(None, help="Folder of statute texts to check citations.")) -> None:
+    """Schema, duplicates, repealed laws, cited articles that do not exist, stale reviews."""
+    from knowledge_base.faq import FAQError, load_entries
+    from knowledge_base.validate import default_statutes_dir, validate
+
+    try:
+        entries = load_entries(get_settings().faq_dir)
+    except FAQError as exc:
+        _fail(str(exc))
+    report = validate(entries, statutes or default_statutes_dir())
+    for problem in report.errors:
+        typer.secho(f"error: {problem}", fg=typer.colors.RED)
+    for problem in report.warnings:
+        typer.secho(f"warning: {problem}", fg=typer.colors.YELLOW)
+    typer.echo(f"{len(entries)} entries, {len(report.errors)} errors, {len(report.warnings)} warnings"
+               + ("" if report.statutes_checked else " (statute texts not found: articles not checked)"))
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@kb_app.command("build")
+def kb_build() -> None:
+    """Train the encoder, embed the FAQ and write a new index version (a running server picks it up)."""
+    from bot.runtime import build_kb
+    from knowledge_base.faq import FAQError
+
+    try:
+        build_kb(get_settings(), progress=True)
+    except FAQError as exc:
+        _fail(str(exc))
+    typer.echo("index built")
+
+
+@kb_app.command("eval")
+def kb_eval(queries: Path | None = typer.Option(None), as_json: bool = typer.Option(False, "--json")) -> None:
+    """Recall@1, recall@3 and MRR on the held-out queries, for lexical, dense and fused retrieval."""
+    from bot.runtime import ensure_built
+    from knowledge_base.evaluate import default_queries_path, evaluate
+    from knowledge_base.index import KnowledgeBase
+
+    settings = get_settings()
+    ensure_built(settings, progress=False)
+    path = queries or default_queries_path()
+    if not path.exists():
+        _fail(f"no evaluation queries at {path}")
+    report = evaluate(KnowledgeBase(settings.index_dir).index, path, threshold=settings.kb_answer_threshold)
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        for mode, r in report["modes"].items():
+            typer.echo(f"{mode:8s} R@1 {r['recall@1']:.3f}  R@3 {r['recall@3']:.3f}  MRR {r['mrr']:.3f}  "
+                       f"OOS rejection {r['oos_rejection']:.3f}")
+
+
+# ---- db and lawyers -------------------------------------------------------------------------------
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the Alembic migrations to the configured database."""
+    from bot.store import Store
+
+    Store(get_settings().resolved_database_url()).upgrade()
+    typer.echo("database is up to date")
+
+
+@lawyer_app.command("add")
+def lawyer_add(username: str, display_name: str | None = typer.Option(None, "--name"),
+               role: str = typer.Option("lawyer"),
+               password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True)) -> None:
+    """Create a console account."""
+    from handoff.auth import AccountError, create_lawyer
+
+    try:
+        create_lawyer(_runtime().store, username, password, display_name=display_name, role=role)
+    except AccountError as exc:
+        _fail(str(exc))
+    typer.echo(f"created {role} {username}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,143 @@
+"""Conversation bookkeeping shared by the engine, the handoff queue and the sweeper."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from bot.replies import t
+from bot.store import Citizen, Conversation, HandoffTicket, Message, utcnow
+from bot.taxonomy import ConversationStatus, Outcome, TicketStatus
+
+log = logging.getLogger(__name__)
+
+
+def get_or_create_citizen(session: Session, channel: str, channel_user_id: str, language: str | None) -> Citizen:
+    citizen = session.exec(
+        select(Citizen).where(Citizen.channel == channel, Citizen.channel_user_id == channel_user_id)
+    ).first()
+    if citizen is None:
+        citizen = Citizen(channel=channel, channel_user_id=channel_user_id, language=language or "zh")
+        session.add(citizen)
+        session.flush()
+    elif language and language != citizen.language:
+        citizen.language = language
+        session.add(citizen)
+    return citizen
+
+
+def open_conversation(session: Session, citizen: Citizen) -> Conversation:
+    """The citizen's open conversation, or a new one if the last was closed."""
+    conversation = session.exec(
+        select(Conversation)
+        .where(Conversation.citizen_id == citizen.id, Conversation.status != ConversationStatus.closed)
+        .order_by(col(Conversation.id).desc())
+    ).first()
+    if conversation is None:
+        assert citizen.id is not None
+        conversation = Conversation(citizen_id=citizen.id, channel=citizen.channel)
+        session.add(conversation)
+        session.flush()
+    return conversation
+
+
+def add_message(session: Session, conversation: Conversation, *, direction: str, sender: str, text: str,
+                kind: str = "text", buttons: list[dict[str, str]] | None = None,
+                decision: dict[str, Any] | None = None, channel_message_id: str | None = None,
+                lawyer_id: int | None = None) -> Message:
+    assert conversation.id is not None
+    message = Message(
+        conversation_id=conversation.id, citizen_id=conversation.citizen_id, direction=direction,
+        sender=sender, kind=kind, text=text, buttons=buttons or [], decision=decision,
+        channel_message_id=channel_message_id, lawyer_id=lawyer_id,
+    )
+    session.add(message)
+    conversation.last_activity_at = utcnow()
+    session.add(conversation)
+    session.flush()
+    return message
+
+
+def close_conversation(session: Session, conversation: Conversation, outcome: Outcome, reason: str) -> bool:
+    """Close with exactly one outcome. Returns False if it was already closed (first close wins).
+
+    The update is conditional on the conversation still being open, so two workers (a sweeper and a
+    lawyer resolving) can never give one conversation two outcomes.
+    """
+    now = utcnow()
+    result = session.execute(
+        update(Conversation)
+        .where(col(Conversation.id) == conversation.id, col(Conversation.status) != ConversationStatus.closed)
+        .values(status=ConversationStatus.closed, outcome=outcome.value, closed_at=now, close_reason=reason)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(conversation)
+        return False
+    session.refresh(conversation)
+    return True
+
+
+def set_status(session: Session, conversation: Conversation, status: ConversationStatus) -> None:
+    conversation.status = status
+    session.add(conversation)
+
+
+def idle_deadline(status: str, now: datetime, bot_minutes: int, waiting_minutes: int,
+                  lawyer_minutes: int) -> datetime:
+    minutes = {
+        ConversationStatus.waiting: waiting_minutes,
+        ConversationStatus.with_lawyer: lawyer_minutes,
+    }.get(ConversationStatus(status), bot_minutes)
+    return now - timedelta(minutes=minutes)
+
+
+def outcome_for_idle(session: Session, conversation: Conversation) -> tuple[Outcome, str]:
+    """What an idle conversation ends as, from what happened in it."""
+    if conversation.status == ConversationStatus.with_lawyer:
+        lawyer_spoke = session.exec(
+            select(Message.id).where(Message.conversation_id == conversation.id, Message.sender == "lawyer")
+        ).first()
+        return (Outcome.resolved_by_lawyer, "idle_with_lawyer") if lawyer_spoke else (Outcome.abandoned, "idle_with_lawyer")
+    if conversation.status == ConversationStatus.waiting:
+        # Nobody picked it up in time: the citizen was told to call 12348 (or the emergency numbers).
+        return (Outcome.emergency_referred if conversation.urgent else Outcome.referred), "handoff_expired"
+    if conversation.pending_outcome:
+        return Outcome(conversation.pending_outcome), "idle"
+    return Outcome.abandoned, "idle"
+
+
+def sweep(session: Session, *, bot_minutes: int, waiting_minutes: int, lawyer_minutes: int,
+          now: datetime | None = None) -> list[int]:
+    """Close every conversation idle past its timeout; returns the ids closed."""
+    now = now or utcnow()
+    closed: list[int] = []
+    candidates = session.exec(
+        select(Conversation).where(Conversation.status != ConversationStatus.closed)
+    ).all()
+    for conversation in candidates:
+        deadline = idle_deadline(conversation.status, now, bot_minutes, waiting_minutes, lawyer_minutes)
+        if conversation.last_activity_at > deadline:
+            continue
+        outcome, reason = outcome_for_idle(session, conversation)
+        was_waiting = conversation.status == ConversationStatus.waiting
+        if close_conversation(session, conversation, outcome, reason):
+            if was_waiting:
+                citizen = session.get(Citizen, conversation.citizen_id)
+                add_message(session, conversation, direction="out", sender="system",
+                            text=t("expired", citizen.language if citizen else "zh"))
+            session.execute(
+                update(HandoffTicket)
+                .where(col(HandoffTicket.conversation_id) == conversation.id,
+                       col(HandoffTicket.status).in_([TicketStatus.waiting, TicketStatus.claimed]))
+                .values(status=TicketStatus.expired, resolved_at=now, outcome=outcome.value)
+            )
+            assert conversation.id is not None
+            closed.append(conversation.id)
+    session.commit()
+    if closed:
+        log.info("sweeper closed %d idle conversations", len(closed))
+    return closed

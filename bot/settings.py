@@ -1,0 +1,72 @@
+"""Every setting in one typed place, read from the environment (prefix ``LEGALBOT_``) or ``.env``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The repository root (the package is installed in editable mode from it).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEGALBOT_", env_file=".env", extra="ignore")
+
+    #: Where the SQLite database, trained models and indexes live.
+    data_dir: Path = Path("var")
+    #: SQLAlchemy URL; SQLite under ``data_dir`` when unset.
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "LEGALBOT_DATABASE_URL")
+    )
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    #: Signs the lawyer console's session cookie; generated under ``data_dir`` when unset.
+    secret_key: str | None = None
+
+    training_data_dir: Path = PROJECT_ROOT / "training_data"
+    faq_dir: Path = PROJECT_ROOT / "knowledge_base" / "faq"
+
+    #: ``builtin`` (scikit-learn, trained from training_data/) or ``rasa`` (a Rasa server's /model/parse).
+    nlu_backend: str = "builtin"
+    rasa_url: str = "http://127.0.0.1:5005"
+    #: Below this top confidence a legal question is treated as ambiguous.
+    nlu_fallback_threshold: float = 0.35
+    #: When the top two topics are closer than this, the question is ambiguous.
+    nlu_ambiguity_margin: float = 0.1
+
+    #: A sentence-transformers model name or path; empty means the project's own Chinese encoder,
+    #: trained from the knowledge base by ``legalbot kb build``.
+    encoder_model: str = ""
+    #: Fused retrieval score below which the bot does not answer.
+    kb_answer_threshold: float = 0.5
+
+    #: Amounts in yuan above which a question goes to a lawyer.
+    complex_amount_limit: int = 500_000
+
+    #: Idle timeouts, in minutes, after which the sweeper closes a conversation.
+    idle_timeout_bot_minutes: int = 30
+    idle_timeout_waiting_minutes: int = 24 * 60
+    idle_timeout_lawyer_minutes: int = 2 * 60
+    sweep_interval_seconds: int = 60
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'legalbot.db'}"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,419 @@
+/* legalbot — citizen web chat. Plain browser JS, no dependencies.
+ * SECURITY: message data is only ever rendered with textContent / createTextNode. */
+(function () {
+  "use strict";
+
+  var POLL_MS = 2000;
+  var CLIENT_KEY = "legalbot.client_id";
+  var LANG_KEY = "legalbot.lang";
+
+  var I18N = {
+    zh: {
+      title: "12348 公共法律服务智能助手",
+      note: "智能助手不是律师 · 紧急情况请拨打110",
+      welcomeTitle: "您好！请问有什么法律问题？",
+      welcomeBody: "请用日常语言描述您遇到的问题，例如：“公司拖欠工资三个月怎么办”。",
+      inputLabel: "输入您的问题",
+      placeholder: "请输入您的问题…",
+      send: "发送",
+      sending: "发送中…",
+      langSwitch: "English",
+      langSwitchLabel: "Switch to English",
+      sendFailed: "发送失败，请重试",
+      waiting: "正在为您转接律师…",
+      withLawyer: "律师已接入",
+      lawyer: "律师",
+      bot: "智能助手",
+      system: "系统消息",
+      you: "我"
+    },
+    en: {
+      title: "12348 Public Legal Service Assistant",
+      note: "Not a lawyer · In an emergency call 110",
+      welcomeTitle: "Hello! What legal question can we help with?",
+      welcomeBody: "Describe your problem in everyday words, e.g. \u201cMy employer hasn't paid my wages for three months.\u201d",
+      inputLabel: "Type your question",
+      placeholder: "Type your question…",
+      send: "Send",
+      sending: "Sending…",
+      langSwitch: "中文",
+      langSwitchLabel: "切换到中文",
+      sendFailed: "Could not send, please retry",
+      waiting: "Connecting you to a lawyer…",
+      withLawyer: "A lawyer has joined",
+      lawyer: "Lawyer",
+      bot: "Assistant",
+      system: "System",
+      you: "Me"
+    }
+  };
+
+  // ---------- small helpers ----------
+  function storageGet(key) {
+    try { return window.localStorage.getItem(key); } catch (e) { return null; }
+  }
+  function storageSet(key, value) {
+    try { window.localStorage.setItem(key, value); } catch (e) { /* private mode */ }
+  }
+
+  function randomId() {
+    if (window.crypto && typeof window.crypto.randomUUID === "function") {
+      return window.crypto.randomUUID();
+    }
+    var s = "";
+    for (var i = 0; i < 32; i++) {
+      s += Math.floor(Math.random() * 16).toString(16);
+      if (i === 7 || i === 11 || i === 15 || i === 19) { s += "-"; }
+    }
+    return s;
+  }
+
+  function getClientId() {
+    var id = storageGet(CLIENT_KEY);
+    if (!id || !/^[A-Za-z0-9_-]{8,128}$/.test(id)) {
+      id = randomId();
+      storageSet(CLIENT_KEY, id);
+    }
+    return id;
+  }
+
+  function formatTime(iso) {
+    if (!iso) { return ""; }
+    var d = new Date(iso);
+    if (isNaN(d.getTime())) { return ""; }
+    var hh = String(d.getHours()).padStart(2, "0");
+    var mm = String(d.getMinutes()).padStart(2, "0");
+    var now = new Date();
+    if (d.toDateString() === now.toDateString()) { return hh + ":" + mm; }
+    return (d.getMonth() + 1) + "/" + d.getDate() + " " + hh + ":" + mm;
+  }
+
+  // ---------- state ----------
+  var clientId = getClientId();
+  var apiBase = "/api/chat/" + encodeURIComponent(clientId) + "/messages";
+  var lang = storageGet(LANG_KEY) === "en" ? "en" : "zh";
+  var shown = Object.create(null);   // message id -> element
+  var cursor = null;                 // highest id received via GET (poll cursor)
+  var status = "bot";
+  var sending = false;
+  var polling = false;
+  var lastOutId = null;              // most recent outgoing message id
+
+  var els = {
+    messages: document.getElementById("messages"),
+    scroller: document.getElementById("scroller"),
+    hint: document.getElementById("empty-hint"),
+    status: document.getElementById("status"),
+    error: document.getElementById("error"),
+    form: document.getElementById("composer"),
+    text: document.getElementById("text"),
+    send: document.getElementById("send"),
+    lang: document.getElementById("lang")
+  };
+
+  function t(key) {
+    return (I18N[lang] && I18N[lang][key]) || I18N.zh[key] || key;
+  }
+
+  // ---------- language ----------
+  function applyLang() {
+    document.documentElement.lang = lang === "en" ? "en" : "zh-CN";
+    document.title = t("title");
+    var nodes = document.querySelectorAll("[data-i18n]");
+    for (var i = 0; i < nodes.length; i++) {
+      nodes[i].textContent = t(nodes[i].getAttribute("data-i18n"));
+    }
+    var ph = document.querySelectorAll("[data-i18n-placeholder]");
+    for (var j = 0; j < ph.length; j++) {
+      ph[j].setAttribute("placeholder", t(ph[j].getAttribute("data-i18n-placeholder")));
+    }
+    els.lang.textContent = t("langSwitch");
+    els.lang.setAttribute("aria-label", t("langSwitchLabel"));
+    els.send.textContent = sending ? t("sending") : t("send");
+    // sender labels on already-rendered messages
+    var labels = els.messages.querySelectorAll(".msg-label[data-label]");
+    for (var k = 0; k < labels.length; k++) {
+      labels[k].textContent = t(labels[k].getAttribute("data-label"));
+    }
+    renderStatus();
+    if (!els.error.hidden) { els.error.textContent = t("sendFailed"); }
+  }
+
+  els.lang.addEventListener("click", function () {
+    var stick = isNearBottom();
+    lang = lang === "zh" ? "en" : "zh";
+    storageSet(LANG_KEY, lang);
+    applyLang();
+    if (stick) { scrollToBottom(); }
+  });
+
+  // ---------- status ----------
+  function renderStatus() {
+    var key = null;
+    if (status === "waiting") { key = "waiting"; }
+    else if (status === "with_lawyer") { key = "withLawyer"; }
+    els.status.className = "chat-status" + (key ? " status-" + status : "");
+    if (key) {
+      els.status.textContent = t(key);
+      els.status.hidden = false;
+    } else {
+      els.status.textContent = "";
+      els.status.hidden = true;
+    }
+  }
+
+  function setStatus(s) {
+    if (typeof s !== "string" || s === status) { return; }
+    var stick = isNearBottom();
+    status = s;
+    renderStatus();
+    if (stick) { scrollToBottom(); }   // the status line shrinks the scroll area
+  }
+
+  // ---------- errors ----------
+  function showError() {
+    els.error.textContent = t("sendFailed");
+    els.error.hidden = false;
+  }
+  function clearError() {
+    els.error.hidden = true;
+    els.error.textContent = "";
+  }
+
+  // ---------- rendering ----------
+  function isNearBottom() {
+    var s = els.scroller;
+    return s.scrollHeight - s.scrollTop - s.clientHeight < 120;
+  }
+  function scrollToBottom() {
+    els.scroller.scrollTop = els.scroller.scrollHeight;
+  }
+
+  // keep the newest message in view when the viewport changes (e.g. the
+  // on-screen keyboard opens on a phone) if the reader was at the bottom
+  var stuckToBottom = true;
+  els.scroller.addEventListener("scroll", function () { stuckToBottom = isNearBottom(); }, { passive: true });
+  window.addEventListener("resize", function () { if (stuckToBottom) { scrollToBottom(); } });
+
+  function buildMessage(m) {
+    var sender = String(m.sender || (m.direction === "in" ? "citizen" : "bot"));
+    var el = document.createElement("div");
+    el.className = "msg msg-" + (m.direction === "in" ? "in" : "out") + " msg-" + sender.replace(/[^a-z_]/gi, "");
+    el.setAttribute("data-sender", sender);
+    el.setAttribute("data-id", String(m.id));
+
+    if (sender === "lawyer" || sender === "system") {
+      var label = document.createElement("div");
+      label.className = "msg-label";
+      label.setAttribute("data-label", sender);
+      label.textContent = t(sender);
+      el.appendChild(label);
+    }
+
+    var bubble = document.createElement("div");
+    bubble.className = "msg-bubble";
+    bubble.appendChild(document.createTextNode(m.text == null ? "" : String(m.text)));
+    el.appendChild(bubble);
+
+    var time = formatTime(m.created_at);
+    if (time) {
+      var tm = document.createElement("time");
+      tm.className = "msg-time";
+      tm.setAttribute("datetime", String(m.created_at));
+      tm.textContent = time;
+      el.appendChild(tm);
+    }
+    el._buttons = Array.isArray(m.buttons) ? m.buttons : [];
+    return el;
+  }
+
+  function insertInOrder(el, id) {
+    // keep the DOM ordered by id even if responses arrive out of order
+    var children = els.messages.children;
+    for (var i = children.length - 1; i >= 0; i--) {
+      var cid = Number(children[i].getAttribute("data-id"));
+      if (cid < id) {
+        els.messages.insertBefore(el, children[i].nextSibling);
+        return;
+      }
+    }
+    els.messages.insertBefore(el, els.messages.firstChild);
+  }
+
+  function renderChoices(msgEl) {
+    var buttons = msgEl._buttons || [];
+    if (!buttons.length || msgEl.querySelector(".choices")) { return; }
+    var wrap = document.createElement("div");
+    wrap.className = "choices";
+    buttons.forEach(function (b) {
+      if (!b || b.payload == null) { return; }
+      var btn = document.createElement("button");
+      btn.type = "button";
+      btn.className = "choice";
+      btn.textContent = String(b.label != null ? b.label : b.payload);
+      btn.addEventListener("click", function () {
+        onChoice(msgEl, String(b.payload));
+      });
+      wrap.appendChild(btn);
+    });
+    msgEl.appendChild(wrap);
+  }
+
+  function updateChoices() {
+    // only the most recent outgoing message keeps its chips
+    var outs = els.messages.querySelectorAll(".msg-out");
+    var latest = outs.length ? outs[outs.length - 1] : null;
+    var latestId = latest ? Number(latest.getAttribute("data-id")) : null;
+    if (latestId === lastOutId) { return; }
+    lastOutId = latestId;
+    var old = els.messages.querySelectorAll(".choices");
+    for (var i = 0; i < old.length; i++) {
+      if (old[i].parentNode !== latest) { old[i].parentNode.removeChild(old[i]); }
+    }
+    if (latest) { renderChoices(latest); }
+  }
+
+  function addMessages(list, forceScroll) {
+    if (!Array.isArray(list) || !list.length) { return; }
+    var stick = forceScroll || isNearBottom();
+    var added = false;
+    list.forEach(function (m) {
+      if (!m || m.id == null) { return; }
+      var key = String(m.id);
+      if (shown[key]) { return; }
+      var el = buildMessage(m);
+      shown[key] = el;
+      insertInOrder(el, Number(m.id));
+      added = true;
+    });
+    if (!added) { return; }
+    els.hint.hidden = true;
+    updateChoices();
+    if (stick) { scrollToBottom(); }
+  }
+
+  function advanceCursor(list) {
+    if (!Array.isArray(list)) { return; }
+    list.forEach(function (m) {
+      var id = Number(m && m.id);
+      if (!isNaN(id) && (cursor === null || id > cursor)) { cursor = id; }
+    });
+  }
+
+  // ---------- network ----------
+  function fetchMessages(initial) {
+    if (polling) { return Promise.resolve(); }
+    polling = true;
+    var url = apiBase + (cursor !== null ? "?after=" + encodeURIComponent(cursor) : "");
+    return fetch(url, { headers: { "Accept": "application/json" }, cache: "no-store" })
+      .then(function (r) {
+        if (!r.ok) { throw new Error("HTTP " + r.status); }
+        return r.json();
+      })
+      .then(function (data) {
+        var list = (data && data.messages) || [];
+        addMessages(list, initial);
+        // The poll cursor only advances with GET results, so a message stored
+        // between two polls is never skipped even if a POST returned later ids.
+        advanceCursor(list);
+        if (data && data.status) { setStatus(data.status); }
+      })
+      .catch(function () { /* transient; the next poll retries */ })
+      .then(function () { polling = false; });
+  }
+
+  function setSending(on) {
+    sending = on;
+    els.send.disabled = on;
+    els.send.textContent = on ? t("sending") : t("send");
+    els.form.classList.toggle("is-sending", on);
+  }
+
+  function post(body) {
+    body.lang = lang;
+    return fetch(apiBase, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      body: JSON.stringify(body)
+    }).then(function (r) {
+      if (!r.ok) { throw new Error("HTTP " + r.status); }
+      return r.json();
+    }).then(function (data) {
+      clearError();
+      addMessages((data && data.messages) || [], true);
+      if (data && data.status) { setStatus(data.status); }
+      return data;
+    });
+  }
+
+  function sendText() {
+    if (sending) { return; }
+    var text = els.text.value;
+    if (!text || !text.trim()) { return; }
+    setSending(true);
+    post({ text: text })
+      .then(function () {
+        // only clear if the user hasn't started typing something new meanwhile
+        if (els.text.value === text) { els.text.value = ""; autoGrow(); }
+      })
+      .catch(function () { showError(); })
+      .then(function () {
+        setSending(false);
+        els.text.focus();
+        fetchMessages(false);
+      });
+  }
+
+  function setChoicesDisabled(msgEl, disabled) {
+    var btns = msgEl.querySelectorAll("button.choice");
+    for (var i = 0; i < btns.length; i++) { btns[i].disabled = disabled; }
+  }
+
+  function onChoice(msgEl, payload) {
+    if (sending) { return; }
+    setChoicesDisabled(msgEl, true);
+    msgEl.classList.add("choices-used");
+    setSending(true);
+    post({ payload: payload })
+      .catch(function () {
+        showError();
+        // let the citizen retry the same choice
+        setChoicesDisabled(msgEl, false);
+        msgEl.classList.remove("choices-used");
+      })
+      .then(function () {
+        setSending(false);
+        fetchMessages(false);
+      });
+  }
+
+  // ---------- composer ----------
+  function autoGrow() {
+    var ta = els.text;
+    ta.style.height = "auto";
+    var max = 160;
+    ta.style.height = Math.min(ta.scrollHeight, max) + "px";
+    ta.style.overflowY = ta.scrollHeight > max ? "auto" : "hidden";
+  }
+
+  els.form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    sendText();
+  });
+
+  els.text.addEventListener("keydown", function (e) {
+    if (e.key !== "Enter" || e.shiftKey) { return; }
+    // don't send while an IME (pinyin input) is composing
+    if (e.isComposing || e.keyCode === 229) { return; }
+    e.preventDefault();
+    sendText();
+  });
+
+  els.text.addEventListener("input", autoGrow);
+
+  // ---------- start ----------
+  applyLang();
+  fetchMessages(true).then(function () {
+    window.setInterval(function () { fetchMessages(false); }, POLL_MS);
+  });
+})();

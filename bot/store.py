@@ -1,0 +1,186 @@
+"""Tables and the session factory. SQLite by default, PostgreSQL when ``DATABASE_URL`` says so.
+
+Each table follows sqlmodel's split: a ``*Base`` with the public fields, the ``table=True`` model,
+and a ``*Public`` model for API responses, so message text and personal data only leave through
+models that name them on purpose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, event
+from sqlalchemy.engine import Engine
+from sqlmodel import Field, Session, SQLModel, create_engine
+
+from bot.taxonomy import ConversationStatus, Priority, TicketStatus
+
+
+def utcnow() -> datetime:
+    """Aware UTC: sqlmodel's UTCDateTime stores and returns it the same way on SQLite and PostgreSQL."""
+    return datetime.now(UTC)
+
+
+class Citizen(SQLModel, table=True):
+    __tablename__ = "citizen"
+    __table_args__ = (UniqueConstraint("channel", "channel_user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=32)
+    channel_user_id: str = Field(max_length=128)
+    language: str = Field(default="zh", max_length=8)
+    display_name: str | None = Field(default=None, max_length=128)
+    created_at: datetime = Field(default_factory=utcnow)
+    #: Set once the disclaimer and privacy notice have been shown.
+    notice_shown_at: datetime | None = None
+
+
+class ConversationBase(SQLModel):
+    channel: str = Field(max_length=32)
+    status: str = Field(default=ConversationStatus.bot, max_length=16, index=True)
+    service: str | None = Field(default=None, max_length=32)
+    topic: str | None = Field(default=None, max_length=32)
+    urgent: bool = False
+    outcome: str | None = Field(default=None, max_length=32)
+    opened_at: datetime = Field(default_factory=utcnow)
+    closed_at: datetime | None = None
+
+
+class Conversation(ConversationBase, table=True):
+    __tablename__ = "conversation"
+    __table_args__ = (Index("ix_conversation_citizen_status", "citizen_id", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    citizen_id: int = Field(foreign_key="citizen.id", index=True)
+    last_activity_at: datetime = Field(default_factory=utcnow, index=True)
+    #: What the outcome would be if the conversation ended now (e.g. an answer was given).
+    pending_outcome: str | None = Field(default=None, max_length=32)
+    close_reason: str | None = Field(default=None, max_length=64)
+    #: The question that led to a clarifying prompt, answered once the citizen picks a category.
+    clarify_text: str | None = Field(default=None, sa_column=Column(Text))
+    last_faq_id: str | None = Field(default=None, max_length=128)
+
+
+class ConversationPublic(ConversationBase):
+    id: int
+
+
+class MessageBase(SQLModel):
+    direction: str = Field(max_length=4)  # "in" | "out"
+    sender: str = Field(max_length=16)  # citizen | bot | lawyer | system
+    kind: str = Field(default="text", max_length=16)
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    buttons: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Message(MessageBase, table=True):
+    __tablename__ = "message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    citizen_id: int = Field(foreign_key="citizen.id", index=True)
+    channel_message_id: str | None = Field(default=None, max_length=128)
+    lawyer_id: int | None = Field(default=None, foreign_key="lawyer.id")
+    #: What NLU and retrieval decided for an incoming message, or why a reply was sent.
+    decision: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    #: Processing failed after the message was stored (the citizen got an apology).
+    failed: bool = False
+
+
+class MessagePublic(MessageBase):
+    id: int
+
+
+class Lawyer(SQLModel, table=True):
+    __tablename__ = "lawyer"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True)
+    display_name: str = Field(max_length=128)
+    password_hash: str = Field(max_length=256)
+    role: str = Field(default="lawyer", max_length=16)  # lawyer | admin
+    topics: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    languages: list[str] = Field(default_factory=lambda: ["zh"], sa_column=Column(JSON, nullable=False))
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class HandoffTicketBase(SQLModel):
+    status: str = Field(default=TicketStatus.waiting, max_length=16, index=True)
+    priority: str = Field(default=Priority.normal, max_length=16)
+    service: str | None = Field(default=None, max_length=32)
+    topic: str | None = Field(default=None, max_length=32)
+    reason: str = Field(default="", max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    claimed_at: datetime | None = None
+    resolved_at: datetime | None = None
+    outcome: str | None = Field(default=None, max_length=32)
+
+
+class HandoffTicket(HandoffTicketBase, table=True):
+    __tablename__ = "handoff_ticket"
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    lawyer_id: int | None = Field(default=None, foreign_key="lawyer.id")
+    #: What the lawyer needs so as not to re-ask: classification, facts, FAQ answers shown.
+    packet: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    summary: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class Feedback(SQLModel, table=True):
+    __tablename__ = "feedback"
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    message_id: int | None = Field(default=None, foreign_key="message.id")
+    kind: str = Field(max_length=16)  # helpful | not_helpful | rating
+    rating: int | None = None
+    comment: str | None = Field(default=None, sa_column=Column(Text))
+    faq_id: str | None = Field(default=None, max_length=128)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Store:
+    """Owns the database engine and hands out sessions."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    def upgrade(self) -> None:
+        from bot.migrate import upgrade
+
+        upgrade(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,58 @@
+"""The handoff packet: what a lawyer reads first, so the citizen is never asked twice."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from bot.store import Conversation, Message
+from nlu.triage import amounts_in
+
+_DATE = re.compile(
+    r"(\d{4}年\d{1,2}月(\d{1,2}[日号])?|\d{1,2}月\d{1,2}[日号]|\d{4}-\d{1,2}-\d{1,2}|"
+    r"(昨天|前天|今天|上周|上个月|去年|前年|[一二三四五六七八九十两\d]+(个)?(天|月|年)(前|了))|"
+    r"[一二三四五六七八九十两\d]+(个)?月(没发|没给|未发))"
+)
+_PLACE = re.compile(r"[\u4e00-\u9fff]{2,6}?(省|市|区|县|镇|乡|村|街道|小区|工地|医院|法院|派出所)")
+_PARTIES = ("老板", "公司", "单位", "包工头", "房东", "租客", "物业", "开发商", "老公", "丈夫", "老婆", "妻子",
+            "前夫", "前妻", "孩子", "父亲", "母亲", "爸爸", "妈妈", "邻居", "医院", "商家", "保险公司", "对方", "朋友",
+            "借款人", "银行", "网贷", "派出所", "法院", "employer", "landlord", "husband", "wife")
+
+
+def extract_facts(texts: list[str]) -> dict[str, list[str]]:
+    joined = "\n".join(texts)
+    amounts = [f"{a}元" for a in amounts_in(joined)]
+    dates = [m.group(0) for m in _DATE.finditer(joined)]
+    places = [m.group(0) for m in _PLACE.finditer(joined)]
+    parties = [p for p in _PARTIES if p in joined]
+
+    def unique(items: list[str]) -> list[str]:
+        return list(dict.fromkeys(items))[:10]
+
+    return {"amounts": unique(amounts), "dates": unique(dates), "places": unique(places), "parties": unique(parties)}
+
+
+def build_packet(session: Session, conversation: Conversation, reason: str,
+                 decision: dict[str, Any] | None) -> dict[str, Any]:
+    messages = session.exec(
+        select(Message).where(Message.conversation_id == conversation.id).order_by(col(Message.id))
+    ).all()
+    citizen_texts = [m.text for m in messages if m.direction == "in" and m.kind == "text" and m.text.strip()]
+    faq_shown = [
+        str(m.decision["faq_id"]) for m in messages
+        if m.direction == "out" and m.decision and m.decision.get("faq_id")
+    ]
+    decision = decision or {}
+    return {
+        "service": conversation.service,
+        "topic": conversation.topic,
+        "urgent": conversation.urgent,
+        "reason": reason,
+        "urgent_reasons": decision.get("urgent_reasons", []),
+        "complex_reasons": decision.get("complex_reasons", []),
+        "facts": extract_facts(citizen_texts),
+        "faq_shown": list(dict.fromkeys(faq_shown)),
+        "first_message": citizen_texts[0][:500] if citizen_texts else "",
+    }

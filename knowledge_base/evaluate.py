@@ -1,0 +1,51 @@
+"""Retrieval quality on held-out queries: recall@k, MRR and out-of-scope rejection per mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from knowledge_base.index import SearchIndex
+
+MODES = ("lexical", "dense", "fused")
+
+
+def default_queries_path() -> Path:
+    return Path(__file__).resolve().parent / "eval" / "queries.yml"
+
+
+def load_queries(path: Path) -> list[dict[str, Any]]:
+    """A list of {text, faq_id} items; faq_id null (or missing) marks an out-of-scope query."""
+    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    return [{"text": str(q["text"]), "faq_id": q.get("faq_id")} for q in doc]
+
+
+def evaluate(index: SearchIndex, path: Path, threshold: float) -> dict[str, Any]:
+    queries = load_queries(path)
+    modes: dict[str, Any] = {}
+    for mode in MODES:
+        hits1 = hits3 = 0
+        rr = 0.0
+        in_scope = oos = rejected = 0
+        for q in queries:
+            results = index.search(q["text"], k=10, mode=mode)
+            if q["faq_id"] is None:
+                oos += 1
+                if not results or results[0].score < threshold:
+                    rejected += 1
+                continue
+            in_scope += 1
+            ids = [h.entry.id for h in results]
+            if q["faq_id"] in ids:
+                rank = ids.index(q["faq_id"]) + 1
+                rr += 1 / rank
+                hits1 += rank == 1
+                hits3 += rank <= 3
+        modes[mode] = {
+            "recall@1": hits1 / max(in_scope, 1), "recall@3": hits3 / max(in_scope, 1),
+            "mrr": rr / max(in_scope, 1), "oos_rejection": rejected / max(oos, 1),
+            "in_scope": in_scope, "out_of_scope": oos,
+        }
+    return {"queries": len(queries), "threshold": threshold, "modes": modes}

@@ -1,0 +1,118 @@
+"""`legalbot kb validate`: what must be true of content before it can answer a citizen."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.settings import PROJECT_ROOT
+from knowledge_base.faq import Entry
+from nlu.text import normalize
+
+#: Laws repealed by the Civil Code (2021-01-01) and other superseded texts: never cite them.
+REPEALED = {
+    "合同法": "民法典合同编", "婚姻法": "民法典婚姻家庭编", "继承法": "民法典继承编", "物权法": "民法典物权编",
+    "侵权责任法": "民法典侵权责任编", "担保法": "民法典物权编/合同编", "民法通则": "民法典总则编",
+    "民法总则": "民法典总则编", "收养法": "民法典婚姻家庭编",
+}
+#: Laws cited with a year that is no longer in force, e.g. "行政复议法（2017年修正）".
+_OLD_VERSION = re.compile(r"(行政复议法)[（(](19|20)(\d\d)")
+STALE_AFTER = dt.timedelta(days=365)
+
+
+@dataclass
+class Report:
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    statutes_checked: bool = False
+
+
+def default_statutes_dir() -> Path:
+    return PROJECT_ROOT.parent / "shared" / "statutes"
+
+
+_CN_NUM = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+
+
+def chinese_numeral(text: str) -> int:
+    total, section, current = 0, 0, 0
+    for ch in text:
+        if ch in _CN_NUM:
+            current = _CN_NUM[ch]
+        elif ch == "十":
+            section += (current or 1) * 10
+            current = 0
+        elif ch == "百":
+            section += current * 100
+            current = 0
+        elif ch == "千":
+            section += current * 1000
+            current = 0
+        elif ch == "万":
+            total += (section + current) * 10000
+            section, current = 0, 0
+    return total + section + current
+
+
+_ARTICLE = re.compile(r"^第([零一二三四五六七八九十百千]+)条")
+
+
+def statute_articles(directory: Path) -> dict[str, set[int]]:
+    """Law name -> article numbers present, read from one Markdown file per law."""
+    laws: dict[str, set[int]] = {}
+    for path in sorted(directory.glob("*.md")):
+        if path.stem.upper() == "README":
+            continue
+        name = path.stem.split("·")[0]  # the Civil Code is split by book; articles are numbered throughout
+        articles = laws.setdefault(name, set())
+        for line in path.read_text(encoding="utf-8").splitlines():
+            m = _ARTICLE.match(line.strip())
+            if m:
+                articles.add(chinese_numeral(m.group(1)))
+    return laws
+
+
+def _similar(a: str, b: str) -> float:
+    sa, sb = set(normalize(a)), set(normalize(b))
+    return len(sa & sb) / max(len(sa | sb), 1)
+
+
+def validate(entries: Sequence[Entry], statutes_dir: Path | None, today: dt.date | None = None) -> Report:
+    report = Report()
+    today = today or dt.date.today()
+    laws = statute_articles(statutes_dir) if statutes_dir and statutes_dir.is_dir() else {}
+    report.statutes_checked = bool(laws)
+    for e in entries:
+        where = f"{e.source}: {e.id}"
+        if len(e.paraphrases) < 4:
+            report.errors.append(f"{where}: needs at least 4 paraphrases, has {len(e.paraphrases)}")
+        for c in e.legal_basis:
+            bare = c.law.removeprefix("中华人民共和国")
+            if bare in REPEALED:
+                report.errors.append(f"{where}: cites {c.law}, repealed — cite {REPEALED[bare]} instead")
+                continue
+            if _OLD_VERSION.search(c.law):
+                report.errors.append(f"{where}: cites a superseded version: {c.law}")
+                continue
+            if laws:
+                if bare not in laws:
+                    report.warnings.append(f"{where}: {c.law} is not among the statute texts; article not checked")
+                elif c.article is not None and c.article not in laws[bare]:
+                    report.errors.append(f"{where}: {c.law} has no article {c.article}")
+        if today - e.last_reviewed > STALE_AFTER:
+            report.warnings.append(f"{where}: last reviewed {e.last_reviewed}, more than 12 months ago")
+        if e.last_reviewed > today:
+            report.errors.append(f"{where}: last_reviewed {e.last_reviewed} is in the future")
+    questions = [(e, normalize(e.question)) for e in entries]
+    for i, (a, qa) in enumerate(questions):
+        for b, qb in questions[i + 1 :]:
+            if a.lang != b.lang:
+                continue
+            if qa == qb:
+                report.errors.append(f"{a.id} and {b.id} ask the same question")
+            elif _similar(qa, qb) > 0.85:
+                report.warnings.append(f"{a.id} and {b.id} ask nearly the same question")
+    return report

@@ -1,0 +1,52 @@
+"""Text normalisation and segmentation shared by NLU and retrieval."""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from functools import lru_cache
+
+import jieba
+
+jieba.setLogLevel(logging.WARNING)
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
+_SPACE = re.compile(r"\s+")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_WORD = re.compile(r"[a-z0-9]+|[\u3400-\u9fff]")
+
+
+def normalize(text: str) -> str:
+    """NFKC (full-width to half-width), lower case, no control characters, single spaces."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _CONTROL.sub(" ", _ANSI.sub(" ", text))
+    return _SPACE.sub(" ", text).strip().lower()
+
+
+def has_meaningful_text(text: str) -> bool:
+    """True when the text has at least one letter, digit or CJK character (not only emoji/punctuation)."""
+    return any(ch.isalnum() for ch in normalize(text))
+
+
+@lru_cache(maxsize=4096)
+def words(text: str) -> tuple[str, ...]:
+    """jieba words of normalised text, without spaces and punctuation."""
+    return tuple(w for w in jieba.lcut(normalize(text)) if w.strip() and any(ch.isalnum() for ch in w))
+
+
+def chars(text: str) -> tuple[str, ...]:
+    """Single CJK characters and ASCII words: robust to typos and unseen words."""
+    return tuple(_WORD.findall(normalize(text)))
+
+
+def tokens(text: str) -> list[str]:
+    """Words plus characters: what both the lexical ranker and the project's encoder see."""
+    ws = words(text)
+    seen = set(ws)
+    return list(ws) + [c for c in chars(text) if c not in seen]
+
+
+def is_chinese(text: str) -> bool:
+    return bool(_CJK.search(text))

@@ -1,0 +1,94 @@
+"""Shared fixtures: one trained NLU model and index per test session, a fresh database per test.
+
+Storage and engine tests run on SQLite and on PostgreSQL. The PostgreSQL runs use a throwaway
+database on 127.0.0.1:5432; with CI=true they must run, elsewhere they skip when the server is absent.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.channels.testing import TestChat
+from bot.runtime import Runtime, build_kb, build_runtime, train_nlu
+from bot.settings import Settings
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PG_ADMIN_URL = os.environ.get("LEGALBOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip with a reason on a developer's machine; fail in CI, where everything must be installed."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI must be able to run this test: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def built_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Train the NLU and build the index once, from the project's real training data and FAQ."""
+    data_dir = tmp_path_factory.mktemp("built")
+    settings = Settings(data_dir=data_dir)
+    train_nlu(settings)
+    build_kb(settings)
+    return data_dir
+
+
+def _pg_available() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> str:
+    require(_pg_available(), f"PostgreSQL is not reachable at {PG_ADMIN_URL}")
+    return PG_ADMIN_URL
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> Iterator[str]:
+    """A throwaway PostgreSQL database, dropped after the test."""
+    import psycopg
+
+    name = f"legalbot_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = pg_server.rsplit("/", 1)[0]
+    yield f"postgresql+psycopg://{base.split('://', 1)[1]}/{name}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'legalbot.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def settings(built_dir: Path, database_url: str) -> Settings:
+    return Settings(data_dir=built_dir, database_url=database_url)
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    rt = build_runtime(settings)
+    yield rt
+    rt.store.dispose()
+
+
+@pytest.fixture
+def chat(runtime: Runtime) -> TestChat:
+    return TestChat(runtime.engine, user_id=f"citizen-{uuid.uuid4().hex[:8]}")

@@ -1,0 +1,199 @@
+"""The conversation core, driven like a citizen would, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from bot.channels.testing import TestChat
+from bot.runtime import Runtime
+from bot.store import Feedback, HandoffTicket, Message
+from bot.taxonomy import ConversationStatus, Outcome, Priority, TicketStatus
+from handoff.auth import create_lawyer
+from handoff.queue import AlreadyClaimed, HandoffError
+
+
+def messages_of(runtime: Runtime, conversation_id: int) -> list[Message]:
+    with runtime.store.session() as session:
+        return list(session.exec(select(Message).where(Message.conversation_id == conversation_id)
+                                 .order_by(Message.id)).all())  # type: ignore[arg-type]
+
+
+def test_first_contact_shows_disclaimer_and_privacy_notice_once(chat: TestChat) -> None:
+    chat.say("你好")
+    first = chat.last.messages[0]
+    assert first.sender == "system"
+    assert "不是律师" in first.text and "110" in first.text and "隐私" in first.text
+    chat.say("你好")
+    assert all("隐私" not in m.text for m in chat.last.messages)
+
+
+def test_unpaid_wages_are_answered_from_the_labour_entry_with_its_legal_basis(chat: TestChat) -> None:
+    chat.say("老板拖欠工资三个月了")
+    answer = chat.last.messages[-1]
+    assert answer.decision and answer.decision["faq_id"].startswith("labor-")
+    assert "法律依据" in answer.text and "劳动" in answer.text
+    assert chat.button_payloads() == ["/helpful", "/not_helpful", "/lawyer"]
+    chat.press("/helpful")
+    chat.say("再见")
+    conversation = chat.conversation()
+    assert conversation.status == ConversationStatus.closed
+    assert conversation.outcome == Outcome.answered
+
+
+def test_incoming_message_is_stored_with_its_decision(runtime: Runtime, chat: TestChat) -> None:
+    chat.say("老板拖欠工资三个月了")
+    stored = chat.last.incoming
+    assert stored.id is not None and stored.direction == "in"
+    assert stored.decision is not None
+    assert stored.decision["topic"] == "labor" and stored.decision["action"] == "answer"
+
+
+def test_urgent_message_puts_emergency_numbers_first_and_queues_a_priority_handoff(
+    runtime: Runtime, chat: TestChat
+) -> None:
+    chat.say("我老公又在打我，说要杀了我")
+    reply = chat.last.messages[1]
+    assert reply.text.index("110") < 40
+    assert "12338" in reply.text
+    conversation = chat.conversation()
+    assert conversation.status == ConversationStatus.waiting and conversation.urgent
+    with runtime.store.session() as session:
+        ticket = session.exec(select(HandoffTicket)).one()
+    assert ticket.priority == Priority.urgent and ticket.status == TicketStatus.waiting
+    assert ticket.packet["urgent"] is True
+
+
+def test_not_urgent_questions_about_divorce_cooling_off(chat: TestChat) -> None:
+    chat.say("离婚冷静期多久")
+    assert chat.conversation().status != ConversationStatus.waiting
+
+
+def test_ambiguous_question_asks_once_with_categories_then_answers(chat: TestChat) -> None:
+    chat.say("这个事情我该怎么办啊")
+    assert chat.conversation().status == ConversationStatus.clarifying
+    payloads = chat.button_payloads()
+    assert any(p.startswith("/topic:") for p in payloads) and "/lawyer" in payloads
+    chat.press("/topic:none")
+    assert chat.conversation().status == ConversationStatus.waiting
+
+
+def test_processing_failure_keeps_the_message_and_apologises(
+    runtime: Runtime, chat: TestChat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chat.say("你好")
+
+    def broken(text: str) -> None:
+        raise RuntimeError("model exploded")
+
+    monkeypatch.setattr(runtime.engine.classifier, "classify", broken)
+    chat.say("房东不退押金怎么办")
+    assert "抱歉" in chat.last_text
+    stored = messages_of(runtime, chat.last.conversation_id)
+    failed = [m for m in stored if m.direction == "in" and m.text == "房东不退押金怎么办"]
+    assert len(failed) == 1 and failed[0].failed
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "没有输入"),
+        ("   \n\t  ", "没有输入"),
+        ("😀😀😀🙏", "没有输入"),
+        ("\x00\x07\x1b[31m", "没有输入"),
+    ],
+)
+def test_input_without_words_gets_a_clear_reply_and_is_stored(
+    runtime: Runtime, chat: TestChat, text: str, expected: str
+) -> None:
+    chat.say(text)
+    assert expected in chat.last_text
+    assert chat.last.incoming.text == text.replace("\x00", "\ufffd")
+
+
+def test_very_long_message_is_stored_whole_and_answered(runtime: Runtime, chat: TestChat) -> None:
+    text = "老板拖欠工资三个月了。" + "我每天都在加班，" * 2500
+    assert len(text) >= 20_000
+    chat.say(text[:20_000])
+    assert len(chat.last.incoming.text) == 20_000
+    assert "很长" in chat.last_text
+
+
+def test_html_is_stored_verbatim_and_never_interpreted(chat: TestChat) -> None:
+    chat.say("<script>alert(1)</script>工资被拖欠")
+    assert chat.last.incoming.text == "<script>alert(1)</script>工资被拖欠"
+    assert chat.last.messages  # answered or clarified, not crashed
+
+
+@pytest.mark.parametrize("kind", ["photo", "voice", "sticker", "document", "location", "video"])
+def test_unsupported_message_kinds_get_a_sensible_reply(chat: TestChat, kind: str) -> None:
+    chat.send_kind(kind)
+    assert "文字" in chat.last_text
+    assert chat.last.incoming.kind == kind
+
+
+def test_not_helpful_withdraws_the_answered_outcome(chat: TestChat) -> None:
+    chat.say("老板拖欠工资三个月了")
+    chat.press("/not_helpful")
+    assert "/lawyer" in chat.button_payloads()
+    assert chat.conversation().pending_outcome is None
+
+
+def test_citizen_can_cancel_a_handoff(runtime: Runtime, chat: TestChat) -> None:
+    chat.press("/lawyer")
+    assert chat.conversation().status == ConversationStatus.waiting
+    chat.press("/cancel")
+    conversation = chat.conversation()
+    assert conversation.status == ConversationStatus.closed and conversation.outcome == Outcome.withdrawn
+    with runtime.store.session() as session:
+        assert session.exec(select(HandoffTicket)).one().status == "cancelled"
+
+
+def test_lawyer_claims_replies_and_resolves(runtime: Runtime, chat: TestChat) -> None:
+    lawyer = create_lawyer(runtime.store, "zhang", "correct horse", display_name="张")
+    other = create_lawyer(runtime.store, "li", "battery staple", display_name="李")
+    chat.say("我想找律师帮我打官司")
+    assert chat.conversation().status == ConversationStatus.waiting
+    [view] = runtime.queue.tickets()
+    ticket_id = view.ticket.id
+    assert ticket_id is not None
+    runtime.queue.claim(ticket_id, lawyer)
+    with pytest.raises(AlreadyClaimed):
+        runtime.queue.claim(ticket_id, other)
+    assert chat.conversation().status == ConversationStatus.with_lawyer
+    chat.say("我在广州，公司欠我两万块")
+    assert chat.last.messages == []  # goes to the lawyer, the bot stays quiet
+    runtime.queue.reply(ticket_id, lawyer, "您好，请问有劳动合同吗？")
+    with pytest.raises(HandoffError):
+        runtime.queue.reply(ticket_id, other, "插话")
+    with pytest.raises(HandoffError):
+        runtime.queue.resolve(ticket_id, lawyer, "answered", "")
+    runtime.queue.resolve(ticket_id, lawyer, "resolved_by_lawyer", "建议申请劳动仲裁")
+    conversation = chat.conversation()
+    assert conversation.outcome == Outcome.resolved_by_lawyer
+    transcript = messages_of(runtime, conversation.id or 0)
+    assert any(m.sender == "lawyer" and "劳动合同" in m.text for m in transcript)
+    chat.press("/rate:5")
+    with runtime.store.session() as session:
+        rating = session.exec(select(Feedback).where(Feedback.kind == "rating")).one()
+    assert rating.rating == 5 and rating.conversation_id == conversation.id
+
+
+def test_handoff_packet_carries_facts(runtime: Runtime, chat: TestChat) -> None:
+    chat.say("公司已经起诉我了，说我欠他们3万元，去年5月的事，在杭州市")
+    [view] = runtime.queue.tickets()
+    facts = view.ticket.packet["facts"]
+    assert "30000元" in facts["amounts"]
+    assert any("杭州市" in p for p in facts["places"])
+    assert view.ticket.packet["reason"].startswith("complex")
+
+
+def test_sweeper_closes_idle_conversations_with_their_outcome(runtime: Runtime, chat: TestChat) -> None:
+    import datetime as dt
+
+    chat.say("老板拖欠工资三个月了")
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=3)
+    closed = runtime.engine.sweep(now=later)
+    assert closed == [chat.last.conversation_id]
+    assert chat.conversation().outcome == Outcome.answered
+    assert runtime.engine.sweep(now=later) == []
