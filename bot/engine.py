@@ -88,6 +88,10 @@ class Decision:
                 "hits": [h.as_dict() for h in self.hits[:3]]}
 
 
+def _looks_english(text: str | None) -> bool:
+    return bool(text) and not is_chinese(text or "") and sum(ch.isalpha() for ch in text or "") >= 8
+
+
 def _button(label: str, payload: str) -> dict[str, str]:
     return {"label": label, "payload": payload}
 
@@ -138,35 +142,43 @@ class Engine:
             conversation_id, citizen_id, message_id = conversation.id, citizen.id, stored.id
 
         try:
-            with self.store.session() as session:
-                citizen = session.get(Citizen, citizen_id)
-                conversation = session.get(Conversation, conversation_id)
-                message = session.get(Message, message_id)
-                assert citizen is not None and conversation is not None and message is not None
-                out = self._process(session, citizen, conversation, message, incoming)
-                session.commit()
-                return Reply(conversation_id, message, out, conversation.status)
+            return self._process_stored(citizen_id, conversation_id, message_id or 0, incoming)
         except Exception:
             log.exception("failed to process message %s", message_id)
-            with self.store.session() as session:
-                conversation = session.get(Conversation, conversation_id)
-                message = session.get(Message, message_id)
-                citizen = session.get(Citizen, citizen_id)
-                assert conversation is not None and message is not None
-                message.failed = True
-                session.add(message)
-                apology = add_message(session, conversation, direction="out", sender="bot",
-                                      text=t("error", citizen.language if citizen else "zh"),
-                                      decision={"error": True})
-                session.commit()
-                return Reply(conversation_id, message, [apology], conversation.status)
+            return self._apologise(citizen_id, conversation_id, message_id or 0)
+
+    def _load(self, session: Session, citizen_id: int, conversation_id: int,
+              message_id: int) -> tuple[Citizen, Conversation, Message]:
+        citizen = session.get(Citizen, citizen_id)
+        conversation = session.get(Conversation, conversation_id)
+        message = session.get(Message, message_id)
+        assert citizen is not None and conversation is not None and message is not None
+        return citizen, conversation, message
+
+    def _process_stored(self, citizen_id: int, conversation_id: int, message_id: int, incoming: Incoming) -> Reply:
+        with self.store.session() as session:
+            citizen, conversation, message = self._load(session, citizen_id, conversation_id, message_id)
+            out = self._process(session, citizen, conversation, message, incoming)
+            session.commit()
+            return Reply(conversation_id, message, out, conversation.status)
+
+    def _apologise(self, citizen_id: int, conversation_id: int, message_id: int) -> Reply:
+        """The message stays stored (marked failed) and the citizen hears that something went wrong."""
+        with self.store.session() as session:
+            citizen, conversation, message = self._load(session, citizen_id, conversation_id, message_id)
+            message.failed = True
+            session.add(message)
+            apology = add_message(session, conversation, direction="out", sender="bot",
+                                  text=t("error", citizen.language), decision={"error": True})
+            session.commit()
+            return Reply(conversation_id, message, [apology], conversation.status)
 
     def _process(self, session: Session, citizen: Citizen, conversation: Conversation, message: Message,
                  incoming: Incoming) -> list[Message]:
         out: list[Message] = []
-        if citizen.language == "zh" and incoming.language is None and citizen.notice_shown_at is None:
-            if incoming.text and not is_chinese(incoming.text) and sum(ch.isalpha() for ch in incoming.text) >= 8:
-                citizen.language = "en"
+        first_contact = citizen.notice_shown_at is None and incoming.language is None
+        if first_contact and _looks_english(incoming.text):
+            citizen.language = "en"
         lang = citizen.language
 
         def say(text: str, buttons: list[dict[str, str]] | None = None, sender: str = "bot",

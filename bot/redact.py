@@ -44,9 +44,9 @@ def install(level: int = logging.INFO) -> None:
     """Configure root logging once, with the redacting filter on every handler."""
     root = logging.getLogger()
     if not any(isinstance(f, RedactingFilter) for h in root.handlers for f in h.filters):
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root.addHandler(handler)
+        stream = logging.StreamHandler()
+        stream.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(stream)
         root.setLevel(level)
     for handler in root.handlers:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):

@@ -48,7 +48,7 @@ class Classification:
         }
 
 
-def _top(ranking: list[tuple[str, float]], enum: type, default: Any) -> tuple[Any, float]:
+def _top(ranking: list[tuple[str, float]], enum: Any, default: Any) -> tuple[Any, float]:
     for label, conf in ranking:
         if label in enum.__members__:
             return enum(label), conf

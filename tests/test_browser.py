@@ -1,0 +1,128 @@
+"""A citizen chats in the web page, is handed off, and a lawyer resolves it in the console (headless Chromium)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.app import create_app
+from bot.runtime import Runtime
+from bot.settings import PROJECT_ROOT
+from handoff.auth import create_lawyer
+from tests.conftest import require
+
+pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(runtime: Runtime) -> Iterator[str]:
+    import uvicorn
+
+    port = _free_port()
+    config = uvicorn.Config(create_app(runtime, run_sweeper=False), host="127.0.0.1", port=port, log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not srv.started:
+        assert time.time() < deadline, "server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser(tmp_path: Path):  # type: ignore[no-untyped-def]
+    require(os.path.exists(CHROMIUM), f"{CHROMIUM} is missing: apt-get install -y chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        require(False, "Playwright's Python package is not installed")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def test_citizen_is_handed_off_and_a_lawyer_resolves(runtime: Runtime, server: str, browser) -> None:  # type: ignore[no-untyped-def]
+    create_lawyer(runtime.store, "zhang", "correct horse", display_name="张")
+
+    citizen = browser.new_page(viewport={"width": 390, "height": 1000}, device_scale_factor=2)
+    citizen.goto(server + "/")
+    citizen.fill("#text", "老板拖欠工资三个月了，怎么办")
+    citizen.click("#send")
+    citizen.wait_for_selector(".msg[data-sender='bot'] >> text=法律依据")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    citizen.screenshot(path=str(SCREENSHOTS / "webchat.png"))
+    # HTML typed by a citizen is shown as text, never run
+    citizen.fill("#text", "<img src=x onerror=\"document.title='pwned'\">")
+    citizen.click("#send")
+    citizen.wait_for_selector(".msg[data-sender='citizen'] >> text=<img src=x")
+    assert citizen.title() != "pwned"
+    assert citizen.locator("#messages img").count() == 0
+
+    citizen.fill("#text", "我想找律师帮我打官司")
+    citizen.click("#send")
+    citizen.wait_for_selector("text=已为您转接律师")
+
+    # history is kept across a reload
+    citizen.reload()
+    citizen.wait_for_selector("text=已为您转接律师")
+
+    lawyer = browser.new_page(viewport={"width": 1280, "height": 800})
+    lawyer.goto(server + "/console")
+    lawyer.fill("#username", "zhang")
+    lawyer.fill("#password", "correct horse")
+    lawyer.click("#login")
+    lawyer.wait_for_selector(".ticket button.claim")
+    lawyer.click(".ticket button.claim")
+    lawyer.click(".ticket")
+    lawyer.wait_for_selector("#reply-text")
+    lawyer.fill("#reply-text", "您好，我是张律师。请问有劳动合同吗？")
+    lawyer.click("#reply-send")
+    lawyer.wait_for_selector("#transcript .msg[data-sender='lawyer']")
+    lawyer.screenshot(path=str(SCREENSHOTS / "console.png"))
+
+    citizen.wait_for_selector(".msg[data-sender='lawyer'] >> text=请问有劳动合同吗", timeout=10_000)
+    citizen.fill("#text", "有的，签了两年")
+    citizen.click("#send")
+    lawyer.wait_for_selector("#transcript >> text=有的，签了两年", timeout=10_000)
+
+    lawyer.select_option("#outcome", "resolved_by_lawyer")
+    lawyer.fill("#summary", "建议申请劳动仲裁")
+    lawyer.click("#resolve")
+    citizen.wait_for_selector("text=请为本次服务打分", timeout=10_000)
+
+    with runtime.store.session() as session:
+        from sqlmodel import select
+
+        from bot.store import Conversation
+
+        outcomes = [c.outcome for c in session.exec(select(Conversation)).all()]
+    assert "resolved_by_lawyer" in outcomes
+
+
+def test_english_switch(server: str, browser) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page()
+    page.goto(server + "/")
+    page.click("#lang")
+    page.wait_for_selector("text=Public Legal Service")
+    assert shutil.which("chromium") or os.path.exists(CHROMIUM)

@@ -1,0 +1,92 @@
+"""Knowledge base: content validation, retrieval and index hot swap."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from bot.settings import Settings
+from bot.taxonomy import Topic
+from knowledge_base import index as kb_index
+from knowledge_base.encoder import HashingEncoder
+from knowledge_base.faq import Citation, FAQError, load_entries, load_file
+from knowledge_base.index import KnowledgeBase, SearchIndex
+from knowledge_base.validate import default_statutes_dir, validate
+
+FAQ = Settings().faq_dir
+TODAY = dt.date(2026, 11, 27)
+
+
+@pytest.fixture(scope="module")
+def entries():  # type: ignore[no-untyped-def]
+    return load_entries(FAQ)
+
+
+def test_content_is_valid(entries) -> None:  # type: ignore[no-untyped-def]
+    statutes = default_statutes_dir()
+    report = validate(entries, statutes if statutes.is_dir() else None, today=TODAY)
+    assert report.errors == []
+    assert len({e.service for e in entries}) == 11
+    assert all(len(e.paraphrases) >= 4 for e in entries)
+
+
+def test_repealed_laws_and_missing_articles_are_rejected(entries, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    entry = entries[0]
+    entry_bad = type(entry)(**{**entry.__dict__, "legal_basis": [Citation("合同法", 107), Citation("劳动合同法", 999)],
+                               "last_reviewed": dt.date(2024, 1, 1)})
+    statutes = tmp_path / "statutes"
+    statutes.mkdir()
+    (statutes / "劳动合同法.md").write_text("# 劳动合同法\n\n第一条 立法目的。\n\n第三十条 按时足额支付。\n")
+    report = validate([entry_bad], statutes, today=TODAY)
+    assert any("合同法" in e and "repealed" in e for e in report.errors)
+    assert any("no article 999" in e for e in report.errors)
+    assert any("12 months" in w for w in report.warnings)
+
+
+def test_validation_skips_article_check_without_statutes(entries) -> None:  # type: ignore[no-untyped-def]
+    report = validate(entries[:3], None, today=TODAY)
+    assert not report.statutes_checked and report.errors == []
+
+
+def test_bad_faq_file_gives_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "x.yml"
+    path.write_text("- id: a\n  service: astrology\n  topic: labor\n")
+    with pytest.raises(FAQError, match="missing"):
+        load_file(path)
+    path.write_text("- id: a\n  service: astrology\n  topic: labor\n  question: q\n  paraphrases: [a]\n"
+                    "  answer: x\n  legal_basis: []\n  next_step: y\n  last_reviewed: 2026-01-01\n")
+    with pytest.raises(FAQError, match="unknown service"):
+        load_file(path)
+
+
+def test_search_ranks_the_right_entry_and_uses_the_topic_prior(built_dir: Path) -> None:
+    kb = KnowledgeBase(built_dir / "index")
+    hits = kb.search("公司拖了我两个月工资不给")
+    assert hits[0].entry.topic is Topic.labor
+    assert hits[0].score > 0.5
+    plain = kb.index.scores("押金", None)[0]
+    with_prior = kb.index.scores("押金", Topic.property)[0]
+    assert (with_prior - plain).max() == pytest.approx(kb_index.TOPIC_PRIOR, abs=1e-5)
+
+
+def test_out_of_scope_scores_low(built_dir: Path) -> None:
+    kb = KnowledgeBase(built_dir / "index")
+    assert kb.search("红烧肉怎么做才好吃")[0].score < Settings().kb_answer_threshold
+
+
+def test_new_index_version_is_picked_up_without_restart(entries, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    kb = KnowledgeBase(tmp_path)
+    with pytest.raises(kb_index.IndexUnavailable):
+        kb.search("工资")
+    first = kb_index.build(entries[:20], tmp_path)
+    assert kb.index.version == first.name and len(kb.index.entries) == 20
+    second = kb_index.build(entries[:30], tmp_path)
+    assert kb.index.version == second.name and len(kb.index.entries) == 30
+
+
+def test_fused_search_with_a_test_double_encoder(entries) -> None:  # type: ignore[no-untyped-def]
+    index = SearchIndex(entries, HashingEncoder())
+    target = entries[5]
+    assert index.search(target.paraphrases[0], k=3)[0].entry.id == target.id

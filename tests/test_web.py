@@ -1,0 +1,118 @@
+"""The web chat API and the lawyer console API, in process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bot.app import create_app
+from bot.runtime import Runtime
+from handoff.auth import create_lawyer
+
+CLIENT = "test-client-0001"
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(runtime, run_sweeper=False)) as c:
+        yield c
+
+
+@pytest.fixture
+def lawyer_client(runtime: Runtime, client: TestClient) -> TestClient:
+    create_lawyer(runtime.store, "zhang", "correct horse", display_name="张律师")
+    response = client.post("/api/console/login", json={"username": "zhang", "password": "correct horse"})
+    assert response.status_code == 200
+    return client
+
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:httpx.*")
+
+
+def test_chat_page_is_served_in_chinese(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "lang=\"zh" in page.text
+    assert page.headers["content-security-policy"].startswith("default-src 'self'")
+
+
+def test_post_message_returns_stored_message_and_reply(client: TestClient) -> None:
+    response = client.post(f"/api/chat/{CLIENT}/messages", json={"text": "老板拖欠工资三个月了", "lang": "zh"})
+    assert response.status_code == 200
+    messages = response.json()["messages"]
+    assert messages[0]["direction"] == "in" and messages[0]["text"] == "老板拖欠工资三个月了"
+    assert any("法律依据" in m["text"] for m in messages)
+    assert set(messages[0]) == {"id", "direction", "sender", "kind", "text", "buttons", "created_at"}
+
+
+def test_history_survives_and_pages_with_after(client: TestClient) -> None:
+    client.post(f"/api/chat/{CLIENT}/messages", json={"text": "你好"})
+    history = client.get(f"/api/chat/{CLIENT}/messages").json()
+    assert len(history["messages"]) >= 3
+    last = history["messages"][-1]["id"]
+    assert client.get(f"/api/chat/{CLIENT}/messages", params={"after": last}).json()["messages"] == []
+
+
+def test_button_payload_is_accepted(client: TestClient) -> None:
+    client.post(f"/api/chat/{CLIENT}/messages", json={"text": "老板拖欠工资三个月了"})
+    response = client.post(f"/api/chat/{CLIENT}/messages", json={"payload": "/helpful"})
+    assert "很高兴" in response.json()["messages"][-1]["text"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status"),
+    [
+        ("/api/chat/short/messages", {"text": "hi"}, 400),
+        ("/api/chat/<script>alert1/messages", {"text": "hi"}, 400),
+        (f"/api/chat/{CLIENT}/messages", {"text": "x" * 20_001}, 422),
+        (f"/api/chat/{CLIENT}/messages", {"text": "hi", "lang": "fr"}, 422),
+    ],
+)
+def test_bad_requests_get_clear_errors(client: TestClient, path: str, body: dict, status: int) -> None:
+    assert client.post(path, json=body).status_code == status
+
+
+def test_oversized_body_is_refused_before_parsing(client: TestClient) -> None:
+    response = client.post(f"/api/chat/{CLIENT}/messages", content=b"{" + b" " * 300_000 + b"}",
+                           headers={"content-type": "application/json"})
+    assert response.status_code == 413
+
+
+def test_malformed_json_is_a_422(client: TestClient) -> None:
+    response = client.post(f"/api/chat/{CLIENT}/messages", content=b"{not json",
+                           headers={"content-type": "application/json"})
+    assert response.status_code == 422
+
+
+def test_console_requires_login(client: TestClient) -> None:
+    assert client.get("/api/console/queue").status_code == 401
+    assert client.post("/api/console/login", json={"username": "x", "password": "y"}).status_code == 401
+
+
+def test_console_claim_reply_resolve(lawyer_client: TestClient) -> None:
+    c = lawyer_client
+    c.post(f"/api/chat/{CLIENT}/messages", json={"text": "我想找律师帮我打官司，<b>急</b>"})
+    [ticket] = c.get("/api/console/queue").json()["tickets"]
+    assert ticket["status"] == "waiting" and ticket["channel"] == "web"
+    assert c.post(f"/api/console/tickets/{ticket['id']}/claim").status_code == 200
+    assert c.post(f"/api/console/tickets/{ticket['id']}/claim").status_code == 409
+    detail = c.get(f"/api/console/tickets/{ticket['id']}").json()
+    assert detail["packet"]["first_message"].startswith("我想找律师")
+    assert c.post(f"/api/console/tickets/{ticket['id']}/reply", json={"text": "您好，我是张律师"}).status_code == 200
+    assert c.post(f"/api/console/tickets/{ticket['id']}/reply", json={"text": "  "}).status_code == 409
+    history = c.get(f"/api/chat/{CLIENT}/messages").json()
+    assert history["status"] == "with_lawyer"
+    assert any(m["sender"] == "lawyer" and m["text"] == "您好，我是张律师" for m in history["messages"])
+    bad = c.post(f"/api/console/tickets/{ticket['id']}/resolve", json={"outcome": "answered", "summary": ""})
+    assert bad.status_code == 409
+    done = c.post(f"/api/console/tickets/{ticket['id']}/resolve",
+                  json={"outcome": "resolved_by_lawyer", "summary": "已解答"})
+    assert done.status_code == 200 and done.json()["status"] == "resolved"
+    assert c.get(f"/api/chat/{CLIENT}/messages").json()["status"] == "closed"
+
+
+def test_unknown_ticket_is_a_404(lawyer_client: TestClient) -> None:
+    assert lawyer_client.get("/api/console/tickets/999").status_code == 404
+    assert lawyer_client.post("/api/console/tickets/999/claim").status_code == 404
