@@ -72,8 +72,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "error": {"zh": "抱歉，系统处理您的消息时出了问题。您的消息已保存，请稍后再试，或拨打12348。",
               "en": "Sorry, something went wrong while handling your message. It has been saved; please try "
                     "again later, or call 12348."},
-    "btn_helpful": {"zh": "👍 有帮助", "en": "👍 Helpful"},
-    "btn_not_helpful": {"zh": "👎 没帮助", "en": "👎 Not helpful"},
+    "btn_helpful": {"zh": "有帮助", "en": "Helpful"},
+    "btn_not_helpful": {"zh": "没帮助", "en": "Not helpful"},
     "btn_lawyer": {"zh": "转接律师", "en": "Talk to a lawyer"},
     "btn_cancel": {"zh": "取消转接", "en": "Cancel"},
     "btn_other": {"zh": "都不是", "en": "None of these"},

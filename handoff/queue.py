@@ -190,7 +190,7 @@ class HandoffQueue:
             lang = citizen.language if citizen else "zh"
             close_conversation(session, conversation, chosen, "lawyer_resolved")
             add_message(session, conversation, direction="out", sender="system", text=t("resolved", lang),
-                        buttons=[{"label": "⭐" * n, "payload": f"/rate:{n}"} for n in range(1, 6)])
+                        buttons=[{"label": "★" * n, "payload": f"/rate:{n}"} for n in range(1, 6)])
             session.commit()
             log.info("ticket %s resolved by lawyer %s", ticket_id, lawyer.id)
             return TicketView(ticket, lawyer.username, conversation.channel)

@@ -48,7 +48,15 @@ class Entry:
         return [self.question, *self.paraphrases]
 
     def basis_text(self) -> str:
-        return "；".join(str(c) for c in self.legal_basis)
+        """Citations grouped by law: 《劳动合同法》第30条、第85条；《民法典》第1084条."""
+        grouped: dict[str, list[int]] = {}
+        for c in self.legal_basis:
+            articles = grouped.setdefault(c.law, [])
+            if c.article is not None and c.article not in articles:
+                articles.append(c.article)
+        return "；".join(
+            f"《{law}》" + "、".join(f"第{a}条" for a in articles) for law, articles in grouped.items()
+        )
 
     def public(self) -> dict[str, Any]:
         return {

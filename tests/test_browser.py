@@ -99,6 +99,9 @@ def test_citizen_is_handed_off_and_a_lawyer_resolves(runtime: Runtime, server: s
     lawyer.fill("#reply-text", "您好，我是张律师。请问有劳动合同吗？")
     lawyer.click("#reply-send")
     lawyer.wait_for_selector("#transcript .msg[data-sender='lawyer']")
+    # the citizen's HTML is text in the console too
+    lawyer.wait_for_selector("#transcript >> text=<img src=x")
+    assert lawyer.locator("#transcript img").count() == 0 and lawyer.title() != "pwned"
     lawyer.screenshot(path=str(SCREENSHOTS / "console.png"))
 
     citizen.wait_for_selector(".msg[data-sender='lawyer'] >> text=请问有劳动合同吗", timeout=10_000)

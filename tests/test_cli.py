@@ -73,7 +73,7 @@ def test_nlu_and_kb_validate_pass_on_the_project_content(cli: CliRunner) -> None
 def test_terminal_chat_numbers_buttons(cli: CliRunner) -> None:
     result = cli.invoke(app, ["chat", "--user", "term-1"], input="老板拖欠工资三个月了\n1\n")
     assert result.exit_code == 0, result.output
-    assert "法律依据" in result.output and "1) 👍" in result.output
+    assert "法律依据" in result.output and "1) 有帮助" in result.output
     assert "很高兴" in result.output
 
 

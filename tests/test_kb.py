@@ -90,3 +90,9 @@ def test_fused_search_with_a_test_double_encoder(entries) -> None:  # type: igno
     index = SearchIndex(entries, HashingEncoder())
     target = entries[5]
     assert index.search(target.paraphrases[0], k=3)[0].entry.id == target.id
+
+
+def test_legal_basis_is_grouped_by_law(entries) -> None:  # type: ignore[no-untyped-def]
+    entry = type(entries[0])(**{**entries[0].__dict__, "legal_basis": [
+        Citation("劳动合同法", 30), Citation("劳动合同法", 85), Citation("民法典", 1084), Citation("劳动合同法", 30)]})
+    assert entry.basis_text() == "《劳动合同法》第30条、第85条；《民法典》第1084条"
