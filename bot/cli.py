@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,7 +55,8 @@ def _runtime(build: bool = False):  # type: ignore[no-untyped-def]
 @app.callback()
 def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages.")) -> None:
     redact.install(logging.DEBUG if verbose else logging.INFO)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for noisy in ("httpx", "faiss.loader", "sentence_transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @app.command()
@@ -163,29 +165,72 @@ def nlu_validate(min_examples: int = typer.Option(10, help="Warn below this many
 
 
 @nlu_app.command("train")
-def nlu_train() -> None:
-    """Train the built-in NLU from training_data/ and promote it."""
+def nlu_train(folds: int = typer.Option(5, help="Cross-validation folds for the promotion check (0 skips it)."),
+              force: bool = typer.Option(False, "--force", help="Promote even if a metric got worse.")) -> None:
+    """Train the built-in NLU from training_data/, measure it, and promote it unless it is worse."""
     from bot.runtime import train_nlu
     from nlu.data import TrainingDataError
 
     try:
-        model = train_nlu(get_settings(), progress=True)
-    except TrainingDataError as exc:
+        result = train_nlu(get_settings(), progress=True, force=force, folds=folds)
+    except (TrainingDataError, ValueError) as exc:
         _fail(str(exc))
-    typer.echo(f"trained on {model.meta['examples']} examples in {model.meta['train_seconds']} s")
+    for key, value in result.metrics.items():
+        typer.echo(f"  {key}: {value}")
+    if result.promoted:
+        typer.secho(f"promoted {result.path.name}", fg=typer.colors.GREEN)
+    else:
+        typer.secho(f"NOT promoted {result.path.name}: worse than the model in service on "
+                    + "; ".join(result.regressions) + " (use --force to promote anyway)", fg=typer.colors.RED)
+        raise typer.Exit(1)
 
 
 @nlu_app.command("test")
-def nlu_test(test_size: float = typer.Option(0.2), as_json: bool = typer.Option(False, "--json")) -> None:
-    """Hold out part of training_data/ and report macro-F1 per axis."""
-    from nlu.evaluate import holdout_report
+def nlu_test(folds: int = typer.Option(5, help="Cross-validation folds."),
+             out: Path = typer.Option(Path("var/reports/nlu"), help="Where the reports go."),
+             as_json: bool = typer.Option(False, "--json", help="Print the intent report as JSON.")) -> None:
+    """Cross-validate: intent_report.json, confusion_matrix.png, histogram.png and errors.json."""
+    from nlu.data import TrainingDataError, load_training_data
+    from nlu.evaluate import cross_validate, write_reports
 
-    report = holdout_report(get_settings().training_data_dir, test_size=test_size)
+    try:
+        examples = load_training_data(get_settings().training_data_dir)
+        cv = cross_validate(examples, folds=folds, progress=not as_json)
+    except (TrainingDataError, ValueError) as exc:
+        _fail(str(exc))
+    report = write_reports(cv, out)
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
-    else:
-        for axis, r in report["axes"].items():
-            typer.echo(f"{axis:8s} macro-F1 {r['macro_f1']:.3f}  accuracy {r['accuracy']:.3f}  (n={r['n']})")
+        return
+    for axis, r in report.items():
+        typer.echo(f"{axis:8s} macro-F1 {r['macro_f1']:.3f}  accuracy {r['accuracy']:.3f}  "
+                   f"calibration error {r['expected_calibration_error']:.3f}  (n={r['n']})")
+    typer.echo(f"reports written to {out}/")
+
+
+@nlu_app.command("review")
+def nlu_review(days: int = typer.Option(30, help="Look back this many days."),
+               out: Path | None = typer.Option(None, help="YAML file to write (default var/review/nlu-<date>.yml)."),
+               limit: int = typer.Option(500),
+               apply: Path | None = typer.Option(None, "--apply", help="Add a labelled review file to training_data/.")
+               ) -> None:
+    """What the bot got wrong in real traffic, written to YAML for a maintainer to label."""
+    from nlu.review import ReviewError, collect, write_yaml
+    from nlu.review import apply as apply_review
+
+    if apply is not None:
+        try:
+            added = apply_review(apply, get_settings().training_data_dir)
+        except (ReviewError, OSError) as exc:
+            _fail(str(exc))
+        typer.echo(f"added {added} labelled examples to training_data/nlu/reviewed.yml; now run `legalbot nlu train`")
+        return
+    runtime = _runtime()
+    items = collect(runtime.store, days=days, limit=limit,
+                    low_confidence=runtime.settings.nlu_fallback_threshold)
+    path = out or Path(runtime.settings.data_dir) / "review" / f"nlu-{time.strftime('%Y%m%d')}.yml"
+    write_yaml(items, path)
+    typer.echo(f"{len(items)} messages to review written to {path}")
 
 
 # ---- knowledge base -------------------------------------------------------------------------------

@@ -9,8 +9,8 @@ _PATTERNS = [
     # 18-digit resident ID (last may be X) and the old 15-digit form
     (re.compile(r"(?<!\d)\d{6}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx](?!\d)"), "[ID]"),
     (re.compile(r"(?<!\d)\d{6}\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}(?!\d)"), "[ID]"),
-    # bank cards: 16-19 digits, optionally grouped by spaces or dashes
-    (re.compile(r"(?<!\d)(?:\d[ -]?){15,18}\d(?!\d)"), "[CARD]"),
+    # bank cards: 16-19 digits, written together or in groups of four
+    (re.compile(r"(?<![\d-])(?:\d{16,19}|\d{4}(?:[ -]\d{4}){3}(?:[ -]?\d{1,3})?)(?![\d-])"), "[CARD]"),
     # mainland mobile numbers, with optional +86 / 86 and separators
     (re.compile(r"(?<!\d)(?:\+?86[ -]?)?1[3-9]\d[ -]?\d{4}[ -]?\d{4}(?!\d)"), "[PHONE]"),
     # landlines such as 010-12345678

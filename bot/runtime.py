@@ -16,6 +16,7 @@ from nlu import builtin
 from nlu.backend import NLUBackend
 from nlu.classifier import Classifier
 from nlu.data import load_training_data
+from nlu.training import TrainResult, train_and_promote
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +31,9 @@ class Runtime:
     nlu: NLUBackend
 
 
-def train_nlu(settings: Settings, progress: bool = False, promote: bool = True) -> builtin.BuiltinModel:
-    examples = load_training_data(settings.training_data_dir)
-    model = builtin.train(examples, progress=progress)
-    builtin.save(model, settings.models_dir / "nlu", promote=promote)
-    return model
+def train_nlu(settings: Settings, progress: bool = False, force: bool = False, folds: int = 5) -> TrainResult:
+    return train_and_promote(settings.training_data_dir, settings.models_dir / "nlu", folds=folds, force=force,
+                             progress=progress)
 
 
 def build_kb(settings: Settings, progress: bool = False) -> None:
@@ -51,7 +50,7 @@ def ensure_built(settings: Settings, progress: bool = True) -> None:
     """Train the NLU model and build the index if either is missing (what `make run` relies on)."""
     if settings.nlu_backend == "builtin" and builtin.current_path(settings.models_dir / "nlu") is None:
         log.info("no NLU model yet: training one from %s", settings.training_data_dir)
-        train_nlu(settings, progress=progress)
+        train_nlu(settings, progress=progress, folds=0)
     if kb_index.current_path(settings.index_dir) is None:
         log.info("no knowledge base index yet: building one from %s", settings.faq_dir)
         build_kb(settings, progress=progress)

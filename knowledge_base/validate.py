@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bot.settings import PROJECT_ROOT
 from knowledge_base.faq import Entry
-from nlu.text import normalize
+from nlu.text import is_chinese, normalize
 
 #: Laws repealed by the Civil Code (2021-01-01) and other superseded texts: never cite them.
 REPEALED = {
@@ -75,8 +75,16 @@ def statute_articles(directory: Path) -> dict[str, set[int]]:
     return laws
 
 
+def _units(text: str) -> set[str]:
+    """Characters for Chinese, words for other languages: what near-duplicate means in each."""
+    text = normalize(text)
+    if is_chinese(text):
+        return set(text) - {" "}
+    return set(re.findall(r"[a-z0-9']+", text))
+
+
 def _similar(a: str, b: str) -> float:
-    sa, sb = set(normalize(a)), set(normalize(b))
+    sa, sb = _units(a), _units(b)
     return len(sa & sb) / max(len(sa | sb), 1)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,10 +56,29 @@ def _top(ranking: list[tuple[str, float]], enum: Any, default: Any) -> tuple[Any
     return default, 0.0
 
 
+_CLAUSE = re.compile(r"[。！？!?；;\n]+|另外|还有一个问题|还有就是|此外|再问一下|顺便问")
+
+
 class Classifier:
+    #: A clause must be at least this long, and its topic this confident, to count as a separate issue.
+    MIN_CLAUSE_CHARS = 8
+    ISSUE_CONFIDENCE = 0.5
+
     def __init__(self, backend: NLUBackend, amount_limit: int = 500_000) -> None:
         self.backend = backend
         self.amount_limit = amount_limit
+
+    def issues(self, text: str) -> list[Topic]:
+        """The distinct areas of law asked about in separate clauses of one message."""
+        clauses = [c.strip() for c in _CLAUSE.split(text) if len(c.strip()) >= self.MIN_CLAUSE_CHARS]
+        if len(clauses) < 2:
+            return []
+        topics: list[Topic] = []
+        for clause in clauses[:6]:
+            label, conf = _top(self.backend.rank(clause).topic, Topic, Topic.other)
+            if conf >= self.ISSUE_CONFIDENCE and label is not Topic.other and label not in topics:
+                topics.append(label)
+        return topics
 
     def classify(self, text: str) -> Classification:
         rankings = self.backend.rank(text)
@@ -66,6 +86,8 @@ class Classifier:
         topic, topic_conf = _top(rankings.topic, Topic, Topic.other)
         act, act_conf = _top(rankings.act, Act, Act.question)
         result = triage(text, self.amount_limit)
+        if act is Act.question and len(self.issues(text)) >= 2:
+            result.complex_reasons.append("several_issues")
         return Classification(
             text=text,
             service=service,

@@ -35,7 +35,7 @@ def built_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Train the NLU and build the index once, from the project's real training data and FAQ."""
     data_dir = tmp_path_factory.mktemp("built")
     settings = Settings(data_dir=data_dir)
-    train_nlu(settings)
+    train_nlu(settings, folds=0)
     build_kb(settings)
     return data_dir
 

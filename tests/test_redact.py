@@ -20,7 +20,7 @@ def test_redact_masks_personal_numbers(secret: str) -> None:
 
 
 def test_redact_keeps_ordinary_numbers() -> None:
-    text = "欠薪3个月，共20000元，2024年5月1日，第30条，12348"
+    text = "欠薪3个月，共20000元，2024年5月1日，第30条，12348，模型 20261127-135845-94d39e26"
     assert redact(text) == text
 
 
