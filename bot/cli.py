@@ -102,12 +102,11 @@ def classify(texts: list[str] | None = typer.Argument(None), as_json: bool = typ
     """Classify each text (arguments, or one per stdin line)."""
     from bot.runtime import build_runtime, ensure_built
     from nlu.backend import NLUUnavailable
-    from nlu.classifier import Classifier
 
     settings = get_settings()
     ensure_built(settings, progress=False)
     runtime = build_runtime(settings, upgrade=False)
-    classifier = Classifier(runtime.nlu, amount_limit=settings.complex_amount_limit)
+    classifier = runtime.engine.classifier
     for text in _lines(texts):
         try:
             result = classifier.classify(text).contract()
@@ -288,6 +287,40 @@ def kb_eval(queries: Path | None = typer.Option(None), as_json: bool = typer.Opt
         for mode, r in report["modes"].items():
             typer.echo(f"{mode:8s} R@1 {r['recall@1']:.3f}  R@3 {r['recall@3']:.3f}  MRR {r['mrr']:.3f}  "
                        f"OOS rejection {r['oos_rejection']:.3f}")
+
+
+@kb_app.command("export")
+def kb_export(path: Path) -> None:
+    """Write every FAQ entry to a .csv or .xlsx sheet for editors who do not use git."""
+    from knowledge_base.faq import FAQError, load_entries
+    from knowledge_base.spreadsheet import ImportError_, export
+
+    try:
+        entries = load_entries(get_settings().faq_dir)
+        export(entries, path)
+    except (FAQError, ImportError_) as exc:
+        _fail(str(exc))
+    typer.echo(f"exported {len(entries)} entries to {path}")
+
+
+@kb_app.command("import")
+def kb_import(path: Path, statutes: Path | None = typer.Option(None, help="Folder of statute texts.")) -> None:
+    """Read a .csv or .xlsx sheet back into the FAQ files; nothing is written if any row is invalid."""
+    from knowledge_base.faq import FAQError
+    from knowledge_base.spreadsheet import ImportError_, import_sheet
+    from knowledge_base.validate import default_statutes_dir
+
+    try:
+        report, written = import_sheet(path, get_settings().faq_dir, statutes or default_statutes_dir())
+    except (FAQError, ImportError_, UnicodeDecodeError) as exc:
+        _fail(str(exc))
+    for problem in report.errors:
+        typer.secho(f"error: {problem}", fg=typer.colors.RED)
+    for problem in report.warnings:
+        typer.secho(f"warning: {problem}", fg=typer.colors.YELLOW)
+    if report.errors:
+        _fail(f"{len(report.errors)} errors: nothing was imported")
+    typer.echo(f"imported; rewrote {', '.join(sorted(written)) or 'no files'}. Run `legalbot kb build` to serve it.")
 
 
 # ---- db and lawyers -------------------------------------------------------------------------------

@@ -48,7 +48,8 @@ def build_kb(settings: Settings, progress: bool = False) -> None:
 
 def ensure_built(settings: Settings, progress: bool = True) -> None:
     """Train the NLU model and build the index if either is missing (what `make run` relies on)."""
-    if settings.nlu_backend == "builtin" and builtin.current_path(settings.models_dir / "nlu") is None:
+    # The built-in model is trained whatever the backend: its learned urgency serves Rasa deployments too.
+    if builtin.current_path(settings.models_dir / "nlu") is None:
         log.info("no NLU model yet: training one from %s", settings.training_data_dir)
         train_nlu(settings, progress=progress, folds=0)
     if kb_index.current_path(settings.index_dir) is None:
@@ -73,6 +74,8 @@ def build_runtime(settings: Settings, backend: NLUBackend | None = None, kb: Kno
         store.upgrade()
     backend = backend or make_backend(settings)
     kb = kb or KnowledgeBase(settings.index_dir)
-    classifier = Classifier(backend, amount_limit=settings.complex_amount_limit)
+    urgency_source = backend if isinstance(backend, builtin.BuiltinBackend) else builtin.BuiltinBackend(
+        settings.models_dir / "nlu")
+    classifier = Classifier(backend, amount_limit=settings.complex_amount_limit, urgency_source=urgency_source)
     engine = Engine(store, classifier, kb, settings)
     return Runtime(settings=settings, store=store, engine=engine, queue=HandoffQueue(store), kb=kb, nlu=backend)

@@ -22,6 +22,19 @@ class Rankings:
         }
 
 
+@dataclass
+class UrgencyScore:
+    """The learned urgency model's view of one message."""
+
+    probability: float
+    threshold: float
+    reason: str | None = None
+
+    @property
+    def urgent(self) -> bool:
+        return self.probability >= self.threshold
+
+
 class NLUUnavailable(RuntimeError):
     """The backend cannot parse right now (no model trained, Rasa server down)."""
 
@@ -35,6 +48,10 @@ class NLUBackend(ABC):
 
     def version(self) -> str:
         return "unknown"
+
+    def urgency(self, text: str) -> UrgencyScore | None:
+        """The backend's learned urgency, if it has one (rules in nlu/triage.py apply regardless)."""
+        return None
 
 
 class FixedBackend(NLUBackend):

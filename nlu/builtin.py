@@ -23,12 +23,14 @@ from sklearn.svm import LinearSVC
 
 from bot.taxonomy import Act, Service
 from nlu import text as textmod
-from nlu.backend import NLUBackend, NLUUnavailable, Rankings
+from nlu.backend import NLUBackend, NLUUnavailable, Rankings, UrgencyScore
 from nlu.data import Example
+from nlu.urgency import UrgencyModel
 
 log = logging.getLogger(__name__)
 
 MODEL_FILE = "model.joblib"
+URGENCY_FILE = "urgency.joblib"
 META_FILE = "meta.json"
 CURRENT = "CURRENT"
 
@@ -79,6 +81,14 @@ def axis_datasets(examples: Sequence[Example]) -> dict[str, tuple[list[str], lis
 class BuiltinModel:
     pipelines: dict[str, Pipeline]
     meta: dict[str, Any]
+    urgency: UrgencyModel | None = None
+
+    def urgency_score(self, text: str) -> UrgencyScore | None:
+        if self.urgency is None:
+            return None
+        probability = self.urgency.probability(text)
+        reason = self.urgency.reason(text) if probability >= self.urgency.threshold else None
+        return UrgencyScore(probability=probability, threshold=self.urgency.threshold, reason=reason)
 
     def rank(self, text: str) -> Rankings:
         normalized = textmod.normalize(text)
@@ -126,6 +136,8 @@ def save(model: BuiltinModel, models_dir: Path, promote: bool = True) -> Path:
     target = models_dir / version
     target.mkdir(parents=True, exist_ok=True)
     joblib.dump(model.pipelines, target / MODEL_FILE)
+    if model.urgency is not None:
+        joblib.dump(model.urgency, target / URGENCY_FILE)
     (target / META_FILE).write_text(json.dumps({**model.meta, "version": version}, ensure_ascii=False, indent=2))
     if promote:
         promote_version(models_dir, version)
@@ -141,7 +153,8 @@ def promote_version(models_dir: Path, version: str) -> None:
 def load(path: Path) -> BuiltinModel:
     pipelines = joblib.load(path / MODEL_FILE)
     meta = json.loads((path / META_FILE).read_text())
-    return BuiltinModel(pipelines=pipelines, meta=meta)
+    urgency = joblib.load(path / URGENCY_FILE) if (path / URGENCY_FILE).exists() else None
+    return BuiltinModel(pipelines=pipelines, meta=meta, urgency=urgency)
 
 
 def current_path(models_dir: Path) -> Path | None:
@@ -173,6 +186,9 @@ class BuiltinBackend(NLUBackend):
 
     def rank(self, text: str) -> Rankings:
         return self._ensure().rank(text)
+
+    def urgency(self, text: str) -> UrgencyScore | None:
+        return self._ensure().urgency_score(text)
 
     def version(self) -> str:
         return self._ensure().meta.get("version", self._loaded or "unknown")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.taxonomy import Act, Service, Topic
-from nlu.backend import NLUBackend, Rankings
+from nlu.backend import NLUBackend, NLUUnavailable, Rankings
 from nlu.triage import Triage, triage
 
 
@@ -45,6 +45,7 @@ class Classification:
             **self.contract(),
             "act_confidence": round(self.act_confidence, 4),
             "urgent_reasons": self.triage.urgent_reasons,
+            "urgency_probability": self.triage.urgency_probability,
             "complex_reasons": self.triage.complex_reasons,
         }
 
@@ -64,9 +65,12 @@ class Classifier:
     MIN_CLAUSE_CHARS = 8
     ISSUE_CONFIDENCE = 0.5
 
-    def __init__(self, backend: NLUBackend, amount_limit: int = 500_000) -> None:
+    def __init__(self, backend: NLUBackend, amount_limit: int = 500_000,
+                 urgency_source: NLUBackend | None = None) -> None:
         self.backend = backend
         self.amount_limit = amount_limit
+        #: Where learned urgency comes from when the backend has none (e.g. Rasa): the built-in model.
+        self.urgency_source = urgency_source or backend
 
     def issues(self, text: str) -> list[Topic]:
         """The distinct areas of law asked about in separate clauses of one message."""
@@ -85,7 +89,11 @@ class Classifier:
         service, service_conf = _top(rankings.service, Service, Service.consultation)
         topic, topic_conf = _top(rankings.topic, Topic, Topic.other)
         act, act_conf = _top(rankings.act, Act, Act.question)
-        result = triage(text, self.amount_limit)
+        try:
+            learned = self.urgency_source.urgency(text)
+        except NLUUnavailable:
+            learned = None  # rules still apply
+        result = triage(text, self.amount_limit, learned)
         if act is Act.question and len(self.issues(text)) >= 2:
             result.complex_reasons.append("several_issues")
         return Classification(

@@ -95,7 +95,10 @@ def load_file(path: Path) -> list[Example]:
 def load_training_data(directory: Path) -> list[Example]:
     if not directory.exists():
         raise TrainingDataError(f"{directory}: training data folder does not exist")
-    files = sorted(p for p in directory.rglob("*") if p.suffix in {".yml", ".yaml"})
+    # Intent examples live in nlu/ (as `rasa train nlu --nlu training_data/nlu` expects); a folder
+    # without one is read whole.
+    source = directory / "nlu" if (directory / "nlu").is_dir() else directory
+    files = sorted(p for p in source.rglob("*") if p.suffix in {".yml", ".yaml"})
     examples = [ex for path in files for ex in load_file(path)]
     if not examples:
         raise TrainingDataError(f"{directory}: no intent examples found")

@@ -17,6 +17,9 @@ class RasaBackend(NLUBackend):
         self.url = url.rstrip("/")
         self.client = httpx.Client(timeout=timeout)
 
+    def close(self) -> None:
+        self.client.close()
+
     def rank(self, text: str) -> Rankings:
         try:
             response = self.client.post(f"{self.url}/model/parse", json={"text": text})

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nlu import builtin
+from nlu import builtin, urgency
 from nlu.data import Example, load_training_data
 from nlu.evaluate import cross_validate, intent_report, summary
-from nlu.triage import triage
+from nlu.triage import triage, urgency_reasons
+from nlu.urgency import UrgencyModel
 
 #: A drop smaller than this is noise, not a regression.
 TOLERANCE = 0.002
@@ -25,13 +26,16 @@ def default_urgency_set() -> Path:
     return Path(__file__).resolve().parent.parent / "tests" / "data" / "urgency_test.jsonl"
 
 
-def urgency_metrics(path: Path, amount_limit: int = 500_000) -> dict[str, float] | None:
+def urgency_metrics(path: Path, model: builtin.BuiltinModel | None = None,
+                    amount_limit: int = 500_000) -> dict[str, float] | None:
+    """Recall and precision of triage (rules plus the model's learned urgency) on a labelled set."""
     if not path.exists():
         return None
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     tp = fp = fn = tn = 0
     for row in rows:
-        predicted = triage(row["text"], amount_limit).urgent
+        learned = model.urgency_score(row["text"]) if model is not None else None
+        predicted = triage(row["text"], amount_limit, learned).urgent
         if row["urgent"]:
             tp += predicted
             fn += not predicted
@@ -49,9 +53,6 @@ def measure(examples: list[Example], folds: int, progress: bool = False) -> dict
     report = intent_report(cross_validate(examples, folds=folds, progress=progress))
     metrics: dict[str, Any] = {f"{axis}_macro_f1": f1 for axis, f1 in summary(report).items()}
     metrics["folds"] = folds
-    urgency = urgency_metrics(default_urgency_set())
-    if urgency:
-        metrics.update(urgency)
     return metrics
 
 
@@ -78,11 +79,34 @@ def current_metrics(models_dir: Path) -> dict[str, Any] | None:
     return json.loads((path / builtin.META_FILE).read_text()).get("metrics")
 
 
+def default_urgency_dev() -> Path:
+    return Path(__file__).resolve().parent / "eval" / "urgency_dev.jsonl"
+
+
+def train_urgency(training_data: Path) -> UrgencyModel | None:
+    """Train on training_data/urgency.yml; pick the threshold on the development set."""
+    path = training_data / "urgency.yml"
+    if not path.exists():
+        return None
+    model = urgency.train(urgency.load_examples(path))
+    dev_path = default_urgency_dev()
+    if dev_path.exists():
+        dev = urgency.load_labelled_jsonl(dev_path)
+        rules = [bool(urgency_reasons(text)) for text, _ in dev]
+        model.threshold = urgency.choose_threshold(model, dev, rules)
+    return model
+
+
 def train_and_promote(training_data: Path, models_dir: Path, *, folds: int = 5, force: bool = False,
                       progress: bool = False) -> TrainResult:
     examples = load_training_data(training_data)
-    metrics = measure(examples, folds=folds, progress=progress) if folds >= 2 else {}
     model = builtin.train(examples, progress=progress)
+    model.urgency = train_urgency(training_data)
+    model.meta["urgency_threshold"] = model.urgency.threshold if model.urgency else None
+    metrics = measure(examples, folds=folds, progress=progress) if folds >= 2 else {}
+    urgency_result = urgency_metrics(default_urgency_set(), model=model)
+    if urgency_result and folds >= 2:
+        metrics.update(urgency_result)
     model.meta["metrics"] = metrics
     previous = current_metrics(models_dir)
     worse = regressions(metrics, previous) if previous and metrics else []
