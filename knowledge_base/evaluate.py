@@ -26,7 +26,7 @@ def evaluate(index: SearchIndex, path: Path, threshold: float) -> dict[str, Any]
     queries = load_queries(path)
     modes: dict[str, Any] = {}
     for mode in MODES:
-        hits1 = hits3 = 0
+        hits1 = hits3 = answered_right = answered_wrong = 0
         rr = 0.0
         in_scope = oos = rejected = 0
         for q in queries:
@@ -38,6 +38,11 @@ def evaluate(index: SearchIndex, path: Path, threshold: float) -> dict[str, Any]
                 continue
             in_scope += 1
             ids = [h.entry.id for h in results]
+            if results and results[0].score >= threshold:
+                if ids[0] == q["faq_id"]:
+                    answered_right += 1
+                else:
+                    answered_wrong += 1
             if q["faq_id"] in ids:
                 rank = ids.index(q["faq_id"]) + 1
                 rr += 1 / rank
@@ -46,6 +51,8 @@ def evaluate(index: SearchIndex, path: Path, threshold: float) -> dict[str, Any]
         modes[mode] = {
             "recall@1": hits1 / max(in_scope, 1), "recall@3": hits3 / max(in_scope, 1),
             "mrr": rr / max(in_scope, 1), "oos_rejection": rejected / max(oos, 1),
+            # answered with the right entry / answered with a wrong one (a wrong legal answer is the worst case)
+            "answered_correctly": answered_right / max(in_scope, 1), "wrong_answers": answered_wrong / max(in_scope, 1),
             "in_scope": in_scope, "out_of_scope": oos,
         }
     return {"queries": len(queries), "threshold": threshold, "modes": modes}

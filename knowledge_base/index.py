@@ -15,19 +15,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 
 from bot.taxonomy import Topic
 from knowledge_base.encoder import Encoder, SentenceTransformerEncoder, train_static_encoder
 from knowledge_base.faq import Entry, parse_entry
 from knowledge_base.lexical import BM25
+from knowledge_base.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
 
 CURRENT = "CURRENT"
 DENSE_WEIGHT = 0.5
 TOPIC_PRIOR = 0.05
+#: Views fetched from an approximate (IVF) index before fusion.
+CANDIDATES = 256
 
 
 class IndexUnavailable(RuntimeError):
@@ -64,8 +66,7 @@ class SearchIndex:
         if vectors is None:
             vectors = encoder.encode(self.view_texts)
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        self.faiss = faiss.IndexFlatIP(self.vectors.shape[1])
-        self.faiss.add(self.vectors)
+        self.dense = VectorIndex.build(self.vectors)
         self.bm25 = BM25(self.view_texts)
         self.by_id = {e.id: e for e in self.entries}
 
@@ -80,8 +81,11 @@ class SearchIndex:
         dense_views = np.zeros(n_views, dtype=np.float32)
         if mode in ("fused", "dense"):
             qv = self.encoder.encode([query])
-            sims, idx = self.faiss.search(qv, n_views)
-            dense_views[idx[0]] = sims[0]
+            # Exact below the IVF threshold (every view scored); above it, the nearest candidates only.
+            k = n_views if self.dense.exact else CANDIDATES
+            sims, idx = self.dense.search(qv, k)
+            found = idx[0] >= 0
+            dense_views[idx[0][found]] = sims[0][found]
         lexical_views = self.bm25.scores(query) if mode in ("fused", "lexical") else np.zeros(n_views, np.float32)
         dense = self._per_entry(dense_views)
         lexical = self._per_entry(lexical_views)
@@ -123,7 +127,7 @@ def build(entries: Sequence[Entry], index_dir: Path, encoder_model: str = "", pr
         encoder = SentenceTransformerEncoder(target / "encoder")
         encoder_ref = "encoder"
     index = SearchIndex(entries, encoder, version=version)
-    faiss.write_index(index.faiss, str(target / "vectors.faiss"))
+    index.dense.write(str(target / "vectors.faiss"))
     (target / "entries.json").write_text(
         json.dumps([e.public() for e in entries], ensure_ascii=False, indent=1), encoding="utf-8"
     )
@@ -144,8 +148,7 @@ def load(path: Path) -> SearchIndex:
     entries = [parse_entry(r, "entries.json") for r in raw]
     ref = meta["encoder"]
     encoder = SentenceTransformerEncoder(path / ref if ref == "encoder" else ref)
-    stored = faiss.read_index(str(path / "vectors.faiss"))
-    vectors = stored.reconstruct_n(0, stored.ntotal)
+    vectors = VectorIndex.read(str(path / "vectors.faiss")).reconstruct_all()
     return SearchIndex(entries, encoder, vectors=vectors, version=meta["version"])
 
 

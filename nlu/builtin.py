@@ -25,6 +25,7 @@ from bot.taxonomy import Act, Service
 from nlu import text as textmod
 from nlu.backend import NLUBackend, NLUUnavailable, Rankings, UrgencyScore
 from nlu.data import Example
+from nlu.fast import FastCalibrated
 from nlu.urgency import UrgencyModel
 
 log = logging.getLogger(__name__)
@@ -83,10 +84,18 @@ class BuiltinModel:
     meta: dict[str, Any]
     urgency: UrgencyModel | None = None
 
+    def __post_init__(self) -> None:
+        self._fast = {axis: _fast(pipe) for axis, pipe in self.pipelines.items()}
+        self._fast_urgency = _fast(self.urgency.binary) if self.urgency is not None else None
+
     def urgency_score(self, text: str) -> UrgencyScore | None:
         if self.urgency is None:
             return None
-        probability = self.urgency.probability(text)
+        if self._fast_urgency is not None:
+            probs = self._fast_urgency.predict_proba([textmod.normalize(text)])[0]
+            probability = float(probs[list(self._fast_urgency.classes_).index(True)])
+        else:
+            probability = self.urgency.probability(text)
         reason = self.urgency.reason(text) if probability >= self.urgency.threshold else None
         return UrgencyScore(probability=probability, threshold=self.urgency.threshold, reason=reason)
 
@@ -94,11 +103,19 @@ class BuiltinModel:
         normalized = textmod.normalize(text)
         result = Rankings()
         for axis, pipe in self.pipelines.items():
-            probs = pipe.predict_proba([normalized])[0]
+            fast = self._fast.get(axis)
+            probs = (fast or pipe).predict_proba([normalized])[0]
             labels = pipe.classes_
             ranking = sorted(zip(labels, probs, strict=True), key=lambda lp: -lp[1])
             setattr(result, axis, [(str(label), float(p)) for label, p in ranking])
         return result
+
+
+def _fast(pipe: Pipeline) -> FastCalibrated | None:
+    try:
+        return FastCalibrated(pipe)
+    except (TypeError, ValueError):
+        return None  # sklearn's own predict_proba still works
 
 
 def train(examples: Sequence[Example], progress: bool = False) -> BuiltinModel:

@@ -84,16 +84,17 @@ def default_urgency_dev() -> Path:
 
 
 def train_urgency(training_data: Path) -> UrgencyModel | None:
-    """Train on training_data/urgency.yml; pick the threshold on the development set."""
+    """Train on training_data/urgency.yml plus the development set; pick the threshold by cross-validation."""
     path = training_data / "urgency.yml"
     if not path.exists():
         return None
-    model = urgency.train(urgency.load_examples(path))
+    examples = urgency.load_examples(path)
     dev_path = default_urgency_dev()
     if dev_path.exists():
-        dev = urgency.load_labelled_jsonl(dev_path)
-        rules = [bool(urgency_reasons(text)) for text, _ in dev]
-        model.threshold = urgency.choose_threshold(model, dev, rules)
+        examples += [(text, "urgent" if is_urgent else urgency.NOT_URGENT)
+                     for text, is_urgent in urgency.load_labelled_jsonl(dev_path)]
+    model = urgency.train(examples)
+    model.threshold = urgency.choose_threshold(examples, [bool(urgency_reasons(t)) for t, _ in examples])
     return model
 
 
@@ -102,6 +103,7 @@ def train_and_promote(training_data: Path, models_dir: Path, *, folds: int = 5, 
     examples = load_training_data(training_data)
     model = builtin.train(examples, progress=progress)
     model.urgency = train_urgency(training_data)
+    model.__post_init__()  # fast inference for the urgency model too
     model.meta["urgency_threshold"] = model.urgency.threshold if model.urgency else None
     metrics = measure(examples, folds=folds, progress=progress) if folds >= 2 else {}
     urgency_result = urgency_metrics(default_urgency_set(), model=model)

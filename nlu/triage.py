@@ -1,7 +1,9 @@
 """Urgency and complexity triage. Urgency overrides everything else the bot would do.
 
-A first, rule-based version: patterns for danger that must never be missed, each with a reason
-that tells the lawyer why the chat jumped the queue.
+Rules here catch unmistakable phrasings of present danger, each with a reason that tells the lawyer
+why the chat jumped the queue; the learned model (nlu/urgency.py) catches the rest. Only patterns
+that were right at least three times in four on training_data/urgency.yml and the development set
+are kept: words such as 家暴 or 自杀 alone appear far more often in questions about the law.
 """
 
 from __future__ import annotations
@@ -16,24 +18,22 @@ from nlu.text import normalize
 _NOW = r"(正在|又在|又|刚刚?|刚才|今天|今晚|今早|昨晚|现在|一直|天天|马上|这会儿?)"
 URGENT_PATTERNS: dict[str, list[str]] = {
     "domestic_violence": [
-        r"家暴", r"家庭暴力",
         r"(老公|丈夫|男人|老婆|妻子|媳妇|男朋友|女朋友|对象|前夫|前妻|儿子|公公|婆婆|继父|后爸|爸爸?|他|她)"
         + _NOW + r"?.{0,4}(在)?(打|揍|扇|踹|掐|抽|推倒|拖|扯)(我|孩子|俺|他妈|老伴)",
         _NOW + r".{0,8}(打我|揍我|扇我|踹我|掐我|对我动手|动手打)",
         r"被(老公|丈夫|男人|对象|男朋友|家里人|老婆|儿子)(打|揍|锁|关)",
-        r"(domestic violence|(husband|boyfriend|partner|wife) (hits|beats|beat|hit|is hitting|is beating))",
+        r"(husband|boyfriend|partner|wife) (is )?(hitting|beating) me",
         r"(hitting|beating|hurting|choking) me (right )?now",
     ],
     "threat_to_life": [
-        r"要(杀|砍|捅)(了)?(我|他|她|你|人)", r"(杀了|弄死|打死|捅死|砍死)(我|你|他|她)", r"(拿|持|举|拎)着?(刀|斧头|钢管|砍刀|枪|硫酸|棍子)",
-        r"威胁.{0,8}(要命|弄死|杀|打断|泼)", r"泼.{0,3}硫酸", r"打断.{0,3}腿", r"救命", r"追(砍|打|杀)",
+        r"(拿|持|举|拎)着?(刀|斧头|钢管|砍刀|枪|硫酸|棍子)", r"泼.{0,3}硫酸", r"救命", r"追(砍|打|杀)",
         r"(kill|murder|stab) (me|him|her)", r"threaten(ed|s|ing)? to (kill|hurt|stab)", r"\b(has|with) a (knife|gun)\b",
     ],
     "self_harm": [
-        r"自杀", r"不想活", r"活不下去", r"轻生", r"割腕", r"(喝|吃|吞)(了)?.{0,4}(农药|安眠药|老鼠药|百草枯|一整板)",
+        r"不想活", r"活不下去", r"轻生", r"割腕", r"(喝|吃|吞)(了)?.{0,4}(农药|安眠药|老鼠药|百草枯|一整板)",
         r"(站在|在|爬上|上了)(楼顶|天台|江边|河边|桥上|楼边|阳台边)", r"(去|要|想)(跳江|跳河|跳楼|跳海|寻死|跳下去)",
         r"(烧)?(炭|碳)(都)?(买好|烧上|点上)", r"(割|划)(了)?(手腕|腕)",
-        r"suicide", r"kill myself", r"end my life", r"want to die",
+        r"kill myself", r"end my life", r"want to die",
     ],
     "child_in_danger": [
         r"(孩子|小孩|儿子|女儿|闺女|娃|宝宝).{0,12}(被打|被虐待|被拐|失踪|不见了|找不到了?|还没回家|联系不上|被性侵|被猥亵|被锁|关在|关车里)",

@@ -180,12 +180,12 @@ def test_lawyer_claims_replies_and_resolves(runtime: Runtime, chat: TestChat) ->
 
 
 def test_handoff_packet_carries_facts(runtime: Runtime, chat: TestChat) -> None:
-    chat.say("公司已经起诉我了，说我欠他们3万元，去年5月的事，在杭州市")
+    chat.say("我和公司的劳动仲裁已经立案了，公司欠我3万元工资，去年5月的事，在杭州市")
     [view] = runtime.queue.tickets()
     facts = view.ticket.packet["facts"]
     assert "30000元" in facts["amounts"]
     assert any("杭州市" in p for p in facts["places"])
-    assert view.ticket.packet["reason"].startswith("complex")
+    assert view.ticket.packet["reason"].startswith("complex") and not view.ticket.packet["urgent"]
 
 
 def test_sweeper_closes_idle_conversations_with_their_outcome(runtime: Runtime, chat: TestChat) -> None:

@@ -98,16 +98,45 @@ def test_promoted_model_is_picked_up_without_restart(tmp_path: Path) -> None:
     ["我老公又在打我", "有人拿刀威胁要杀我", "我不想活了", "我儿子刚被警察带走了", "明天就开庭了还没找到律师",
      "几十个工人堵在工地门口讨薪", "房东今天要把我们赶出去还换锁", "孩子被打得浑身是伤"],
 )
-def test_urgent_messages(text: str) -> None:
-    assert triage(text, 500_000).urgent, text
+def test_urgent_messages(classifier: Classifier, text: str) -> None:
+    assert classifier.classify(text).urgent, text
 
 
 @pytest.mark.parametrize(
     "text",
     ["离婚冷静期多久", "家暴怎么认定", "去年被打了现在还能告吗", "工伤认定需要多久", "拘留和逮捕有什么区别", "上诉期是多少天"],
 )
-def test_hard_negatives_are_not_urgent(text: str) -> None:
-    assert not triage(text, 500_000).urgent, text
+def test_hard_negatives_are_not_urgent(classifier: Classifier, text: str) -> None:
+    assert not classifier.classify(text).urgent, text
+
+
+def test_rules_alone_still_catch_the_unmistakable() -> None:
+    assert triage("救命 他拿着刀在门口", 500_000).urgent_reasons == ["threat_to_life"]
+    assert not triage("家暴怎么认定", 500_000).urgent
+
+
+def test_urgency_meets_its_goals_on_the_held_out_set(built_dir: Path) -> None:
+    """Recall >= 0.97 and precision >= 0.85 on tests/data/urgency_test.jsonl (never used in training)."""
+    from nlu.training import default_urgency_set, urgency_metrics
+
+    model = builtin.load(builtin.current_path(built_dir / "models" / "nlu"))  # type: ignore[arg-type]
+    assert model.urgency is not None
+    metrics = urgency_metrics(default_urgency_set(), model=model)
+    assert metrics is not None and metrics["urgent_n"] >= 150 and metrics["non_urgent_n"] >= 300
+    assert metrics["urgent_recall"] >= 0.97, metrics
+    assert metrics["urgent_precision"] >= 0.85, metrics
+
+
+def test_urgency_sets_do_not_overlap_the_training_data() -> None:
+    import json
+
+    from nlu import urgency
+    from nlu.text import normalize
+
+    training = {normalize(t) for t, _ in urgency.load_examples(DATA / "urgency.yml")}
+    test_path = Path(__file__).parent / "data" / "urgency_test.jsonl"
+    test = {normalize(json.loads(line)["text"]) for line in test_path.read_text().splitlines() if line.strip()}
+    assert not training & test
 
 
 def test_complexity_and_amounts() -> None:
