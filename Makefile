@@ -27,7 +27,8 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	@echo "no benchmarks yet"
+	$(BIN)/python -m bench.retrieval
+	$(BIN)/python -m bench.nlu
 
 clean:
 	rm -rf var .pytest_cache

@@ -232,6 +232,32 @@ def nlu_review(days: int = typer.Option(30, help="Look back this many days."),
     typer.echo(f"{len(items)} messages to review written to {path}")
 
 
+@nlu_app.command("rasa")
+def nlu_rasa(port: int = typer.Option(5005), epochs: int | None = typer.Option(None, help="Override DIET's epochs."),
+             out: Path = typer.Option(Path("var/rasa"), help="Where the Rasa model goes.")) -> None:
+    """Install Rasa in its own Python 3.10 environment if needed, train it on training_data/, serve it.
+
+    Then run the bot with LEGALBOT_NLU_BACKEND=rasa LEGALBOT_RASA_URL=http://127.0.0.1:PORT.
+    """
+    from nlu import rasa_server
+
+    settings = get_settings()
+    try:
+        rasa_server.install()
+        typer.echo("training Rasa (DIET, this takes minutes on a small machine)…")
+        model = rasa_server.train(settings.training_data_dir / "nlu", settings.training_data_dir / "config.yml", out,
+                                  epochs=epochs)
+        server = rasa_server.RasaServer(model, port).start()
+    except (rasa_server.RasaError, OSError) as exc:
+        _fail(str(exc))
+    typer.echo(f"Rasa serves {server.url}/model/parse; Ctrl-C stops it")
+    try:
+        assert server.process is not None
+        server.process.wait()
+    except KeyboardInterrupt:
+        server.stop()
+
+
 # ---- knowledge base -------------------------------------------------------------------------------
 
 @kb_app.command("validate")

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 MAX_PROCESSED_CHARS = 2000
 MAX_STORED_CHARS = 20_000
 TEXT_KINDS = {"text"}
+#: How much more retrieval must score when the classifier is unsure of the topic.
+AMBIGUITY_EXTRA = 0.05
 SMALL_TALK = {Act.greet, Act.thanks, Act.goodbye, Act.affirm, Act.deny, Act.chitchat}
 
 
@@ -67,6 +69,7 @@ class Decision:
     reason: str = ""
     hit: Hit | None = None
     hits: list[Hit] = field(default_factory=list)
+    ambiguous: bool = False
 
     def contract(self, lang: str = "zh") -> dict[str, Any]:
         c = self.classification
@@ -85,6 +88,7 @@ class Decision:
 
     def record(self) -> dict[str, Any]:
         return {**self.classification.decision(), "action": self.action, "reason": self.reason,
+                "ambiguous": self.ambiguous,
                 "hits": [h.as_dict() for h in self.hits[:3]]}
 
 
@@ -114,14 +118,25 @@ class Engine:
             return Decision(text, c, "handoff", reason="asked_for_human")
         if c.triage.complex:
             return Decision(text, c, "handoff", reason="complex:" + ",".join(c.triage.complex_reasons))
-        prior = topic or (c.topic if c.topic_confidence >= self.settings.nlu_fallback_threshold else None)
+        ambiguous = topic is None and self.ambiguous(c)
+        prior = topic or (None if ambiguous else c.topic)
         hits = self.kb.search(text, topic=prior, k=5)
         best = hits[0] if hits else None
-        if best and best.score >= self.settings.kb_answer_threshold:
-            return Decision(text, c, "answer", reason="retrieved", hit=best, hits=hits)
+        # An unsure classifier needs a clearer retrieval match before the bot answers on its own.
+        needed = self.settings.kb_answer_threshold + (AMBIGUITY_EXTRA if ambiguous else 0.0)
+        if best and best.score >= needed:
+            return Decision(text, c, "answer", reason="retrieved", hit=best, hits=hits, ambiguous=ambiguous)
         if clarified or topic is not None:
-            return Decision(text, c, "handoff", reason="unclear_after_clarifying", hit=best, hits=hits)
-        return Decision(text, c, "clarify", reason="low_confidence", hit=best, hits=hits)
+            return Decision(text, c, "handoff", reason="unclear_after_clarifying", hit=best, hits=hits,
+                            ambiguous=ambiguous)
+        return Decision(text, c, "clarify", reason="ambiguous" if ambiguous else "low_confidence", hit=best,
+                        hits=hits, ambiguous=ambiguous)
+
+    def ambiguous(self, c: Classification) -> bool:
+        """Low topic confidence, or two topics too close to call (LEGALBOT_NLU_* settings)."""
+        ranking = c.rankings.topic
+        margin = ranking[0][1] - ranking[1][1] if len(ranking) > 1 else 1.0
+        return c.topic_confidence < self.settings.nlu_fallback_threshold or margin < self.settings.nlu_ambiguity_margin
 
     # ---- conversation --------------------------------------------------------------------------
 

@@ -96,3 +96,18 @@ def test_legal_basis_is_grouped_by_law(entries) -> None:  # type: ignore[no-unty
     entry = type(entries[0])(**{**entries[0].__dict__, "legal_basis": [
         Citation("劳动合同法", 30), Citation("劳动合同法", 85), Citation("民法典", 1084), Citation("劳动合同法", 30)]})
     assert entry.basis_text() == "《劳动合同法》第30条、第85条；《民法典》第1084条"
+
+
+def test_retrieval_meets_its_goals_on_the_held_out_queries(built_dir: Path) -> None:
+    """fused recall@1 >= 0.90, recall@3 >= 0.97, out-of-scope rejection >= 0.90, fused beats either alone."""
+    from knowledge_base.evaluate import default_queries_path, evaluate
+
+    report = evaluate(KnowledgeBase(built_dir / "index").index, default_queries_path(),
+                      threshold=Settings().kb_answer_threshold)
+    assert report["queries"] >= 450
+    fused, dense, lexical = (report["modes"][m] for m in ("fused", "dense", "lexical"))
+    assert fused["in_scope"] >= 400 and fused["out_of_scope"] >= 50
+    assert fused["recall@1"] >= 0.90, report
+    assert fused["recall@3"] >= 0.97, report
+    assert fused["oos_rejection"] >= 0.90, report
+    assert fused["mrr"] > max(dense["mrr"], lexical["mrr"]), report
