@@ -14,7 +14,9 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from bot.channels import web
+from bot.channels import configured_channels, web
+from bot.channels.base import Channel
+from bot.delivery import relay_forever
 from bot.runtime import Runtime
 from handoff import console
 
@@ -51,15 +53,24 @@ async def _sweeper(runtime: Runtime) -> None:
             log.exception("sweeper failed; will retry")
 
 
-def create_app(runtime: Runtime, run_sweeper: bool = True) -> FastAPI:
+def create_app(runtime: Runtime, run_sweeper: bool = True, channels: list[Channel] | None = None) -> FastAPI:
+    """The app; ``channels`` defaults to the push channels whose settings are present."""
+    channels = configured_channels(runtime) if channels is None else channels
+
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(_sweeper(runtime)) if run_sweeper else None
+        tasks = [asyncio.create_task(_sweeper(runtime))] if run_sweeper else []
+        for channel in channels:
+            await channel.start()
+        if channels:
+            tasks.append(asyncio.create_task(relay_forever(runtime.store, {c.name: c for c in channels})))
         yield
-        if task:
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        for channel in channels:
+            await channel.stop()
 
     app = FastAPI(title="legalbot", lifespan=lifespan, docs_url="/api/docs", redoc_url=None)
     app.state.runtime = runtime
@@ -82,6 +93,10 @@ def create_app(runtime: Runtime, run_sweeper: bool = True) -> FastAPI:
         return JSONResponse({"detail": "internal error; the message was kept"}, status_code=500)
 
     app.include_router(web.router(runtime.engine))
+    for channel in channels:
+        channel_router = channel.router()
+        if channel_router is not None:
+            app.include_router(channel_router)
     app.include_router(console.router(runtime.queue))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

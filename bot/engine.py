@@ -144,6 +144,8 @@ class Engine:
         """Store the message first, then process it; a failure still leaves it stored and apologises."""
         with self.store.session() as session:
             citizen = get_or_create_citizen(session, incoming.channel, incoming.user_id, incoming.language)
+            citizen.last_inbound_at = utcnow()
+            session.add(citizen)
             conversation = open_conversation(session, citizen)
             # PostgreSQL text cannot hold NUL; keep a visible marker instead of losing the message.
             text = (incoming.text or "")[:MAX_STORED_CHARS].replace("\x00", "\ufffd")

@@ -53,6 +53,32 @@ class Settings(BaseSettings):
     idle_timeout_lawyer_minutes: int = 2 * 60
     sweep_interval_seconds: int = 60
 
+    # ---- Telegram (bot/channels/telegram.py) --------------------------------------------------------
+    #: The bot token from @BotFather; the channel starts when it is set.
+    telegram_token: str | None = None
+    #: ``polling`` for development, ``webhook`` for production (served by this app).
+    telegram_mode: str = "polling"
+    #: Public HTTPS URL of this app's Telegram webhook, e.g. https://bot.example.org/webhooks/telegram
+    telegram_webhook_url: str | None = None
+    #: Sent by Telegram in X-Telegram-Bot-Api-Secret-Token with every webhook call; generated if unset.
+    telegram_secret_token: str | None = None
+    #: Bot API base URL (tests point it at a fake server on 127.0.0.1).
+    telegram_api_base: str = "https://api.telegram.org/bot"
+    #: Chat id of the lawyers' group that gets new tickets (issue 6).
+    telegram_lawyers_chat_id: int | None = None
+
+    # ---- WeChat Official Account (bot/channels/wechat.py) -----------------------------------------
+    wechat_token: str | None = None
+    wechat_app_id: str | None = None
+    wechat_app_secret: str | None = None
+    #: EncodingAESKey for safe mode; plaintext mode when unset.
+    wechat_aes_key: str | None = None
+    #: WeChat API base URL (tests point it at a fake server on 127.0.0.1).
+    wechat_api_base: str = "https://api.weixin.qq.com/cgi-bin/"
+
+    #: YAML list of public legal service centres (name, address, phone, lat, lon) for shared locations.
+    service_centres_file: Path = PROJECT_ROOT / "bot" / "service_centres.yml"
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -37,6 +37,8 @@ class Citizen(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     #: Set once the disclaimer and privacy notice have been shown.
     notice_shown_at: datetime | None = None
+    #: The last message the citizen sent (WeChat allows customer-service replies for 48 hours after it).
+    last_inbound_at: datetime | None = None
 
 
 class ConversationBase(SQLModel):
@@ -90,10 +92,28 @@ class Message(MessageBase, table=True):
     decision: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     #: Processing failed after the message was stored (the citizen got an apology).
     failed: bool = False
+    #: For outgoing messages on push channels (Telegram, WeChat): when the channel accepted it. The relay
+    #: sends every outgoing message still without it, so a lawyer's reply survives a restart.
+    delivered_at: datetime | None = None
+    delivery_attempts: int = 0
+    delivery_error: str | None = Field(default=None, max_length=500)
 
 
 class MessagePublic(MessageBase):
     id: int
+
+
+class InboundUpdate(SQLModel, table=True):
+    """One row per channel delivery (Telegram update_id, WeChat MsgId): a redelivery is recognised and
+    dropped, so a citizen never gets a second reply. Inserted before processing, in its own transaction."""
+
+    __tablename__ = "inbound_update"
+    __table_args__ = (UniqueConstraint("channel", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=32)
+    key: str = Field(max_length=128)
+    received_at: datetime = Field(default_factory=utcnow)
 
 
 class Lawyer(SQLModel, table=True):

@@ -1,22 +1,41 @@
-"""What every channel adapter shares: it turns its own updates into ``Incoming`` and shows replies."""
+"""What every push channel adapter shares.
+
+A channel turns its platform's updates into ``Incoming`` for the engine and delivers the stored
+outgoing messages back; it never decides what to answer. Adding a channel touches its own module and
+one line in ``bot/channels/__init__.py``.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
 
-from bot.engine import Engine
+from fastapi import APIRouter
+
+from bot.store import Message
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 
 
 class Channel(ABC):
     #: Stored on every citizen and conversation; one per adapter.
     name: str
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
 
-    @abstractmethod
+    def router(self) -> APIRouter | None:
+        """Webhook routes this channel adds to the app, if any."""
+        return None
+
     async def start(self) -> None:
-        """Begin receiving updates (long polling, webhooks, a prompt)."""
+        """Begin receiving updates (long polling, registering a webhook)."""
+        return None
 
     async def stop(self) -> None:
         return None
+
+    @abstractmethod
+    async def send(self, user_id: str, message: Message) -> str | None:
+        """Deliver one stored outgoing message (used by the relay); raise bot.delivery.DeliveryError."""

@@ -1,0 +1,116 @@
+"""Delivery bookkeeping shared by the push channels (Telegram, WeChat).
+
+Inbound: ``first_delivery`` records a channel's delivery key (Telegram update_id, WeChat MsgId) in
+its own transaction before the message is processed; a redelivery, even one that arrives while the
+first is still being processed, finds the key and is dropped, so nobody gets a second reply.
+
+Outbound: every outgoing message on a push channel is stored first and sent by the relay, which
+retries until the channel accepts it (``delivered_at``) and records why when it cannot. Lawyer
+replies therefore reach Telegram or WeChat even if the server restarts in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Protocol
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from bot.store import Citizen, InboundUpdate, Message, Store, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+
+
+class DeliveryError(Exception):
+    """The channel refused a message. ``retryable`` False means trying again cannot help."""
+
+    def __init__(self, reason: str, retryable: bool = True) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+
+
+class Sender(Protocol):
+    name: str
+
+    async def send(self, user_id: str, message: Message) -> str | None:
+        """Deliver one stored outgoing message; return the channel's message id if it gives one."""
+
+
+def first_delivery(store: Store, channel: str, key: str) -> bool:
+    """True the first time (channel, key) is seen; False for a redelivery."""
+    with store.session() as session:
+        session.add(InboundUpdate(channel=channel, key=key[:128]))
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            return False
+    return True
+
+
+def pending(store: Store, channels: list[str], limit: int = 100,
+            citizen_id: int | None = None) -> list[tuple[Message, Citizen]]:
+    with store.session() as session:
+        query = (
+            select(Message, Citizen).join(Citizen, col(Citizen.id) == Message.citizen_id)
+            .where(Message.direction == "out", col(Message.delivered_at).is_(None),
+                   col(Citizen.channel).in_(channels), col(Message.delivery_attempts) < MAX_ATTEMPTS)
+            .order_by(col(Message.id)).limit(limit)
+        )
+        if citizen_id is not None:
+            query = query.where(Message.citizen_id == citizen_id)
+        return [(m, c) for m, c in session.exec(query).all()]
+
+
+def mark_delivered(store: Store, message_id: int, channel_message_id: str | None = None) -> None:
+    with store.session() as session:
+        message = session.get(Message, message_id)
+        if message is not None:
+            message.delivered_at = utcnow()
+            message.delivery_attempts += 1
+            message.channel_message_id = channel_message_id or message.channel_message_id
+            message.delivery_error = None
+            session.add(message)
+            session.commit()
+
+
+def mark_failed(store: Store, message_id: int, reason: str, retryable: bool) -> None:
+    with store.session() as session:
+        message = session.get(Message, message_id)
+        if message is not None:
+            message.delivery_attempts = message.delivery_attempts + 1 if retryable else MAX_ATTEMPTS
+            message.delivery_error = reason[:500]
+            session.add(message)
+            session.commit()
+
+
+async def deliver_pending(store: Store, senders: Mapping[str, Sender], citizen_id: int | None = None) -> int:
+    """Send what is waiting, oldest first; returns how many were delivered."""
+    delivered = 0
+    items = await asyncio.to_thread(pending, store, list(senders), 100, citizen_id)
+    for message, citizen in items:
+        assert message.id is not None
+        try:
+            channel_message_id = await senders[citizen.channel].send(citizen.channel_user_id, message)
+        except DeliveryError as exc:
+            log.warning("delivery of message %s failed: %s", message.id, exc.reason)
+            await asyncio.to_thread(mark_failed, store, message.id, exc.reason, exc.retryable)
+            continue
+        await asyncio.to_thread(mark_delivered, store, message.id, channel_message_id)
+        delivered += 1
+    return delivered
+
+
+async def relay_forever(store: Store, senders: Mapping[str, Sender], interval: float = 1.0) -> None:
+    while True:
+        try:
+            await deliver_pending(store, senders)
+        except Exception:
+            log.exception("relay pass failed; will retry")
+        await asyncio.sleep(interval)
