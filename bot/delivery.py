@@ -12,10 +12,12 @@ replies therefore reach Telegram or WeChat even if the server restarts in betwee
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Mapping
 from typing import Protocol
 
+from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -24,6 +26,8 @@ from bot.store import Citizen, InboundUpdate, Message, Store, utcnow
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+#: How long a relay may hold a message before another one may try it (a crashed worker's lease).
+LEASE_SECONDS = 120
 
 
 class DeliveryError(Exception):
@@ -56,16 +60,33 @@ def first_delivery(store: Store, channel: str, key: str) -> bool:
 
 def pending(store: Store, channels: list[str], limit: int = 100,
             citizen_id: int | None = None) -> list[tuple[Message, Citizen]]:
+    """Undelivered outgoing messages nobody is sending right now (no lease, or an expired one)."""
+    lease_expired = utcnow() - dt.timedelta(seconds=LEASE_SECONDS)
     with store.session() as session:
         query = (
             select(Message, Citizen).join(Citizen, col(Citizen.id) == Message.citizen_id)
             .where(Message.direction == "out", col(Message.delivered_at).is_(None),
-                   col(Citizen.channel).in_(channels), col(Message.delivery_attempts) < MAX_ATTEMPTS)
+                   col(Citizen.channel).in_(channels), col(Message.delivery_attempts) < MAX_ATTEMPTS,
+                   or_(col(Message.delivery_claimed_at).is_(None), col(Message.delivery_claimed_at) < lease_expired))
             .order_by(col(Message.id)).limit(limit)
         )
         if citizen_id is not None:
             query = query.where(Message.citizen_id == citizen_id)
         return [(m, c) for m, c in session.exec(query).all()]
+
+
+def claim(store: Store, message: Message) -> bool:
+    """Take the sending lease with a conditional update: of several relays, exactly one wins."""
+    lease_expired = utcnow() - dt.timedelta(seconds=LEASE_SECONDS)
+    with store.session() as session:
+        result = session.execute(
+            update(Message)
+            .where(col(Message.id) == message.id, col(Message.delivered_at).is_(None),
+                   or_(col(Message.delivery_claimed_at).is_(None), col(Message.delivery_claimed_at) < lease_expired))
+            .values(delivery_claimed_at=utcnow())
+        )
+        session.commit()
+        return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 def mark_delivered(store: Store, message_id: int, channel_message_id: str | None = None) -> None:
@@ -86,6 +107,7 @@ def mark_failed(store: Store, message_id: int, reason: str, retryable: bool) -> 
         if message is not None:
             message.delivery_attempts = message.delivery_attempts + 1 if retryable else MAX_ATTEMPTS
             message.delivery_error = reason[:500]
+            message.delivery_claimed_at = None
             session.add(message)
             session.commit()
 
@@ -96,6 +118,8 @@ async def deliver_pending(store: Store, senders: Mapping[str, Sender], citizen_i
     items = await asyncio.to_thread(pending, store, list(senders), 100, citizen_id)
     for message, citizen in items:
         assert message.id is not None
+        if not await asyncio.to_thread(claim, store, message):
+            continue  # another relay is sending it
         try:
             channel_message_id = await senders[citizen.channel].send(citizen.channel_user_id, message)
         except DeliveryError as exc:

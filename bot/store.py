@@ -95,6 +95,8 @@ class Message(MessageBase, table=True):
     #: For outgoing messages on push channels (Telegram, WeChat): when the channel accepted it. The relay
     #: sends every outgoing message still without it, so a lawyer's reply survives a restart.
     delivered_at: datetime | None = None
+    #: A relay took this message for sending (a lease, so that two workers never send it twice).
+    delivery_claimed_at: datetime | None = None
     delivery_attempts: int = 0
     delivery_error: str | None = Field(default=None, max_length=500)
 

@@ -68,3 +68,16 @@ def test_a_lawyer_reply_is_relayed_and_a_refusal_is_recorded(runtime: Runtime, c
         stored = session.get(Message, reply.id)
     assert stored is not None and stored.delivered_at is None
     assert stored.delivery_error == "window closed" and stored.delivery_attempts == MAX_ATTEMPTS
+
+
+def test_two_relays_never_send_the_same_message_twice(runtime: Runtime, chat: TestChat) -> None:
+    chat.say("房东不退押金怎么办")
+    total = len(pending(runtime.store, ["testing"]))
+    first, second = RecordingSender(), RecordingSender()
+
+    async def both() -> None:
+        await asyncio.gather(deliver_pending(runtime.store, {"testing": first}),
+                             deliver_pending(runtime.store, {"testing": second}))
+
+    asyncio.run(both())
+    assert len(first.sent) + len(second.sent) == total

@@ -30,6 +30,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table('message', schema=None) as batch_op:
         batch_op.add_column(sa.Column('delivered_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('delivery_claimed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column('delivery_attempts', sa.Integer(), nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('delivery_error', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True))
 
@@ -41,6 +42,7 @@ def downgrade() -> None:
     with op.batch_alter_table('message', schema=None) as batch_op:
         batch_op.drop_column('delivery_error')
         batch_op.drop_column('delivery_attempts')
+        batch_op.drop_column('delivery_claimed_at')
         batch_op.drop_column('delivered_at')
 
     with op.batch_alter_table('citizen', schema=None) as batch_op:
