@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bot.settings import PROJECT_ROOT
 from knowledge_base.faq import Entry
-from nlu.text import is_chinese, normalize
+from nlu.text import chinese_numeral, is_chinese, normalize
 
 #: Laws repealed by the Civil Code (2021-01-01) and other superseded texts: never cite them.
 REPEALED = {
@@ -32,29 +32,6 @@ class Report:
 
 def default_statutes_dir() -> Path:
     return PROJECT_ROOT.parent / "shared" / "statutes"
-
-
-_CN_NUM = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-
-
-def chinese_numeral(text: str) -> int:
-    total, section, current = 0, 0, 0
-    for ch in text:
-        if ch in _CN_NUM:
-            current = _CN_NUM[ch]
-        elif ch == "十":
-            section += (current or 1) * 10
-            current = 0
-        elif ch == "百":
-            section += current * 100
-            current = 0
-        elif ch == "千":
-            section += current * 1000
-            current = 0
-        elif ch == "万":
-            total += (section + current) * 10000
-            section, current = 0, 0
-    return total + section + current
 
 
 _ARTICLE = re.compile(r"^第([零一二三四五六七八九十百千]+)条")

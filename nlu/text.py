@@ -50,3 +50,22 @@ def tokens(text: str) -> list[str]:
 
 def is_chinese(text: str) -> bool:
     return bool(_CJK.search(text))
+
+
+_CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
+
+
+def chinese_numeral(text: str) -> int:
+    """一千二百六十 -> 1260, 十五 -> 15, 两万 -> 20000 (article numbers, amounts)."""
+    total, section, current = 0, 0, 0
+    for ch in text:
+        if ch in _CN_DIGITS:
+            current = _CN_DIGITS[ch]
+        elif ch in _CN_UNITS:
+            section += (current or 1) * _CN_UNITS[ch]
+            current = 0
+        elif ch == "万":
+            total += (section + current) * 10000
+            section, current = 0, 0
+    return total + section + current

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from nlu.backend import UrgencyScore
-from nlu.text import normalize
+from nlu.text import chinese_numeral, normalize
 
 #: reason -> patterns. Reasons decide which emergency numbers come first in the reply.
 _NOW = r"(正在|又在|又|刚刚?|刚才|今天|今晚|今早|昨晚|现在|一直|天天|马上|这会儿?)"
@@ -91,7 +91,6 @@ _COMPLEX = {reason: [re.compile(p) for p in pats] for reason, pats in COMPLEX_PA
 
 _AMOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*(亿|千万|百万|万|千|元|块)")
 _CN_AMOUNT = re.compile(r"([一二两三四五六七八九十百千]+)\s*(亿|万)")
-_CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _UNIT = {"亿": 100_000_000, "千万": 10_000_000, "百万": 1_000_000, "万": 10_000, "千": 1_000, "元": 1, "块": 1}
 
 
@@ -108,30 +107,13 @@ class Triage:
         return bool(self.complex_reasons)
 
 
-def _chinese_number(text: str) -> int:
-    total, current = 0, 0
-    for ch in text:
-        if ch in _CN_DIGITS:
-            current = _CN_DIGITS[ch]
-        elif ch == "十":
-            total += (current or 1) * 10
-            current = 0
-        elif ch == "百":
-            total += (current or 1) * 100
-            current = 0
-        elif ch == "千":
-            total += (current or 1) * 1000
-            current = 0
-    return total + current
-
-
 def amounts_in(text: str) -> list[int]:
     """Amounts of money in yuan mentioned in the text ("3万", "5000元", "两万")."""
     found = []
     for number, unit in _AMOUNT.findall(text):
         found.append(int(float(number) * _UNIT[unit]))
     for number, unit in _CN_AMOUNT.findall(text):
-        found.append(_chinese_number(number) * _UNIT[unit])
+        found.append(chinese_numeral(number) * _UNIT[unit])
     return found
 
 

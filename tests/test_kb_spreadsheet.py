@@ -15,6 +15,13 @@ from knowledge_base.spreadsheet import ImportError_, export, import_sheet, read_
 FAQ = Settings().faq_dir
 
 
+def _write_csv(sheet: Path, rows: list[dict[str, str]]) -> None:
+    with sheet.open("w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 @pytest.fixture
 def faq(tmp_path: Path) -> Path:
     target = tmp_path / "faq"
@@ -41,10 +48,7 @@ def test_an_edit_in_the_sheet_lands_in_the_right_file(faq: Path, tmp_path: Path)
     target["answer"] = target["answer"] + "\n6. 也可拨打12333咨询。"
     new = dict(target, id="labor-new-entry", question="工资条可以要求单位提供吗？",
                paraphrases="单位不给工资条\n工资条能不能要\n没有工资条咋证明工资\n公司说工资条保密")
-    with sheet.open("w", encoding="utf-8-sig", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows([target, new])  # a sheet may carry only the changed rows
+    _write_csv(sheet, [target, new])  # a sheet may carry only the changed rows
     report, written = import_sheet(sheet, faq, None)
     assert report.errors == [] and set(written) == {"labor.yml"}
     entries = {e.id: e for e in load_entries(faq)}
@@ -58,10 +62,7 @@ def test_a_repealed_law_in_the_sheet_imports_nothing(faq: Path, tmp_path: Path) 
     export(load_entries(faq)[:3], sheet)
     rows = read_rows(sheet)
     rows[0]["legal_basis"] = "合同法 第107条"
-    with sheet.open("w", encoding="utf-8-sig", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    _write_csv(sheet, rows)
     before = {p.name: p.read_bytes() for p in faq.iterdir()}
     report, written = import_sheet(sheet, faq, None)
     assert any("repealed" in e for e in report.errors) and written == {}
@@ -87,10 +88,7 @@ def test_bad_cells_name_the_row(faq: Path, tmp_path: Path) -> None:
     export(load_entries(faq)[:2], sheet)
     rows = read_rows(sheet)
     rows[1]["service"] = "astrology"
-    with sheet.open("w", encoding="utf-8-sig", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    _write_csv(sheet, rows)
     with pytest.raises(ImportError_, match="row 3.*unknown service"):
         import_sheet(sheet, faq, None)
 
