@@ -130,6 +130,8 @@ class Lawyer(SQLModel, table=True):
     languages: list[str] = Field(default_factory=lambda: ["zh"], sa_column=Column(JSON, nullable=False))
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
+    #: Last request from this lawyer's console or Telegram; a lawyer unseen for a while is offline.
+    last_seen_at: datetime | None = None
 
 
 class HandoffTicketBase(SQLModel):
@@ -153,6 +155,35 @@ class HandoffTicket(HandoffTicketBase, table=True):
     #: What the lawyer needs so as not to re-ask: classification, facts, FAQ answers shown.
     packet: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     summary: str | None = Field(default=None, sa_column=Column(Text))
+    language: str = Field(default="zh", max_length=8)
+    #: SLA timers: derived from these timestamps, so they survive a restart.
+    escalated_at: datetime | None = None
+    reminded_at: datetime | None = None
+
+
+class TicketNote(SQLModel, table=True):
+    """A lawyer's private note on a ticket; never shown to the citizen."""
+
+    __tablename__ = "ticket_note"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="handoff_ticket.id", index=True)
+    lawyer_id: int = Field(foreign_key="lawyer.id")
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Every lawyer action, for admins: who did what to which ticket, when."""
+
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    lawyer_id: int | None = Field(default=None, foreign_key="lawyer.id", index=True)
+    action: str = Field(max_length=32)
+    ticket_id: int | None = Field(default=None, index=True)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
 class Feedback(SQLModel, table=True):
@@ -184,7 +215,8 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # Room for the web workers' threads plus the sweeper and the relay.
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=40)
 
 
 class Store:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +12,17 @@ from sqlmodel import Session, col, select
 
 from bot.conversations import add_message, close_conversation, set_status
 from bot.replies import t
-from bot.store import Citizen, Conversation, HandoffTicket, Lawyer, Message, Store, utcnow
+from bot.store import (
+    AuditEntry,
+    Citizen,
+    Conversation,
+    HandoffTicket,
+    Lawyer,
+    Message,
+    Store,
+    TicketNote,
+    utcnow,
+)
 from bot.taxonomy import ConversationStatus, Outcome, Priority, TicketStatus
 
 log = logging.getLogger(__name__)
@@ -47,12 +58,19 @@ class TicketView:
 _PRIORITY_ORDER = case((col(HandoffTicket.priority) == Priority.urgent, 0), else_=1)
 
 
+def audit(session: Session, lawyer_id: int | None, action: str, ticket_id: int | None = None,
+          **detail: Any) -> None:
+    session.add(AuditEntry(lawyer_id=lawyer_id, action=action, ticket_id=ticket_id, detail=detail))
+
+
 def enqueue(session: Session, conversation: Conversation, *, urgent: bool, reason: str,
             packet: dict[str, Any]) -> HandoffTicket:
     assert conversation.id is not None
+    citizen = session.get(Citizen, conversation.citizen_id)
     ticket = HandoffTicket(
         conversation_id=conversation.id, priority=Priority.urgent if urgent else Priority.normal,
         service=conversation.service, topic=conversation.topic, reason=reason, packet=packet,
+        language=citizen.language if citizen else "zh",
     )
     session.add(ticket)
     set_status(session, conversation, ConversationStatus.waiting)
@@ -67,6 +85,17 @@ def position(session: Session, ticket: HandoffTicket) -> int:
         .order_by(_PRIORITY_ORDER, col(HandoffTicket.created_at), col(HandoffTicket.id))
     ).all()
     return waiting.index(ticket.id) if ticket.id in waiting else 0
+
+
+def expected_wait_minutes(session: Session, ahead: int, default_minutes: float = 10.0) -> int:
+    """Position times the recent median time from handoff to claim (a default before there is history)."""
+    recent = session.exec(
+        select(HandoffTicket.created_at, HandoffTicket.claimed_at)
+        .where(col(HandoffTicket.claimed_at).is_not(None)).order_by(col(HandoffTicket.id).desc()).limit(50)
+    ).all()
+    waits = sorted((claimed - created).total_seconds() / 60 for created, claimed in recent if claimed)
+    per_ticket = waits[len(waits) // 2] if waits else default_minutes
+    return max(1, round((ahead + 1) * max(per_ticket, 1.0)))
 
 
 def open_ticket(session: Session, conversation_id: int) -> HandoffTicket | None:
@@ -113,21 +142,59 @@ class HandoffQueue:
     def claim(self, ticket_id: int, lawyer: Lawyer) -> TicketView:
         """Exactly once: the update only succeeds while the ticket is still waiting."""
         with self.store.session() as session:
-            now = utcnow()
             result = session.execute(
                 update(HandoffTicket)
                 .where(col(HandoffTicket.id) == ticket_id, col(HandoffTicket.status) == TicketStatus.waiting)
-                .values(status=TicketStatus.claimed, lawyer_id=lawyer.id, claimed_at=now)
+                .values(status=TicketStatus.claimed, lawyer_id=lawyer.id, claimed_at=utcnow())
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 session.rollback()
-                exists = session.get(HandoffTicket, ticket_id)
-                if exists is None:
+                if session.get(HandoffTicket, ticket_id) is None:
                     raise HandoffError("没有这个工单")
                 raise AlreadyClaimed("该工单已被其他律师接手或已结束")
+            session.commit()
+        log.info("ticket %s claimed by lawyer %s", ticket_id, lawyer.id)
+        return self._after_claim(ticket_id, lawyer)
+
+    def next_for(self, session: Session, lawyer: Lawyer) -> int | None:
+        """The ticket this lawyer should take next: urgent first, then their specialty and language,
+        then the longest waiting. On PostgreSQL the row is locked with SKIP LOCKED, so concurrent
+        claimers each get a different ticket instead of queueing behind one row."""
+        specialty = case((col(HandoffTicket.topic).in_(lawyer.topics or ["-"]), 0), else_=1)
+        language = case((col(HandoffTicket.language).in_(lawyer.languages or ["zh"]), 0), else_=1)
+        query = (
+            select(HandoffTicket.id).where(HandoffTicket.status == TicketStatus.waiting)
+            .order_by(_PRIORITY_ORDER, language, specialty, col(HandoffTicket.created_at), col(HandoffTicket.id))
+            .limit(1)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return session.exec(query).first()
+
+    def claim_next(self, lawyer: Lawyer, attempts: int = 20) -> TicketView | None:
+        """Claim the best waiting ticket for this lawyer, exactly once, or None if the queue is empty."""
+        for _ in range(attempts):
+            with self.store.session() as session:
+                ticket_id = self.next_for(session, lawyer)
+                if ticket_id is None:
+                    return None
+                now = utcnow()
+                result = session.execute(
+                    update(HandoffTicket)
+                    .where(col(HandoffTicket.id) == ticket_id, col(HandoffTicket.status) == TicketStatus.waiting)
+                    .values(status=TicketStatus.claimed, lawyer_id=lawyer.id, claimed_at=now)
+                )
+                if result.rowcount != 1:  # type: ignore[attr-defined]
+                    session.rollback()  # SQLite: somebody else was quicker; try the next one
+                    continue
+                session.commit()
+            return self._after_claim(ticket_id, lawyer)
+        return None
+
+    def _after_claim(self, ticket_id: int, lawyer: Lawyer) -> TicketView:
+        with self.store.session() as session:
             ticket = session.get(HandoffTicket, ticket_id)
             assert ticket is not None
-            session.refresh(ticket)
             conversation = session.get(Conversation, ticket.conversation_id)
             assert conversation is not None
             citizen = session.get(Citizen, conversation.citizen_id)
@@ -135,18 +202,130 @@ class HandoffQueue:
             add_message(session, conversation, direction="out", sender="system",
                         text=t("lawyer_joined", citizen.language if citizen else "zh", name=lawyer.display_name),
                         lawyer_id=lawyer.id)
+            audit(session, lawyer.id, "claim", ticket_id)
             session.commit()
-            log.info("ticket %s claimed by lawyer %s", ticket_id, lawyer.id)
             return TicketView(ticket, lawyer.username, conversation.channel)
 
-    def claim_next(self, lawyer: Lawyer) -> TicketView | None:
-        for view in self.tickets(statuses=(TicketStatus.waiting,)):
-            assert view.ticket.id is not None
-            try:
-                return self.claim(view.ticket.id, lawyer)
-            except AlreadyClaimed:
-                continue
-        return None
+    def touch(self, lawyer: Lawyer) -> None:
+        """Record that the lawyer is present (called on every console request)."""
+        with self.store.session() as session:
+            session.execute(update(Lawyer).where(col(Lawyer.id) == lawyer.id).values(last_seen_at=utcnow()))
+            session.commit()
+
+    def release_stale_claims(self, offline_after: dt.timedelta, now: dt.datetime | None = None) -> list[int]:
+        """Put back in the queue the tickets of lawyers who went offline, so no chat waits on nobody."""
+        now = now or utcnow()
+        released: list[int] = []
+        with self.store.session() as session:
+            rows = session.exec(
+                select(HandoffTicket, Lawyer).join(Lawyer, col(Lawyer.id) == HandoffTicket.lawyer_id)
+                .where(HandoffTicket.status == TicketStatus.claimed)
+            ).all()
+            for ticket, lawyer in rows:
+                seen = lawyer.last_seen_at or ticket.claimed_at or now
+                if now - seen < offline_after:
+                    continue
+                result = session.execute(
+                    update(HandoffTicket)
+                    .where(col(HandoffTicket.id) == ticket.id, col(HandoffTicket.status) == TicketStatus.claimed,
+                           col(HandoffTicket.lawyer_id) == lawyer.id)
+                    .values(status=TicketStatus.waiting, lawyer_id=None, claimed_at=None)
+                )
+                if result.rowcount != 1:  # type: ignore[attr-defined]
+                    continue
+                conversation = session.get(Conversation, ticket.conversation_id)
+                if conversation is not None and conversation.status == ConversationStatus.with_lawyer:
+                    set_status(session, conversation, ConversationStatus.waiting)
+                audit(session, lawyer.id, "released_offline", ticket.id)
+                assert ticket.id is not None
+                released.append(ticket.id)
+            session.commit()
+        return released
+
+    def sla_pass(self, escalate_after: dt.timedelta, remind_after: dt.timedelta,
+                 now: dt.datetime | None = None) -> dict[str, list[int]]:
+        """Escalate tickets nobody claimed in time (raise to urgent) and flag claimed chats where the
+        lawyer has gone quiet. Driven by stored timestamps only, so a restart loses no timer."""
+        now = now or utcnow()
+        escalated: list[int] = []
+        reminded: list[int] = []
+        with self.store.session() as session:
+            for ticket in session.exec(select(HandoffTicket).where(
+                    HandoffTicket.status == TicketStatus.waiting, col(HandoffTicket.escalated_at).is_(None))).all():
+                if now - ticket.created_at >= escalate_after:
+                    ticket.escalated_at = now
+                    ticket.priority = Priority.urgent
+                    session.add(ticket)
+                    audit(session, None, "escalated", ticket.id, waited_minutes=int((now - ticket.created_at).total_seconds() // 60))
+                    assert ticket.id is not None
+                    escalated.append(ticket.id)
+            for ticket in session.exec(select(HandoffTicket).where(
+                    HandoffTicket.status == TicketStatus.claimed, col(HandoffTicket.reminded_at).is_(None))).all():
+                last = session.exec(
+                    select(Message.created_at).where(Message.conversation_id == ticket.conversation_id,
+                                                     Message.sender == "lawyer")
+                    .order_by(col(Message.id).desc())
+                ).first() or ticket.claimed_at or ticket.created_at
+                if now - last >= remind_after:
+                    ticket.reminded_at = now
+                    session.add(ticket)
+                    audit(session, ticket.lawyer_id, "reminded", ticket.id)
+                    assert ticket.id is not None
+                    reminded.append(ticket.id)
+            session.commit()
+        for ticket_id in escalated:
+            log.warning("ticket %s escalated: unclaimed past its SLA", ticket_id)
+        return {"escalated": escalated, "reminded": reminded}
+
+    def add_note(self, ticket_id: int, lawyer: Lawyer, text: str) -> TicketNote:
+        text = text.strip()
+        if not text:
+            raise HandoffError("备注不能为空")
+        with self.store.session() as session:
+            if session.get(HandoffTicket, ticket_id) is None:
+                raise HandoffError("没有这个工单")
+            assert lawyer.id is not None
+            note = TicketNote(ticket_id=ticket_id, lawyer_id=lawyer.id, text=text[:4000])
+            session.add(note)
+            audit(session, lawyer.id, "note", ticket_id)
+            session.commit()
+            return note
+
+    def notes(self, ticket_id: int) -> list[tuple[TicketNote, str]]:
+        with self.store.session() as session:
+            rows = session.exec(
+                select(TicketNote, Lawyer.display_name).join(Lawyer, col(Lawyer.id) == TicketNote.lawyer_id)
+                .where(TicketNote.ticket_id == ticket_id).order_by(col(TicketNote.id))
+            ).all()
+            return [(note, name) for note, name in rows]
+
+    def transfer(self, ticket_id: int, lawyer: Lawyer, to_username: str | None) -> TicketView:
+        """Hand a claimed chat to a named colleague, or back to the queue (``to_username`` None)."""
+        with self.store.session() as session:
+            ticket, conversation = self._owned(session, ticket_id, lawyer)
+            target = None
+            if to_username:
+                target = session.exec(select(Lawyer).where(Lawyer.username == to_username, Lawyer.active == True)).first()  # noqa: E712
+                if target is None:
+                    raise HandoffError(f"没有这位律师：{to_username}")
+            ticket.lawyer_id = target.id if target else None
+            ticket.status = TicketStatus.claimed if target else TicketStatus.waiting
+            ticket.claimed_at = utcnow() if target else None
+            ticket.reminded_at = None
+            session.add(ticket)
+            if target is None:
+                set_status(session, conversation, ConversationStatus.waiting)
+            audit(session, lawyer.id, "transfer", ticket_id, to=to_username)
+            session.commit()
+            return TicketView(ticket, target.username if target else None, conversation.channel)
+
+    def audit_log(self, limit: int = 200) -> list[tuple[AuditEntry, str | None]]:
+        with self.store.session() as session:
+            rows = session.exec(
+                select(AuditEntry, Lawyer.username).join(Lawyer, col(Lawyer.id) == AuditEntry.lawyer_id, isouter=True)
+                .order_by(col(AuditEntry.id).desc()).limit(limit)
+            ).all()
+            return [(entry, username) for entry, username in rows]
 
     def _owned(self, session: Session, ticket_id: int, lawyer: Lawyer) -> tuple[HandoffTicket, Conversation]:
         ticket = session.get(HandoffTicket, ticket_id)
@@ -168,6 +347,7 @@ class HandoffQueue:
             _, conversation = self._owned(session, ticket_id, lawyer)
             message = add_message(session, conversation, direction="out", sender="lawyer", text=text,
                                   lawyer_id=lawyer.id)
+            audit(session, lawyer.id, "reply", ticket_id, chars=len(text))
             session.commit()
             return message
 
@@ -189,6 +369,7 @@ class HandoffQueue:
             citizen = session.get(Citizen, conversation.citizen_id)
             lang = citizen.language if citizen else "zh"
             close_conversation(session, conversation, chosen, "lawyer_resolved")
+            audit(session, lawyer.id, "resolve", ticket_id, outcome=chosen.value)
             add_message(session, conversation, direction="out", sender="system", text=t("resolved", lang),
                         buttons=[{"label": "★" * n, "payload": f"/rate:{n}"} for n in range(1, 6)])
             session.commit()

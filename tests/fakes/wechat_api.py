@@ -1,0 +1,134 @@
+"""A fake WeChat API on 127.0.0.1 for tests: access tokens and customer-service messages.
+
+It speaks the real wire format, so the tests drive wechatpy's own client against it. It records every
+call and can be told to refuse the next sends with an ``errcode`` (45015 window closed, 45047 quota
+used, -1 system busy, 45009 rate limited) or an HTTP status, or to expire the current token.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+
+@dataclass
+class Call:
+    path: str
+    params: dict[str, str]
+    body: dict[str, Any] | None = None
+
+
+@dataclass
+class FakeWeChatAPI:
+    app_id: str = "wx0123456789abcdef"
+    app_secret: str = "fake-app-secret"
+    calls: list[Call] = field(default_factory=list)
+    #: Accepted customer-service messages (the JSON WeChat received).
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    port: int = 0
+    _failures: list[tuple[int, int, str]] = field(default_factory=list)  # (http status, errcode, errmsg)
+    _tokens: set[str] = field(default_factory=set)
+    _expired: set[str] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/cgi-bin/"
+
+    @property
+    def token_fetches(self) -> int:
+        return sum(1 for c in self.calls if c.path == "/cgi-bin/token")
+
+    def fail_next(self, errcode: int, errmsg: str = "", times: int = 1, http_status: int = 200) -> None:
+        with self._lock:
+            self._failures.extend([(http_status, errcode, errmsg or f"error {errcode}")] * times)
+
+    def expire_tokens(self) -> None:
+        with self._lock:
+            self._expired |= self._tokens
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self.sent.clear()
+            self._failures.clear()
+            self._expired |= self._tokens
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.get("/cgi-bin/token")
+        def token(request: Request) -> JSONResponse:
+            params = dict(request.query_params)
+            self.calls.append(Call("/cgi-bin/token", params))
+            if params.get("grant_type") != "client_credential":
+                return JSONResponse({"errcode": 40002, "errmsg": "invalid grant_type"})
+            if params.get("appid") != self.app_id or params.get("secret") != self.app_secret:
+                return JSONResponse({"errcode": 40125, "errmsg": "invalid appsecret"})
+            issued = secrets.token_urlsafe(24)
+            with self._lock:
+                self._tokens.add(issued)
+            return JSONResponse({"access_token": issued, "expires_in": 7200})
+
+        @app.post("/cgi-bin/message/custom/send")
+        async def custom_send(request: Request) -> JSONResponse:
+            params = dict(request.query_params)
+            try:
+                body = json.loads(await request.body())
+            except ValueError:
+                body = None
+            self.calls.append(Call("/cgi-bin/message/custom/send", params, body))
+            access_token = params.get("access_token", "")
+            with self._lock:
+                if access_token in self._expired:
+                    return JSONResponse({"errcode": 42001, "errmsg": "access_token expired"})
+                if access_token not in self._tokens:
+                    return JSONResponse({"errcode": 40001, "errmsg": "invalid credential"})
+                failure = self._failures.pop(0) if self._failures else None
+            if failure is not None:
+                status, errcode, errmsg = failure
+                return JSONResponse({"errcode": errcode, "errmsg": errmsg}, status_code=status)
+            if not isinstance(body, dict) or body.get("msgtype") != "text" or not body.get("touser"):
+                return JSONResponse({"errcode": 44002, "errmsg": "empty post data"})
+            if len(body["text"]["content"].encode()) > 2048:
+                return JSONResponse({"errcode": 45002, "errmsg": "content size out of limit"})
+            self.sent.append(body)
+            return JSONResponse({"errcode": 0, "errmsg": "ok"})
+
+        return app
+
+
+@contextmanager
+def running(api: FakeWeChatAPI) -> Iterator[FakeWeChatAPI]:
+    """Serve ``api`` on a free loopback port in a background thread."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    api.port = sock.getsockname()[1]
+    config = uvicorn.Config(api.app(), log_level="warning", lifespan="off", ws="none", http="h11",
+                            access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the fake WeChat API did not start")
+        time.sleep(0.01)
+    try:
+        yield api
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

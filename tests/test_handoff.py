@@ -1,0 +1,161 @@
+"""The lawyers' queue: exactly-once claims under concurrency, routing, presence, SLA timers, notes, audit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from sqlmodel import select
+
+from bot.runtime import Runtime
+from bot.store import AuditEntry, Citizen, Conversation, HandoffTicket, Lawyer, utcnow
+from bot.taxonomy import ConversationStatus, Priority, TicketStatus
+from handoff.auth import create_lawyer
+from handoff.queue import HandoffError, HandoffQueue
+
+
+def make_tickets(runtime: Runtime, n: int, topic: str = "labor", language: str = "zh",
+                 priority: str = Priority.normal) -> list[int]:
+    ids = []
+    with runtime.store.session() as session:
+        for i in range(n):
+            citizen = Citizen(channel="web", channel_user_id=f"c-{topic}-{language}-{priority}-{i}-{utcnow().timestamp()}",
+                              language=language)
+            session.add(citizen)
+            session.flush()
+            conversation = Conversation(citizen_id=citizen.id or 0, channel="web", status=ConversationStatus.waiting,
+                                        topic=topic)
+            session.add(conversation)
+            session.flush()
+            ticket = HandoffTicket(conversation_id=conversation.id or 0, topic=topic, language=language,
+                                   priority=priority, packet={})
+            session.add(ticket)
+            session.flush()
+            ids.append(ticket.id or 0)
+        session.commit()
+    return ids
+
+
+def lawyers(runtime: Runtime, n: int, **kwargs: object) -> list[Lawyer]:
+    return [create_lawyer(runtime.store, f"lawyer{i}", "password-123", **kwargs) for i in range(n)]  # type: ignore[arg-type]
+
+
+def claim_concurrently(runtime: Runtime, claimers: list[Lawyer]) -> list[int]:
+    claimed: list[int] = []
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def work(lawyer: Lawyer) -> None:
+        queue = HandoffQueue(runtime.store)
+        try:
+            while (view := queue.claim_next(lawyer)) is not None:
+                with lock:
+                    claimed.append(view.ticket.id or 0)
+        except BaseException as exc:  # surfaced below: a crash in a claimer must fail the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(lw,)) for lw in claimers]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    return claimed
+
+
+@pytest.mark.postgres
+def test_32_claimers_take_1000_tickets_each_exactly_once_on_postgresql(pg_url: str, built_dir) -> None:  # type: ignore[no-untyped-def]
+    from bot.runtime import build_runtime
+    from bot.settings import Settings
+
+    runtime = build_runtime(Settings(data_dir=built_dir, database_url=pg_url))
+    try:
+        ids = make_tickets(runtime, 1000)
+        claimed = claim_concurrently(runtime, lawyers(runtime, 32))
+        assert sorted(claimed) == sorted(ids)  # none lost, none twice
+        with runtime.store.session() as session:
+            tickets = session.exec(select(HandoffTicket)).all()
+        assert all(t.status == TicketStatus.claimed and t.lawyer_id for t in tickets)
+        assert len({t.lawyer_id for t in tickets}) > 1
+    finally:
+        runtime.store.dispose()
+
+
+def test_concurrent_claimers_on_sqlite_never_share_a_ticket(tmp_path, built_dir) -> None:  # type: ignore[no-untyped-def]
+    from bot.runtime import build_runtime
+    from bot.settings import Settings
+
+    runtime = build_runtime(Settings(data_dir=built_dir, database_url=f"sqlite:///{tmp_path / 'q.db'}"))
+    ids = make_tickets(runtime, 150)
+    claimed = claim_concurrently(runtime, lawyers(runtime, 6))
+    assert sorted(claimed) == sorted(ids)
+    runtime.store.dispose()
+
+
+def test_routing_prefers_urgent_then_language_then_specialty(runtime: Runtime) -> None:
+    [labor] = make_tickets(runtime, 1, topic="labor")
+    [family] = make_tickets(runtime, 1, topic="marriage_family")
+    [english] = make_tickets(runtime, 1, topic="labor", language="en")
+    [urgent] = make_tickets(runtime, 1, topic="debt", priority=Priority.urgent)
+    family_lawyer = create_lawyer(runtime.store, "fam", "password-123", topics=["marriage_family"])
+    order = [runtime.queue.claim_next(family_lawyer).ticket.id for _ in range(4)]  # type: ignore[union-attr]
+    assert order == [urgent, family, labor, english]
+
+
+def test_claims_of_a_lawyer_who_went_offline_return_to_the_queue(runtime: Runtime) -> None:
+    [ticket_id] = make_tickets(runtime, 1)
+    [lawyer] = lawyers(runtime, 1)
+    runtime.queue.touch(lawyer)
+    runtime.queue.claim(ticket_id, lawyer)
+    assert runtime.queue.release_stale_claims(dt.timedelta(minutes=10)) == []
+    later = utcnow() + dt.timedelta(minutes=11)
+    assert runtime.queue.release_stale_claims(dt.timedelta(minutes=10), now=later) == [ticket_id]
+    with runtime.store.session() as session:
+        ticket = session.get(HandoffTicket, ticket_id)
+    assert ticket is not None and ticket.status == TicketStatus.waiting and ticket.lawyer_id is None
+
+
+def test_sla_timers_escalate_and_remind_and_survive_a_restart(runtime: Runtime) -> None:
+    [waiting_id, claimed_id] = make_tickets(runtime, 2)
+    [lawyer] = lawyers(runtime, 1)
+    runtime.queue.claim(claimed_id, lawyer)
+    soon = utcnow() + dt.timedelta(minutes=5)
+    assert runtime.queue.sla_pass(dt.timedelta(minutes=15), dt.timedelta(minutes=10), now=soon) == {
+        "escalated": [], "reminded": []}
+    restarted = HandoffQueue(runtime.store)  # a new process knows only the database
+    later = utcnow() + dt.timedelta(minutes=20)
+    result = restarted.sla_pass(dt.timedelta(minutes=15), dt.timedelta(minutes=10), now=later)
+    assert result == {"escalated": [waiting_id], "reminded": [claimed_id]}
+    assert restarted.sla_pass(dt.timedelta(minutes=15), dt.timedelta(minutes=10), now=later) == {
+        "escalated": [], "reminded": []}  # once each
+    with runtime.store.session() as session:
+        assert session.get(HandoffTicket, waiting_id).priority == Priority.urgent  # type: ignore[union-attr]
+
+
+def test_notes_transfer_and_audit(runtime: Runtime) -> None:
+    [ticket_id] = make_tickets(runtime, 1)
+    zhang, li = lawyers(runtime, 2)
+    runtime.queue.claim(ticket_id, zhang)
+    runtime.queue.add_note(ticket_id, zhang, "当事人情绪激动，注意安抚")
+    with pytest.raises(HandoffError):
+        runtime.queue.add_note(ticket_id, zhang, "  ")
+    view = runtime.queue.transfer(ticket_id, zhang, li.username)
+    assert view.lawyer_username == li.username
+    with pytest.raises(HandoffError):
+        runtime.queue.reply(ticket_id, zhang, "我还能回复吗")
+    runtime.queue.reply(ticket_id, li, "您好，我接手了")
+    runtime.queue.transfer(ticket_id, li, None)
+    [(note, author)] = runtime.queue.notes(ticket_id)
+    assert note.text.startswith("当事人") and author == zhang.display_name
+    actions = [entry.action for entry, _ in runtime.queue.audit_log()]
+    assert actions[::-1] == ["claim", "note", "transfer", "reply", "transfer"]
+    with runtime.store.session() as session:
+        assert session.exec(select(AuditEntry)).all()
+
+
+def test_expected_wait_grows_with_position(runtime: Runtime, chat) -> None:  # type: ignore[no-untyped-def]
+    from handoff.queue import expected_wait_minutes
+
+    with runtime.store.session() as session:
+        assert expected_wait_minutes(session, 0) < expected_wait_minutes(session, 5)
