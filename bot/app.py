@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -44,13 +45,22 @@ def secret_key(runtime: Runtime) -> str:
     return path.read_text().strip()
 
 
+def housekeeping(runtime: Runtime) -> None:
+    """One pass of the timers: SLA escalations and reminders, offline lawyers' claims, idle chats."""
+    settings = runtime.settings
+    runtime.queue.sla_pass(dt.timedelta(minutes=settings.sla_escalate_minutes),
+                           dt.timedelta(minutes=settings.sla_remind_minutes))
+    runtime.queue.release_stale_claims(dt.timedelta(minutes=settings.lawyer_offline_minutes))
+    runtime.engine.sweep()
+
+
 async def _sweeper(runtime: Runtime) -> None:
     while True:
         await asyncio.sleep(runtime.settings.sweep_interval_seconds)
         try:
-            await asyncio.to_thread(runtime.engine.sweep)
+            await asyncio.to_thread(housekeeping, runtime)
         except Exception:
-            log.exception("sweeper failed; will retry")
+            log.exception("housekeeping failed; will retry")
 
 
 def create_app(runtime: Runtime, run_sweeper: bool = True, channels: list[Channel] | None = None) -> FastAPI:

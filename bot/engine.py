@@ -25,7 +25,7 @@ from bot.settings import Settings
 from bot.store import Citizen, Conversation, Feedback, Message, Store, utcnow
 from bot.taxonomy import Act, ConversationStatus, Outcome, Topic, display_name
 from handoff.packet import build_packet
-from handoff.queue import enqueue, open_ticket, position
+from handoff.queue import enqueue, expected_wait_minutes, in_service_hours, open_ticket, position
 from knowledge_base.index import Hit, KnowledgeBase
 from nlu.classifier import Classification, Classifier
 from nlu.text import has_meaningful_text, is_chinese, normalize
@@ -315,8 +315,11 @@ class Engine:
         conversation.pending_outcome = None
         packet = build_packet(session, conversation, reason, record)
         ticket = enqueue(session, conversation, urgent=urgent, reason=reason.split(":")[0], packet=packet)
-        say(t("handoff", lang, ahead=position(session, ticket)),
+        ahead = position(session, ticket)
+        say(t("handoff", lang, ahead=ahead, minutes=expected_wait_minutes(session, ahead)),
             buttons=[_button(t("btn_cancel", lang), "/cancel")], decision={"action": "handoff", "ticket": ticket.id})
+        if not in_service_hours(self.settings):
+            say(t("out_of_hours", lang, hours=self.settings.service_hours))
 
     def _payload(self, session: Session, citizen: Citizen, conversation: Conversation, payload: str, lang: str,
                  say: Any) -> None:

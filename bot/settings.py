@@ -53,6 +53,17 @@ class Settings(BaseSettings):
     idle_timeout_lawyer_minutes: int = 2 * 60
     sweep_interval_seconds: int = 60
 
+    #: Handoff SLA: an unclaimed ticket is escalated (raised to urgent) after this many minutes ...
+    sla_escalate_minutes: int = 10
+    #: ... and a lawyer silent this long in a claimed chat gets a reminder.
+    sla_remind_minutes: int = 5
+    #: A lawyer unseen this long is offline: their claimed chats go back to the queue.
+    lawyer_offline_minutes: int = 15
+    #: Lawyers' working hours (local time of the server) and days (1 = Monday); outside them the
+    #: citizen is told when to expect a reply and where to call now.
+    service_hours: str = "09:00-18:00"
+    service_days: str = "1,2,3,4,5"
+
     # ---- Telegram (bot/channels/telegram.py) --------------------------------------------------------
     #: The bot token from @BotFather; the channel starts when it is set.
     telegram_token: str | None = None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import yaml
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
@@ -20,6 +22,14 @@ class LoginIn(BaseModel):
 
 class ReplyIn(BaseModel):
     text: str = Field(max_length=20_000)
+
+
+class NoteIn(BaseModel):
+    text: str = Field(max_length=4000)
+
+
+class TransferIn(BaseModel):
+    to: str | None = Field(default=None, max_length=64)
 
 
 class ResolveIn(BaseModel):
@@ -44,6 +54,12 @@ def router(queue: HandoffQueue) -> APIRouter:
         if lawyer is None or not lawyer.active:
             request.session.clear()
             raise HTTPException(status_code=401, detail="请先登录")
+        queue.touch(lawyer)  # presence: a lawyer who stops polling goes offline and releases their chats
+        return lawyer
+
+    def admin(lawyer: Lawyer = Depends(current_lawyer)) -> Lawyer:
+        if lawyer.role != "admin":
+            raise HTTPException(status_code=403, detail="只有管理员可以查看")
         return lawyer
 
     @api.post("/login")
@@ -53,6 +69,7 @@ def router(queue: HandoffQueue) -> APIRouter:
             raise HTTPException(status_code=401, detail="用户名或密码错误")
         request.session.clear()
         request.session["lawyer_id"] = lawyer.id
+        queue.record(lawyer, "login")
         return _me(lawyer)
 
     @api.post("/logout")
@@ -99,4 +116,49 @@ def router(queue: HandoffQueue) -> APIRouter:
         except HandoffError as exc:
             raise HTTPException(status_code=409, detail=str(exc)) from None
 
+    @api.get("/tickets/{ticket_id}/notes")
+    def list_notes(ticket_id: int, lawyer: Lawyer = Depends(current_lawyer)) -> dict[str, Any]:
+        return {"notes": [{"id": n.id, "text": n.text, "author": author, "created_at": n.created_at.isoformat()}
+                          for n, author in queue.notes(ticket_id)]}
+
+    @api.post("/tickets/{ticket_id}/notes")
+    def add_note(ticket_id: int, body: NoteIn, lawyer: Lawyer = Depends(current_lawyer)) -> dict[str, Any]:
+        try:
+            note = queue.add_note(ticket_id, lawyer, body.text)
+        except HandoffError as exc:
+            raise HTTPException(status_code=409, detail=str(exc)) from None
+        return {"id": note.id, "text": note.text, "author": lawyer.display_name, "created_at": note.created_at.isoformat()}
+
+    @api.post("/tickets/{ticket_id}/transfer")
+    def transfer(ticket_id: int, body: TransferIn, lawyer: Lawyer = Depends(current_lawyer)) -> dict[str, Any]:
+        try:
+            return queue.transfer(ticket_id, lawyer, body.to).public()
+        except HandoffError as exc:
+            raise HTTPException(status_code=409, detail=str(exc)) from None
+
+    @api.get("/lawyers")
+    def lawyers(lawyer: Lawyer = Depends(current_lawyer)) -> dict[str, Any]:
+        return {"lawyers": queue.roster()}
+
+    @api.get("/canned")
+    def canned(lawyer: Lawyer = Depends(current_lawyer)) -> dict[str, Any]:
+        return {"replies": canned_replies()}
+
+    @api.get("/audit")
+    def audit_log(limit: int = 200, lawyer: Lawyer = Depends(admin)) -> dict[str, Any]:
+        return {"entries": [{"id": e.id, "lawyer": username, "action": e.action, "ticket_id": e.ticket_id,
+                             "detail": e.detail, "created_at": e.created_at.isoformat()}
+                            for e, username in queue.audit_log(limit=min(limit, 1000))]}
+
     return api
+
+
+CANNED = Path(__file__).resolve().parent / "canned_replies.yml"
+
+
+def canned_replies(path: Path = CANNED) -> list[dict[str, str]]:
+    try:
+        items = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    except (OSError, yaml.YAMLError):
+        return []
+    return [{"title": str(i["title"]), "text": str(i["text"])} for i in items if isinstance(i, dict) and "text" in i]

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from bot.conversations import add_message, close_conversation, set_status
 from bot.replies import t
+from bot.settings import Settings
 from bot.store import (
     AuditEntry,
     Citizen,
@@ -96,6 +97,18 @@ def expected_wait_minutes(session: Session, ahead: int, default_minutes: float =
     waits = sorted((claimed - created).total_seconds() / 60 for created, claimed in recent if claimed)
     per_ticket = waits[len(waits) // 2] if waits else default_minutes
     return max(1, round((ahead + 1) * max(per_ticket, 1.0)))
+
+
+def in_service_hours(settings: Settings, now: dt.datetime | None = None) -> bool:
+    """Whether lawyers are on duty (LEGALBOT_SERVICE_HOURS / LEGALBOT_SERVICE_DAYS, server local time)."""
+    now = now or dt.datetime.now()
+    try:
+        start, end = (dt.time.fromisoformat(part.strip()) for part in settings.service_hours.split("-"))
+        days = {int(d) for d in settings.service_days.split(",") if d.strip()}
+    except ValueError:
+        log.warning("LEGALBOT_SERVICE_HOURS or _DAYS is malformed; treating lawyers as on duty")
+        return True
+    return now.isoweekday() in days and start <= now.time() < end
 
 
 def open_ticket(session: Session, conversation_id: int) -> HandoffTicket | None:
@@ -205,6 +218,19 @@ class HandoffQueue:
             audit(session, lawyer.id, "claim", ticket_id)
             session.commit()
             return TicketView(ticket, lawyer.username, conversation.channel)
+
+    def record(self, lawyer: Lawyer, action: str, ticket_id: int | None = None, **detail: Any) -> None:
+        with self.store.session() as session:
+            audit(session, lawyer.id, action, ticket_id, **detail)
+            session.commit()
+
+    def roster(self, online_within: dt.timedelta = dt.timedelta(minutes=15)) -> list[dict[str, Any]]:
+        """Active lawyers and whether they are online, for transfers and the dashboard."""
+        now = utcnow()
+        with self.store.session() as session:
+            people = session.exec(select(Lawyer).where(Lawyer.active == True).order_by(col(Lawyer.username))).all()  # noqa: E712
+            return [{"username": p.username, "display_name": p.display_name, "topics": p.topics,
+                     "online": bool(p.last_seen_at and now - p.last_seen_at < online_within)} for p in people]
 
     def touch(self, lawyer: Lawyer) -> None:
         """Record that the lawyer is present (called on every console request)."""

@@ -116,3 +116,41 @@ def test_console_claim_reply_resolve(lawyer_client: TestClient) -> None:
 def test_unknown_ticket_is_a_404(lawyer_client: TestClient) -> None:
     assert lawyer_client.get("/api/console/tickets/999").status_code == 404
     assert lawyer_client.post("/api/console/tickets/999/claim").status_code == 404
+
+
+def test_console_notes_transfer_canned_and_admin_audit(runtime: Runtime, lawyer_client: TestClient) -> None:
+    c = lawyer_client
+    create_lawyer(runtime.store, "li", "battery staple", display_name="李律师")
+    create_lawyer(runtime.store, "boss", "admin password", role="admin")
+    c.post(f"/api/chat/{CLIENT}/messages", json={"payload": "/lawyer"})
+    [ticket] = c.get("/api/console/queue").json()["tickets"]
+    c.post(f"/api/console/tickets/{ticket['id']}/claim")
+    assert c.post(f"/api/console/tickets/{ticket['id']}/notes", json={"text": "<b>私密</b>备注"}).status_code == 200
+    notes = c.get(f"/api/console/tickets/{ticket['id']}/notes").json()["notes"]
+    assert notes[0]["text"] == "<b>私密</b>备注"
+    history = c.get(f"/api/chat/{CLIENT}/messages").json()["messages"]
+    assert all("私密" not in m["text"] for m in history)  # notes never reach the citizen
+    assert c.get("/api/console/canned").json()["replies"]
+    roster = {p["username"]: p for p in c.get("/api/console/lawyers").json()["lawyers"]}
+    assert roster["zhang"]["online"] and not roster["li"]["online"]
+    assert c.post(f"/api/console/tickets/{ticket['id']}/transfer", json={"to": "nobody"}).status_code == 409
+    moved = c.post(f"/api/console/tickets/{ticket['id']}/transfer", json={"to": "li"}).json()
+    assert moved["lawyer"] == "li"
+    assert c.get("/api/console/audit").status_code == 403  # lawyers cannot read the audit log
+    c.post("/api/console/logout")
+    c.post("/api/console/login", json={"username": "boss", "password": "admin password"})
+    actions = [e["action"] for e in c.get("/api/console/audit").json()["entries"]]
+    assert {"login", "claim", "note", "transfer"} <= set(actions)
+
+
+def test_service_hours() -> None:
+    import datetime as dt
+
+    from bot.settings import Settings
+    from handoff.queue import in_service_hours
+
+    settings = Settings(service_hours="09:00-18:00", service_days="1,2,3,4,5")
+    assert in_service_hours(settings, dt.datetime(2026, 11, 27, 10, 0))  # a Friday morning
+    assert not in_service_hours(settings, dt.datetime(2026, 11, 27, 20, 0))
+    assert not in_service_hours(settings, dt.datetime(2026, 11, 28, 10, 0))  # Saturday
+    assert in_service_hours(Settings(service_hours="nonsense"), dt.datetime(2026, 11, 28, 3, 0))

@@ -1,0 +1,766 @@
+"""The Telegram channel (python-telegram-bot v22): long polling for development, a webhook for production.
+
+``LEGALBOT_TELEGRAM_MODE=polling`` runs the library's updater inside our event loop;
+``webhook`` registers ``POST /webhooks/telegram`` of this app with ``setWebhook`` and a secret token
+that every request must carry. Either way each update goes through ``TelegramChannel.handle_update``:
+
+1. its ``update_id`` is recorded with ``first_delivery`` before anything else, so a redelivery, even one
+   that arrives while the first copy is still being processed, is dropped;
+2. the message is stored and answered by the engine in a worker thread (the engine is synchronous),
+   or, for what only Telegram has (commands, the language switch, data deletion, shared locations), by
+   this module, which stores its replies the same way;
+3. the stored replies are sent by the relay path (``deliver_pending``), which claims each message
+   before sending it, so each reaches the citizen once and is marked delivered.
+
+Every Bot API call passes ``FloodLimiter``: 30 messages/s overall, one per second in a private chat,
+20 a minute in a group, and a retry once a 429's ``retry_after`` has passed. What still fails becomes a
+``DeliveryError`` and the relay tries again later, so no reply is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import math
+import re
+import secrets
+from collections.abc import AsyncIterator, Callable, Coroutine, Hashable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from aiolimiter import AsyncLimiter
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import delete
+from sqlalchemy import update as sql_update
+from sqlmodel import Session, col, select
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
+from telegram import Message as TelegramMessage
+from telegram.constants import ChatType, InlineKeyboardButtonLimit, MessageLimit
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, TypeHandler
+
+from bot.channels.base import Channel
+from bot.conversations import add_message, close_conversation, get_or_create_citizen, open_conversation
+from bot.delivery import LEASE_SECONDS, DeliveryError, deliver_pending, first_delivery
+from bot.engine import Incoming
+from bot.store import (
+    Citizen,
+    Conversation,
+    Feedback,
+    HandoffTicket,
+    InboundUpdate,
+    Message,
+    Store,
+    TicketNote,
+    utcnow,
+)
+from bot.taxonomy import ConversationStatus, Outcome, TicketStatus
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+WEBHOOK_PATH = "/webhooks/telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+#: Telegram's updates are a few KB; a 4096-character message with a quoted reply stays far below this.
+MAX_UPDATE_BYTES = 128 * 1024
+#: What the bot asks Telegram for; everything else (edits, reactions, member changes) is not sent.
+ALLOWED_UPDATES = ["message", "callback_query"]
+MAX_CALLBACK_BYTES = int(InlineKeyboardButtonLimit.MAX_CALLBACK_DATA)
+#: Telegram counts some characters twice (UTF-16); stay clear of the 4096 limit.
+TEXT_LIMIT = int(MessageLimit.MAX_TEXT_LENGTH) - 96
+#: One send, 429 retries included, gives up well before the relay's claim on the message expires.
+SEND_DEADLINE = LEASE_SECONDS / 2
+#: Labels up to this long share a keyboard row in pairs; longer ones get a row each.
+SHORT_LABEL = 8
+_SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+#: /start greets through the engine as if the citizen had said hello: the category menu comes back.
+GREETING = "你好"
+LANGUAGE_PAYLOAD = "/language:"
+DELETE_CONFIRM = "/delete_my_data:confirm"
+DELETE_CANCEL = "/delete_my_data:cancel"
+#: Checked in this order: an animation is also a document, a video note is not a video.
+MEDIA_KINDS = ("photo", "sticker", "voice", "audio", "video_note", "video", "animation", "document", "contact")
+
+TEXTS: dict[str, dict[str, str]] = {
+    "help": {
+        "zh": "请直接用文字说说您遇到的法律问题，我会给出一般性解答和法律依据；复杂或紧急的情况为您转接律师。\n\n"
+              "/start 开始，选择问题类别\n/lawyer 转接律师\n/language 切换语言（中文 / English）\n"
+              "/privacy 隐私说明\n/delete_my_data 删除我的消息和个人信息\n/help 帮助\n\n"
+              "发送位置可查询离您最近的公共法律服务中心。如遇人身危险，请先拨打110。",
+        "en": "Just describe your legal problem in words: I give general information with its legal basis, and "
+              "connect you to a lawyer for complex or urgent matters.\n\n"
+              "/start start and pick a category\n/lawyer talk to a lawyer\n/language switch language (中文 / English)\n"
+              "/privacy privacy notice\n/delete_my_data delete my messages and personal data\n/help this help\n\n"
+              "Share your location to find the nearest public legal service centre. If you are in danger, call 110 "
+              "first.",
+    },
+    "privacy": {
+        "zh": "隐私说明\n"
+              "· 我们保存您发来的消息和助手的回复，只用于解答您的问题、转接律师和改进服务。\n"
+              "· 只有在您被转接后，值班律师才会看到对话内容。\n"
+              "· 您分享的位置只用来查找最近的服务中心，坐标不会被保存。\n"
+              "· 请不要发送身份证号、银行卡号等敏感信息；日志中的这类号码会被遮盖。\n"
+              "· 发送 /delete_my_data 可删除您的全部消息和个人信息，只保留不含个人信息的统计数字。",
+        "en": "Privacy notice\n"
+              "· We store your messages and the assistant's replies only to answer you, connect you to a lawyer "
+              "and improve the service.\n"
+              "· A duty lawyer sees the conversation only after you have been handed over.\n"
+              "· A location you share is used only to find the nearest service centre; it is not stored.\n"
+              "· Please do not send ID or bank card numbers; such numbers are masked in our logs.\n"
+              "· Send /delete_my_data to delete all your messages and personal data; only anonymous counts remain.",
+    },
+    "choose_language": {"zh": "请选择语言 / Please choose a language:", "en": "Please choose a language / 请选择语言:"},
+    "language_set": {"zh": "已切换为中文。", "en": "Language set to English."},
+    "confirm_delete": {
+        "zh": "确定要删除您在本服务中的全部消息和个人信息吗？删除后无法恢复，正在进行的咨询和律师转接也会取消。",
+        "en": "Delete all your messages and personal data from this service? This cannot be undone, and any "
+              "open consultation or lawyer handoff is cancelled.",
+    },
+    "btn_confirm_delete": {"zh": "确认删除", "en": "Delete my data"},
+    "btn_keep": {"zh": "取消", "en": "Cancel"},
+    "deleted": {
+        "zh": "您的消息和个人信息已删除，只保留了不含个人信息的统计数字。如需再次咨询，直接发消息即可。",
+        "en": "Your messages and personal data have been deleted; only anonymous counts remain. Write any time "
+              "to start again.",
+    },
+    "nothing_to_delete": {"zh": "我们没有保存您的任何消息。", "en": "We hold no messages from you."},
+    "delete_cancelled": {"zh": "好的，没有删除任何内容。", "en": "OK, nothing was deleted."},
+    "nearest_centre": {
+        "zh": "离您最近的公共法律服务中心：\n{name}\n地址：{address}\n电话：{phone}\n（直线距离约 {km:.1f} 公里）\n"
+              "也可拨打12348公共法律服务热线。",
+        "en": "The nearest public legal service centre:\n{name}\nAddress: {address}\nPhone: {phone}\n"
+              "(about {km:.1f} km away)\nYou can also call the 12348 hotline.",
+    },
+    "no_centre": {"zh": "抱歉，暂时查不到附近的公共法律服务中心。请拨打12348公共法律服务热线咨询。",
+                  "en": "Sorry, I could not find a service centre near you. Please call the 12348 hotline."},
+}
+
+#: A stored outgoing message: text and buttons [{label, payload}].
+Said = tuple[str, list[dict[str, str]]]
+JSONDict = dict[str, Any]
+
+
+def _t(key: str, lang: str, **kwargs: object) -> str:
+    texts = TEXTS[key]
+    template = texts.get(lang) or texts["zh"]
+    return template.format(**kwargs) if kwargs else template
+
+
+def _button(label: str, payload: str) -> dict[str, str]:
+    return {"label": label, "payload": payload}
+
+
+# ---- rendering -------------------------------------------------------------------------------------
+
+
+def inline_keyboard(buttons: list[dict[str, str]]) -> InlineKeyboardMarkup | None:
+    """The stored buttons as an inline keyboard whose callback data is the payload (at most 64 bytes)."""
+    usable: list[InlineKeyboardButton] = []
+    for button in buttons:
+        label, payload = button.get("label", ""), button.get("payload", "")
+        if not label or not payload or len(payload.encode()) > MAX_CALLBACK_BYTES:
+            log.warning("button with payload %r cannot be a Telegram button; left out", payload[:80])
+            continue
+        usable.append(InlineKeyboardButton(label, callback_data=payload))
+    if not usable:
+        return None
+    per_row = 2 if all(len(b.text) <= SHORT_LABEL for b in usable) else 1
+    return InlineKeyboardMarkup([usable[i:i + per_row] for i in range(0, len(usable), per_row)])
+
+
+def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """Cut a long text into messages Telegram accepts, at a line break where one is near."""
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        newline = rest.rfind("\n", 0, limit)
+        cut = newline + 1 if newline > limit // 2 else limit
+        pieces.append(rest[:cut].rstrip("\n"))
+        rest = rest[cut:]
+    if rest or not pieces:
+        pieces.append(rest)
+    return pieces
+
+
+def telegram_language(user: User | None) -> str | None:
+    """The bot's language for a Telegram user's app language, when it is one the bot speaks."""
+    code = (user.language_code or "").lower() if user is not None else ""
+    if code.startswith("zh"):
+        return "zh"
+    if code.startswith("en"):
+        return "en"
+    return None
+
+
+def media_kind(message: TelegramMessage) -> str:
+    for kind in MEDIA_KINDS:
+        if getattr(message, kind, None):
+            return kind
+    return "other"
+
+
+# ---- webhook request checks ------------------------------------------------------------------------
+
+
+def webhook_secret(token: str) -> str:
+    """The secret token for setWebhook when none is configured: derived from the bot token, so every
+    worker of one deployment registers and expects the same value."""
+    return hmac.new(token.encode(), b"legalbot telegram webhook", hashlib.sha256).hexdigest()
+
+
+def secret_matches(expected: str, given: str | None) -> bool:
+    """Constant-time comparison of the X-Telegram-Bot-Api-Secret-Token header."""
+    if given is None:
+        return False
+    # Starlette decodes header values as latin-1, so this round-trips whatever the client sent.
+    return hmac.compare_digest(expected.encode(), given.encode("latin-1"))
+
+
+async def read_body(request: Request, limit: int) -> bytes | None:
+    """The request body, or None once it grows past ``limit`` (a declared length is checked first)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def parse_update(body: bytes, bot: Any) -> Update | None:
+    """A Telegram ``Update`` from a webhook body, or None when it is not one."""
+    try:
+        data = json.loads(body)
+    except ValueError:  # includes UnicodeDecodeError
+        return None
+    update_id = data.get("update_id") if isinstance(data, dict) else None
+    if not isinstance(update_id, int) or isinstance(update_id, bool) or update_id < 0:
+        return None
+    try:
+        return Update.de_json(data, bot)
+    except (AttributeError, KeyError, TypeError, ValueError):  # right shape at the top, wrong inside
+        return None
+
+
+# ---- service centres -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceCentre:
+    name: str
+    address: str
+    phone: str
+    lat: float
+    lon: float
+
+
+def load_service_centres(path: Path) -> list[ServiceCentre]:
+    """The centres listed in ``LEGALBOT_SERVICE_CENTRES_FILE``; ValueError names a bad entry."""
+    entries = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    if not isinstance(entries, list):
+        raise ValueError(f"{path}: expected a list of service centres")
+    centres = []
+    for n, entry in enumerate(entries, start=1):
+        try:
+            centre = ServiceCentre(name=str(entry["name"]), address=str(entry["address"]),
+                                   phone=str(entry["phone"]), lat=float(entry["lat"]), lon=float(entry["lon"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: centre {n} needs name, address, phone, lat and lon ({exc})") from None
+        if not (abs(centre.lat) <= 90 and abs(centre.lon) <= 180):
+            raise ValueError(f"{path}: centre {n} has coordinates out of range")
+        centres.append(centre)
+    return centres
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in kilometres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(a)))
+
+
+def nearest_centre(centres: list[ServiceCentre], lat: float, lon: float) -> tuple[ServiceCentre, float] | None:
+    measured = [(c, haversine_km(lat, lon, c.lat, c.lon)) for c in centres]
+    return min(measured, key=lambda pair: pair[1]) if measured else None
+
+
+# ---- deleting a citizen's data ---------------------------------------------------------------------
+
+
+def delete_citizen_data(store: Store, channel: str, channel_user_id: str) -> bool:
+    """Delete a citizen's messages and personal data, keeping what the bureau counts, anonymously.
+
+    Open conversations are first closed as ``withdrawn`` (a waiting or claimed ticket is cancelled).
+    Then every message is deleted, the free text kept elsewhere (the question awaiting clarification,
+    the handoff packet and summary, lawyers' notes, feedback comments) is cleared, and the channel user
+    id becomes a salted hash that nobody can link back. The citizen row, the conversations with their
+    service, topic and outcome, the tickets and the ratings remain as anonymous counts. A later message
+    from the same chat starts a new citizen. Returns False when there was no such citizen.
+    """
+    with store.session() as session:
+        citizen = session.exec(
+            select(Citizen).where(Citizen.channel == channel, Citizen.channel_user_id == channel_user_id)
+        ).first()
+        if citizen is None:
+            return False
+        conversations = session.exec(select(Conversation).where(Conversation.citizen_id == citizen.id)).all()
+        for conversation in conversations:
+            if conversation.status != ConversationStatus.closed:
+                close_conversation(session, conversation, Outcome.withdrawn, "citizen_deleted_data")
+        conversation_ids = [c.id for c in conversations if c.id is not None]
+        if conversation_ids:
+            _clear_conversations(session, conversation_ids)
+        session.execute(delete(Message).where(col(Message.citizen_id) == citizen.id))
+        salt = secrets.token_bytes(32)
+        citizen.channel_user_id = "erased:" + hashlib.sha256(salt + channel_user_id.encode()).hexdigest()[:40]
+        citizen.display_name = None
+        citizen.last_inbound_at = None
+        session.add(citizen)
+        session.commit()
+    return True
+
+
+def _clear_conversations(session: Session, conversation_ids: list[int]) -> None:
+    in_these = col(HandoffTicket.conversation_id).in_(conversation_ids)
+    session.execute(
+        sql_update(HandoffTicket)
+        .where(in_these, col(HandoffTicket.status).in_([TicketStatus.waiting, TicketStatus.claimed]))
+        .values(status=TicketStatus.cancelled, resolved_at=utcnow(), outcome=Outcome.withdrawn.value)
+    )
+    session.execute(sql_update(HandoffTicket).where(in_these).values(packet={}, summary=None))
+    ticket_ids = session.exec(select(HandoffTicket.id).where(in_these)).all()
+    if ticket_ids:
+        session.execute(delete(TicketNote).where(col(TicketNote.ticket_id).in_(ticket_ids)))
+    session.execute(
+        sql_update(Feedback).where(col(Feedback.conversation_id).in_(conversation_ids))
+        .values(comment=None, message_id=None)
+    )
+    session.execute(
+        sql_update(Conversation).where(col(Conversation.id).in_(conversation_ids)).values(clarify_text=None)
+    )
+
+
+def forget_delivery(store: Store, channel: str, key: str) -> None:
+    """Undo ``first_delivery`` for an update whose processing failed, so its redelivery is processed."""
+    with store.session() as session:
+        session.execute(delete(InboundUpdate).where(col(InboundUpdate.channel) == channel,
+                                                    col(InboundUpdate.key) == key[:128]))
+        session.commit()
+
+
+# ---- flood limits ----------------------------------------------------------------------------------
+
+
+class FloodLimiter(AIORateLimiter):
+    """``AIORateLimiter`` plus Telegram's limit of about one message a second in a private chat.
+
+    AIORateLimiter keeps the bot under 30 messages a second overall and 20 a minute per group, and
+    after a 429 holds every request back for its ``retry_after`` before trying again, ``max_retries``
+    times. It leaves private chats alone, so a reply of several messages would go out in one burst.
+    """
+
+    __slots__ = ("_chat_limiters", "_chat_rate")
+
+    def __init__(self, max_retries: int = 3, chat_rate: float = 1.0) -> None:
+        super().__init__(max_retries=max_retries)
+        self._chat_rate = chat_rate
+        self._chat_limiters: dict[int, AsyncLimiter] = {}
+
+    def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
+        if len(self._chat_limiters) > 1024:  # forget chats whose limiter is idle again
+            for key, limiter in list(self._chat_limiters.items()):
+                if key != chat_id and limiter.has_capacity(limiter.max_rate):
+                    del self._chat_limiters[key]
+        if chat_id not in self._chat_limiters:
+            self._chat_limiters[chat_id] = AsyncLimiter(max_rate=1, time_period=1 / self._chat_rate)
+        return self._chat_limiters[chat_id]
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | JSONDict | list[JSONDict]:
+        chat_id = data.get("chat_id")
+        if self._chat_rate > 0 and isinstance(chat_id, int) and chat_id > 0:  # private chats only
+            async with self._chat_limiter(chat_id):
+                return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+
+
+class KeyedLocks:
+    """One asyncio lock per key (a chat), forgotten when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Hashable, asyncio.Lock] = {}
+        self._users: dict[Hashable, int] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: Hashable) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._users[key] = self._users.get(key, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[key] -= 1
+            if not self._users[key]:
+                del self._users[key], self._locks[key]
+
+
+# ---- the channel -----------------------------------------------------------------------------------
+
+
+class TelegramChannel(Channel):
+    name = CHANNEL
+
+    def __init__(self, runtime: Runtime, rate_limiter: AIORateLimiter | None = None) -> None:
+        super().__init__(runtime)
+        settings = runtime.settings
+        if not settings.telegram_token:
+            raise ValueError("LEGALBOT_TELEGRAM_TOKEN is not set")
+        if settings.telegram_mode not in ("polling", "webhook"):
+            raise ValueError("LEGALBOT_TELEGRAM_MODE must be 'polling' or 'webhook'")
+        if settings.telegram_mode == "webhook" and not settings.telegram_webhook_url:
+            raise ValueError("LEGALBOT_TELEGRAM_WEBHOOK_URL must be set in webhook mode")
+        self.mode = settings.telegram_mode
+        self.store = runtime.store
+        self.engine = runtime.engine
+        self.webhook_url = settings.telegram_webhook_url
+        self.service_centres_file = settings.service_centres_file
+        self.secret_token = settings.telegram_secret_token or webhook_secret(settings.telegram_token)
+        if not _SECRET_TOKEN.match(self.secret_token):
+            raise ValueError("LEGALBOT_TELEGRAM_SECRET_TOKEN: 1-256 characters of A-Z, a-z, 0-9, _ and -")
+
+        builder = (ApplicationBuilder().token(settings.telegram_token).base_url(settings.telegram_api_base)
+                   .rate_limiter(rate_limiter or FloodLimiter()).concurrent_updates(True).job_queue(None))
+        if self.mode == "webhook":
+            builder = builder.updater(None)  # updates come in through our own route
+        self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
+        self.application.add_handler(TypeHandler(Update, self._from_polling))
+        self.application.add_error_handler(self._on_error)
+
+        self._inbound = KeyedLocks()  # one update per chat at a time, in order
+        self._outbound = KeyedLocks()  # one send per chat at a time, in order
+        self._deliveries: set[asyncio.Task[None]] = set()
+        self._connecting: asyncio.Task[None] | None = None
+        #: Pieces of a long message already sent, so a retry does not repeat them.
+        self._pieces_sent: dict[int, int] = {}
+
+    @property
+    def bot(self) -> Any:
+        return self.application.bot
+
+    # ---- lifecycle ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect (getMe), then register the webhook or start polling; keep trying if Telegram is away."""
+        try:
+            await self._connect()
+        except TelegramError as exc:
+            log.error("telegram: cannot reach the Bot API (%s); retrying in the background", type(exc).__name__)
+            self._connecting = asyncio.create_task(self._connect_until_done())
+
+    async def _connect(self) -> None:
+        await self.application.initialize()
+        if self.mode == "webhook":
+            assert self.webhook_url is not None
+            await self.bot.set_webhook(url=self.webhook_url, secret_token=self.secret_token,
+                                       allowed_updates=ALLOWED_UPDATES)
+            log.info("telegram: webhook registered")
+            return
+        if not self.application.running:
+            await self.application.start()
+        assert self.application.updater is not None
+        await self.application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+        log.info("telegram: polling for updates")
+
+    async def _connect_until_done(self) -> None:
+        delay = 1.0
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self._connect()
+                return
+            except TelegramError as exc:
+                delay = min(delay * 2, 60.0)
+                log.warning("telegram: still cannot reach the Bot API (%s)", type(exc).__name__)
+
+    async def stop(self) -> None:
+        if self._connecting is not None:
+            self._connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connecting
+        updater = self.application.updater
+        if updater is not None and updater.running:
+            await updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        await self.drain(timeout=10)
+        await self.application.shutdown()
+
+    async def drain(self, timeout: float | None = None) -> None:
+        """Wait for the replies being delivered (tests; shutdown). What is left stays for the relay."""
+        while self._deliveries:
+            done, pending = await asyncio.wait(set(self._deliveries), timeout=timeout)
+            self._deliveries -= done
+            if pending:
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+                return
+
+    # ---- receiving ---------------------------------------------------------------------------------
+
+    def router(self) -> APIRouter | None:
+        if self.mode != "webhook":
+            return None
+        api = APIRouter(tags=["telegram"])
+
+        @api.post(WEBHOOK_PATH, include_in_schema=False)
+        async def telegram_webhook(request: Request) -> Response:
+            # The secret is checked before the body is even read: a forged request is not processed.
+            if not secret_matches(self.secret_token, request.headers.get(SECRET_HEADER)):
+                return JSONResponse({"detail": "forbidden"}, status_code=403)
+            body = await read_body(request, MAX_UPDATE_BYTES)
+            if body is None:
+                return JSONResponse({"detail": "update too large"}, status_code=413)
+            update = parse_update(body, self.bot)
+            if update is None:
+                return JSONResponse({"detail": "not a Telegram update"}, status_code=400)
+            # Stored and decided before Telegram gets its 200; the replies go out in the background.
+            await self.handle_update(update)
+            return Response(status_code=200)
+
+        return api
+
+    async def _from_polling(self, update: Update, _context: Any) -> None:
+        await self.handle_update(update)
+
+    async def _on_error(self, _update: object, context: Any) -> None:
+        log.error("telegram: an update failed (%s)", type(context.error).__name__, exc_info=context.error)
+
+    async def handle_update(self, update: Update) -> None:
+        """The one way in, from polling and from the webhook: dedup, store and decide, then deliver."""
+        chat = update.effective_chat
+        if chat is None or chat.type != ChatType.PRIVATE:
+            return  # groups and channels are not citizens' chats
+        async with self._inbound.hold(chat.id):
+            key = str(update.update_id)
+            if not await asyncio.to_thread(first_delivery, self.store, CHANNEL, key):
+                log.info("telegram: update %s was already received; dropped", update.update_id)
+                return
+            try:
+                citizen_id = await self._dispatch(update, str(chat.id))
+            except Exception:
+                # Nothing was stored for it, so let Telegram's redelivery in rather than lose the message.
+                try:
+                    await asyncio.to_thread(forget_delivery, self.store, CHANNEL, key)
+                except Exception:
+                    log.exception("telegram: could not release update %s for redelivery", update.update_id)
+                raise
+        if citizen_id is not None:
+            self._deliver_soon(citizen_id)
+
+    async def _dispatch(self, update: Update, user_id: str) -> int | None:
+        """Store and answer one update; returns the citizen whose replies are waiting."""
+        language = await asyncio.to_thread(self._language_if_new, user_id, update.effective_user)
+        query = update.callback_query
+        if query is not None:
+            await self._acknowledge(query)
+            return await self._pressed(user_id, language, query.data) if query.data else None
+        message = update.message
+        if message is None:
+            return None  # an edit or anything else without a new message: nothing to answer
+        message_id = str(message.message_id)
+        if message.location is not None:
+            return await self._located(user_id, language, message_id,
+                                       message.location.latitude, message.location.longitude)
+        if message.text is not None and message.text.startswith("/"):
+            return await self._command(user_id, language, message_id, message.text)
+        # A caption is read as the question; media without words gets the engine's "please write it".
+        text = message.text if message.text is not None else message.caption
+        if not text and message.effective_attachment is None:
+            return None  # a service message (a pin, a payment …): nothing the citizen wrote
+        kind = "text" if text else media_kind(message)
+        return await self._ask(Incoming(channel=CHANNEL, user_id=user_id, text=text or "", kind=kind,
+                                        channel_message_id=message_id, language=language))
+
+    async def _command(self, user_id: str, language: str | None, message_id: str, text: str) -> int:
+        command = text.split(maxsplit=1)[0][1:].split("@", 1)[0].lower()
+        if command == "start":
+            return await self._ask(Incoming(channel=CHANNEL, user_id=user_id, text=GREETING,
+                                            channel_message_id=message_id, language=language))
+        if command == "lawyer":
+            return await self._ask(Incoming(channel=CHANNEL, user_id=user_id, payload="/lawyer",
+                                            channel_message_id=message_id, language=language))
+
+        def respond(_session: Session, citizen: Citizen, _conversation: Conversation) -> list[Said]:
+            lang = citizen.language
+            if command == "language":
+                return [(_t("choose_language", lang), [_button("中文", LANGUAGE_PAYLOAD + "zh"),
+                                                       _button("English", LANGUAGE_PAYLOAD + "en")])]
+            if command == "privacy":
+                return [(_t("privacy", lang), [])]
+            if command == "delete_my_data":
+                return [(_t("confirm_delete", lang), [_button(_t("btn_confirm_delete", lang), DELETE_CONFIRM),
+                                                      _button(_t("btn_keep", lang), DELETE_CANCEL)])]
+            return [(_t("help", lang), [])]
+
+        return await asyncio.to_thread(self._exchange, user_id, language, text[:200], "command", message_id,
+                                       respond)
+
+    async def _pressed(self, user_id: str, language: str | None, payload: str) -> int | None:
+        """A button press: the language switch and data deletion are handled here, the rest by the engine."""
+        if payload == DELETE_CONFIRM:
+            await self._delete_data(user_id)
+            return None
+        if payload.startswith(LANGUAGE_PAYLOAD) or payload == DELETE_CANCEL:
+            chosen = payload.removeprefix(LANGUAGE_PAYLOAD)
+
+            def respond(session: Session, citizen: Citizen, _conversation: Conversation) -> list[Said]:
+                if payload == DELETE_CANCEL:
+                    return [(_t("delete_cancelled", citizen.language), [])]
+                if chosen in ("zh", "en"):
+                    citizen.language = chosen
+                    session.add(citizen)
+                return [(_t("language_set", citizen.language), [])]
+
+            return await asyncio.to_thread(self._exchange, user_id, language, payload, "text", None, respond)
+        return await self._ask(Incoming(channel=CHANNEL, user_id=user_id, payload=payload, language=language))
+
+    async def _located(self, user_id: str, language: str | None, message_id: str, lat: float, lon: float) -> int:
+        """A shared location: the nearest service centre, counted as a referral. The coordinates are not kept."""
+
+        def respond(session: Session, citizen: Citizen, conversation: Conversation) -> list[Said]:
+            try:
+                found = nearest_centre(load_service_centres(self.service_centres_file), lat, lon)
+            except (OSError, ValueError, yaml.YAMLError):
+                log.exception("telegram: cannot read the service centres file")
+                found = None
+            if found is None or not (math.isfinite(lat) and math.isfinite(lon)):
+                return [(_t("no_centre", citizen.language), [])]
+            centre, km = found
+            if conversation.pending_outcome is None:
+                conversation.pending_outcome = Outcome.referred.value
+                session.add(conversation)
+            return [(_t("nearest_centre", citizen.language, name=centre.name, address=centre.address,
+                        phone=centre.phone, km=km), [])]
+
+        return await asyncio.to_thread(self._exchange, user_id, language, "", "location", message_id, respond)
+
+    async def _ask(self, incoming: Incoming) -> int:
+        reply = await asyncio.to_thread(self.engine.handle, incoming)
+        return reply.incoming.citizen_id
+
+    async def _acknowledge(self, query: CallbackQuery) -> None:
+        """Stop the button's spinner. Cosmetic: a failure here must not stop the press being handled."""
+        try:
+            await query.answer()
+        except TelegramError as exc:
+            log.warning("telegram: answerCallbackQuery failed (%s)", type(exc).__name__)
+
+    async def _delete_data(self, user_id: str) -> None:
+        lang = await asyncio.to_thread(self._citizen_language, user_id)
+        deleted = await asyncio.to_thread(delete_citizen_data, self.store, CHANNEL, user_id)
+        # Sent directly, not stored: storing it would start keeping data about the citizen again.
+        try:
+            await self.bot.send_message(chat_id=int(user_id), text=_t("deleted" if deleted else "nothing_to_delete",
+                                                                       lang or "zh"))
+        except TelegramError as exc:
+            log.warning("telegram: could not confirm a data deletion (%s)", type(exc).__name__)
+
+    # ---- storage helpers (worker threads) ----------------------------------------------------------
+
+    def _language_if_new(self, user_id: str, user: User | None) -> str | None:
+        """The Telegram app's language for a first contact; None afterwards, so /language sticks."""
+        with self.store.session() as session:
+            known = session.exec(
+                select(Citizen.id).where(Citizen.channel == CHANNEL, Citizen.channel_user_id == user_id)
+            ).first()
+        return None if known is not None else telegram_language(user)
+
+    def _citizen_language(self, user_id: str) -> str | None:
+        with self.store.session() as session:
+            return session.exec(
+                select(Citizen.language).where(Citizen.channel == CHANNEL, Citizen.channel_user_id == user_id)
+            ).first()
+
+    def _exchange(self, user_id: str, language: str | None, text: str, kind: str, message_id: str | None,
+                  respond: Callable[[Session, Citizen, Conversation], list[Said]]) -> int:
+        """Store an incoming message and this channel's replies to it in one transaction."""
+        with self.store.session() as session:
+            citizen = get_or_create_citizen(session, CHANNEL, user_id, language)
+            citizen.last_inbound_at = utcnow()
+            session.add(citizen)
+            conversation = open_conversation(session, citizen)
+            add_message(session, conversation, direction="in", sender="citizen", kind=kind, text=text,
+                        channel_message_id=message_id)
+            for reply, buttons in respond(session, citizen, conversation):
+                add_message(session, conversation, direction="out", sender="bot", text=reply, buttons=buttons)
+            session.commit()
+            assert citizen.id is not None
+            return citizen.id
+
+    # ---- sending -----------------------------------------------------------------------------------
+
+    def _deliver_soon(self, citizen_id: int) -> None:
+        task = asyncio.create_task(self._deliver(citizen_id))
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
+
+    async def _deliver(self, citizen_id: int) -> None:
+        try:
+            await deliver_pending(self.store, {CHANNEL: self}, citizen_id=citizen_id)
+        except Exception:
+            log.exception("telegram: delivering replies failed; the relay will retry")
+
+    async def send(self, user_id: str, message: Message) -> str | None:
+        """Send one stored message as plain text (no parse mode, so nothing needs escaping)."""
+        if not user_id.isdigit():
+            raise DeliveryError("telegram_no_chat: the citizen's chat id was deleted", retryable=False)
+        if not message.text.strip():
+            raise DeliveryError("telegram_empty: Telegram does not send empty messages", retryable=False)
+        assert message.id is not None
+        chat_id = int(user_id)
+        pieces = split_text(message.text)
+        markup = inline_keyboard(message.buttons)
+        sent_id: str | None = None
+        async with self._outbound.hold(chat_id):
+            try:
+                async with asyncio.timeout(SEND_DEADLINE):
+                    for index in range(self._pieces_sent.get(message.id, 0), len(pieces)):
+                        last = index == len(pieces) - 1
+                        sent = await self.bot.send_message(chat_id=chat_id, text=pieces[index],
+                                                           reply_markup=markup if last else None)
+                        self._pieces_sent[message.id] = index + 1
+                        sent_id = str(sent.message_id)
+            except RetryAfter:
+                raise DeliveryError("telegram_flood: still rate limited (429) after waiting; will retry") from None
+            except Forbidden:
+                raise DeliveryError("telegram_forbidden: the citizen has blocked the bot", retryable=False) from None
+            except BadRequest as exc:
+                raise DeliveryError(f"telegram_bad_request: {exc.message}", retryable=False) from None
+            except TimeoutError:
+                raise DeliveryError("telegram_timeout: no answer from the Bot API in time; will retry") from None
+            except TelegramError as exc:
+                raise DeliveryError(f"telegram_error: {type(exc).__name__}; will retry") from None
+        self._pieces_sent.pop(message.id, None)
+        return sent_id
