@@ -44,6 +44,9 @@ class TicketView:
     ticket: HandoffTicket
     lawyer_username: str | None
     channel: str
+    #: For channels that limit replies (WeChat's customer-service window): when it closes and how many
+    #: messages are left, so the console can count down; None where replies are unlimited.
+    reply_window: dict[str, Any] | None = None
 
     def public(self) -> dict[str, Any]:
         tk = self.ticket
@@ -53,6 +56,8 @@ class TicketView:
             "summary": (tk.packet.get("first_message") or "")[:140], "reason": tk.reason,
             "created_at": tk.created_at.isoformat(), "waiting_seconds": int((waited_until - tk.created_at).total_seconds()),
             "lawyer": self.lawyer_username, "channel": self.channel, "outcome": tk.outcome,
+            "escalated": tk.escalated_at is not None, "reminded": tk.reminded_at is not None,
+            "language": tk.language, "reply_window": self.reply_window,
         }
 
 
