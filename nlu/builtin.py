@@ -102,9 +102,16 @@ class BuiltinModel:
     def rank(self, text: str) -> Rankings:
         normalized = textmod.normalize(text)
         result = Rankings()
+        matrices: dict[int, Any] = {}  # axes that share a vectorizer transform the message once
         for axis, pipe in self.pipelines.items():
             fast = self._fast.get(axis)
-            probs = (fast or pipe).predict_proba([normalized])[0]
+            if fast is not None:
+                key = id(fast.features)
+                if key not in matrices:
+                    matrices[key] = fast.features.transform([normalized])
+                probs = fast.predict_proba_matrix(matrices[key])[0]
+            else:
+                probs = pipe.predict_proba([normalized])[0]
             labels = pipe.classes_
             ranking = sorted(zip(labels, probs, strict=True), key=lambda lp: -lp[1])
             setattr(result, axis, [(str(label), float(p)) for label, p in ranking])
@@ -123,6 +130,8 @@ def train(examples: Sequence[Example], progress: bool = False) -> BuiltinModel:
 
     started = time.perf_counter()
     data = axis_datasets(examples)
+    # One vectorizer for all axes (every example is in the act axis): a message is transformed once.
+    features = _pipeline().steps[0][1].fit(data["act"][0])
     pipelines: dict[str, Pipeline] = {}
     for axis in tqdm(data, desc="training NLU", unit="axis", disable=not progress):
         texts, labels = data[axis]
@@ -133,7 +142,8 @@ def train(examples: Sequence[Example], progress: bool = False) -> BuiltinModel:
         if fewest < 2:
             raise ValueError(f"label {rarest!r} has only {fewest} example: add more before training")
         pipe = _pipeline(calibration_folds=min(5, fewest))
-        pipe.fit(texts, labels)
+        pipe.steps[0] = ("features", features)
+        pipe.steps[-1][1].fit(features.transform(texts), labels)
         pipelines[axis] = pipe
     digest = hashlib.sha256("\n".join(sorted(f"{e.intent}\t{e.text}" for e in examples)).encode()).hexdigest()
     meta = {

@@ -8,13 +8,53 @@ once and computes the same probabilities with numpy (the test suite checks they 
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from scipy.sparse import csr_matrix
 from scipy.special import expit
 from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.isotonic import IsotonicRegression
 from sklearn.pipeline import Pipeline
+
+try:  # the compiled kernel behind np.interp, without its per-call Python checks
+    from numpy._core.multiarray import interp as _interp
+except ImportError:  # pragma: no cover - other numpy layouts
+    _interp = np.interp
+
+
+class FastTfidf:
+    """TfidfVectorizer.transform for a handful of texts, without scikit-learn's per-call validation."""
+
+    def __init__(self, vectorizer: TfidfVectorizer) -> None:
+        if vectorizer.norm != "l2" or not vectorizer.use_idf or vectorizer.binary:
+            raise TypeError("only l2-normalised idf vectorizers are supported")  # then don't build one
+        self.vectorizer = vectorizer
+        self.analyzer = vectorizer.build_analyzer()
+        self.vocabulary = vectorizer.vocabulary_
+        self.idf = vectorizer.idf_
+        self.sublinear = vectorizer.sublinear_tf
+        self.size = len(self.idf)
+
+    def transform(self, texts: list[str]) -> csr_matrix:
+        rows, cols, values = [], [], []
+        for row, text in enumerate(texts):
+            counts = Counter(j for j in (self.vocabulary.get(g) for g in self.analyzer(text)) if j is not None)
+            if not counts:
+                continue
+            index = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+            tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+            if self.sublinear:
+                tf = 1.0 + np.log(tf)
+            weights = tf * self.idf[index]
+            weights /= np.sqrt((weights * weights).sum())
+            rows.extend([row] * len(index))
+            cols.extend(index.tolist())
+            values.extend(weights.tolist())
+        return csr_matrix((values, (rows, cols)), shape=(len(texts), self.size))
 
 
 @dataclass
@@ -25,7 +65,9 @@ class _Fold:
 
 class FastCalibrated:
     def __init__(self, pipeline: Pipeline) -> None:
-        self.features = pipeline.steps[0][1]
+        features: Any = pipeline.steps[0][1]
+        # A FeatureUnion (the urgency model) keeps scikit-learn's own transform.
+        self.features = FastTfidf(features) if isinstance(features, TfidfVectorizer) else features
         model = pipeline.steps[-1][1]
         if not isinstance(model, CalibratedClassifierCV):
             raise TypeError("expected a pipeline ending in CalibratedClassifierCV")
@@ -52,16 +94,19 @@ class FastCalibrated:
         self.bias = np.concatenate(biases)
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
-        X = self.features.transform(texts)
-        scores = np.asarray(X @ self.weights) + self.bias
-        total = np.zeros((len(texts), self.n_classes))
+        return self.predict_proba_matrix(self.features.transform(texts))
+
+    def predict_proba_matrix(self, X: object) -> np.ndarray:
+        """The same, for texts already transformed by ``self.features``."""
+        scores = np.asarray(X @ self.weights) + self.bias  # type: ignore[operator]
+        total = np.zeros((scores.shape[0], self.n_classes))
         for fold in self.folds:
             decision = scores[:, fold.rows]
             proba = np.zeros_like(total)
             binary = self.n_classes == 2
             for column, (kind, p, q) in enumerate(fold.calibrators):
                 values = decision[:, column]
-                calibrated = np.interp(values, p, q) if kind == "iso" else expit(-(p * values + q))
+                calibrated = _interp(values, p, q) if kind == "iso" else expit(-(p * values + q))
                 proba[:, column + 1 if binary else column] = calibrated
             if binary:
                 proba[:, 0] = 1.0 - proba[:, 1]
