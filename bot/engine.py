@@ -6,6 +6,7 @@ stored outgoing messages; the engine never imports a channel.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,6 +93,17 @@ class Decision:
                 "hits": [h.as_dict() for h in self.hits[:3]]}
 
 
+def _pending_comment(session: Session, citizen: Citizen) -> Feedback | None:
+    """The comment the citizen offered to write after rating, if they have not written it yet."""
+    since = utcnow() - dt.timedelta(minutes=30)
+    return session.exec(
+        select(Feedback).join(Conversation, col(Conversation.id) == Feedback.conversation_id)
+        .where(Conversation.citizen_id == citizen.id, Feedback.kind == "comment", col(Feedback.comment).is_(None),
+               col(Feedback.created_at) >= since)
+        .order_by(col(Feedback.id).desc())
+    ).first()
+
+
 def _looks_english(text: str | None) -> bool:
     return bool(text) and not is_chinese(text or "") and sum(ch.isalpha() for ch in text or "") >= 8
 
@@ -146,7 +158,10 @@ class Engine:
             citizen = get_or_create_citizen(session, incoming.channel, incoming.user_id, incoming.language)
             citizen.last_inbound_at = utcnow()
             session.add(citizen)
-            conversation = open_conversation(session, citizen)
+            awaited = _pending_comment(session, citizen) if incoming.payload is None and incoming.kind == "text" else None
+            # A comment on a finished consultation belongs to it, not to a new conversation.
+            conversation = (session.get(Conversation, awaited.conversation_id) if awaited else None) or \
+                open_conversation(session, citizen)
             # PostgreSQL text cannot hold NUL; keep a visible marker instead of losing the message.
             text = (incoming.text or "")[:MAX_STORED_CHARS].replace("\x00", "\ufffd")
             stored = add_message(
@@ -211,6 +226,14 @@ class Engine:
         payload = incoming.payload
         if payload:
             self._payload(session, citizen, conversation, payload, lang, say)
+            return out
+
+        awaited = _pending_comment(session, citizen) if incoming.kind == "text" else None
+        if awaited is not None and awaited.conversation_id == conversation.id and (incoming.text or "").strip():
+            awaited.comment = incoming.text.strip()[:2000]
+            session.add(awaited)
+            message.decision = {"feedback_comment": True}
+            say(t("comment_thanks", lang))
             return out
 
         if incoming.kind not in TEXT_KINDS:
@@ -352,6 +375,8 @@ class Engine:
             self._picked_topic(session, conversation, payload.split(":", 1)[1], lang, say)
         elif payload.startswith("/rate:"):
             self._rate(session, citizen, payload.split(":", 1)[1], lang, say)
+        elif payload == "/comment":
+            self._ask_comment(session, citizen, lang, say)
         else:
             say(t("empty", lang))
 
@@ -388,7 +413,18 @@ class Engine:
         ).first()
         if last_closed is not None:
             session.add(Feedback(conversation_id=last_closed.id or 0, kind="rating", rating=int(value)))
-        say(t("rated", lang))
+        say(t("rated", lang), buttons=[_button(t("btn_comment", lang), "/comment")])
+
+    def _ask_comment(self, session: Session, citizen: Citizen, lang: str, say: Any) -> None:
+        last_closed = session.exec(
+            select(Conversation).where(Conversation.citizen_id == citizen.id, Conversation.status == "closed")
+            .order_by(col(Conversation.closed_at).desc())
+        ).first()
+        if last_closed is None:
+            say(t("empty", lang))
+            return
+        session.add(Feedback(conversation_id=last_closed.id or 0, kind="comment"))
+        say(t("ask_comment", lang))
 
     # ---- housekeeping --------------------------------------------------------------------------
 

@@ -174,9 +174,18 @@ def test_lawyer_claims_replies_and_resolves(runtime: Runtime, chat: TestChat) ->
     transcript = messages_of(runtime, conversation.id or 0)
     assert any(m.sender == "lawyer" and "劳动合同" in m.text for m in transcript)
     chat.press("/rate:5")
+    assert "/comment" in chat.button_payloads()
+    chat.press("/comment")
+    chat.say("张律师很耐心，谢谢")
+    assert "收到" in chat.last_text
     with runtime.store.session() as session:
         rating = session.exec(select(Feedback).where(Feedback.kind == "rating")).one()
+        comment = session.exec(select(Feedback).where(Feedback.kind == "comment")).one()
     assert rating.rating == 5 and rating.conversation_id == conversation.id
+    assert comment.comment == "张律师很耐心，谢谢" and comment.conversation_id == conversation.id
+    assert chat.last.conversation_id == conversation.id  # the comment did not open a new conversation
+    chat.say("另外想问下房东不退押金怎么办")
+    assert chat.last.conversation_id != conversation.id
 
 
 def test_handoff_packet_carries_facts(runtime: Runtime, chat: TestChat) -> None:

@@ -22,7 +22,8 @@ TEXTS = [
     "", "😀", "这个事情我该怎么办", "我想找律师帮我打官司", "对", "不是", "房东不退押金怎么办",
     "公司已经起诉我了", "网上买的东西能退吗", "asdfgh", "你是机器人吗",
 ]
-PAYLOADS = ["/helpful", "/not_helpful", "/lawyer", "/cancel", "/topic:labor", "/topic:none", "/rate:4", "/bogus"]
+PAYLOADS = ["/helpful", "/not_helpful", "/lawyer", "/cancel", "/topic:labor", "/topic:none", "/rate:4", "/comment",
+            "/bogus"]
 
 step = st.one_of(
     st.tuples(st.just("say"), st.sampled_from(TEXTS)),

@@ -26,6 +26,7 @@ import hmac
 import json
 import logging
 import math
+import os
 import re
 import secrets
 from collections.abc import AsyncIterator, Callable, Coroutine, Hashable
@@ -67,6 +68,10 @@ if TYPE_CHECKING:
     from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+# Opt in to python-telegram-bot's coming time periods as timedelta (v22.2+). Without it the library
+# warns from inside every RetryAfter it raises; nothing here reads those attributes either way.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 CHANNEL = "telegram"
 WEBHOOK_PATH = "/webhooks/telegram"

@@ -1,11 +1,16 @@
 /* legalbot — lawyer console (律师工作台). Plain browser JS, no dependencies.
- * SECURITY: server data is only ever rendered with textContent / createTextNode. */
+ * SECURITY: server data is only ever rendered with textContent / createTextNode, never innerHTML. */
 (function () {
   "use strict";
 
   var QUEUE_POLL_MS = 3000;
   var TICKET_POLL_MS = 2000;
+  var NOTES_EVERY = 3;          // ticket polls between notes refreshes
+  var LAWYERS_EVERY = 5;        // queue polls between roster refreshes
+  var AUDIT_POLL_MS = 10000;
+  var WINDOW_WARN_MS = 3600 * 1000;
 
+  // ---------- labels ----------
   var SERVICES = {
     consultation: "法律咨询",
     legal_aid: "法律援助",
@@ -42,26 +47,80 @@
     waiting: "等待认领",
     claimed: "处理中",
     resolved: "已结束",
-    expired: "已过期"
+    expired: "已过期",
+    cancelled: "已取消"
   };
   var CHANNELS = { web: "网页", telegram: "Telegram", wechat: "微信公众号", cli: "命令行" };
+  var LANGUAGES = { zh: "中文", en: "English" };
   var SENDERS = { citizen: "群众", bot: "智能助手", lawyer: "律师", system: "系统" };
   var ROLES = { lawyer: "律师", admin: "管理员", maintainer: "维护人员", manager: "管理人员" };
+  var OUTCOMES = {
+    answered: "智能助手已解答",
+    resolved_by_lawyer: "已解答",
+    referred: "已转介",
+    emergency_referred: "紧急转介",
+    out_of_scope: "不属于法律问题",
+    abandoned: "群众离开",
+    withdrawn: "群众取消"
+  };
+  var HANDOFF_REASONS = {
+    urgent: "紧急情况",
+    asked_for_human: "群众要求人工",
+    complex: "情况复杂",
+    unclear_after_clarifying: "追问后仍无法判断",
+    transfer: "同事转交"
+  };
+  var TRIAGE_REASONS = {
+    domestic_violence: "家庭暴力",
+    threat_to_life: "人身威胁",
+    self_harm: "自伤风险",
+    child_in_danger: "儿童危险",
+    just_detained: "刚被羁押",
+    imminent_deadline: "期限紧迫",
+    wage_crowd: "群体讨薪",
+    eviction_today: "当天被驱逐",
+    proceedings_under_way: "已进入诉讼/仲裁",
+    asks_for_lawyer: "要求律师",
+    amount_above_limit: "金额较大",
+    several_issues: "多个问题",
+    learned: "模型判断紧急"
+  };
+  var FACT_GROUPS = [["amounts", "金额"], ["dates", "日期"], ["places", "地点"], ["parties", "当事人"]];
   var FACT_KEYS = {
     amount: "金额", money: "金额", date: "日期", time: "时间", duration: "时长",
-    location: "地点", place: "地点", city: "城市", age: "年龄", parties: "当事人",
-    party: "当事人", employer: "用人单位", injury: "伤情", relation: "关系", relationship: "关系"
+    location: "地点", place: "地点", city: "城市", age: "年龄", party: "当事人",
+    employer: "用人单位", injury: "伤情", relation: "关系", relationship: "关系"
   };
+  var ACTIONS = {
+    login: "登录",
+    claim: "认领",
+    reply: "回复",
+    note: "添加备注",
+    transfer: "转交",
+    resolve: "结案",
+    escalated: "超时升级",
+    reminded: "提醒回复",
+    released_offline: "离线释放"
+  };
+  var QUEUE_GROUPS = [
+    { key: "waiting", label: "待认领" },
+    { key: "mine", label: "我处理中" },
+    { key: "others", label: "同事处理中" },
+    { key: "closed", label: "已结束" }
+  ];
+  var TO_QUEUE = "__queue__";
 
+  function has(map, key) { return Object.prototype.hasOwnProperty.call(map, key); }
   function lookup(map, key) {
     if (key == null || key === "") { return ""; }
-    return Object.prototype.hasOwnProperty.call(map, key) ? map[key] : String(key);
+    return has(map, key) ? map[key] : String(key);
   }
 
   // ---------- DOM ----------
   function $(id) { return document.getElementById(id); }
   var els = {
-    loginView: $("login-view"), appView: $("app-view"),
+    loginView: $("login-view"), appView: $("app-view"), auditView: $("audit-view"),
+    tabs: $("console-tabs"), workTab: $("work-tab"), auditTab: $("audit-tab"),
     loginForm: $("login-form"), username: $("username"), password: $("password"),
     login: $("login"), loginError: $("login-error"),
     userBox: $("user-box"), userName: $("user-name"), logout: $("logout"),
@@ -69,10 +128,19 @@
     queue: $("queue"), queueCount: $("queue-count"), queueEmpty: $("queue-empty"),
     placeholder: $("ticket-placeholder"), ticketView: $("ticket-view"),
     ticketHeading: $("ticket-heading"), ticketMeta: $("ticket-meta"), ticketClaim: $("ticket-claim"),
-    packet: $("packet"), transcript: $("transcript"),
-    claimedTools: $("claimed-tools"), readonly: $("ticket-readonly"),
+    alerts: $("ticket-alerts"),
+    packet: $("packet"), transcript: $("transcript"), readonly: $("ticket-readonly"),
+    replyWindow: $("reply-window"), rwClock: $("reply-window-clock"), rwQuota: $("reply-window-quota"),
+    rwNote: $("reply-window-note"),
     replyForm: $("reply-form"), replyText: $("reply-text"), replySend: $("reply-send"),
-    resolveForm: $("resolve-form"), outcome: $("outcome"), summary: $("summary"), resolve: $("resolve")
+    replyBlocked: $("reply-blocked"), canned: $("canned"),
+    notes: $("notes"), notesEmpty: $("notes-empty"), noteForm: $("note-form"),
+    noteText: $("note-text"), noteAdd: $("note-add"),
+    manageTools: $("manage-tools"), transferTo: $("transfer-to"), transfer: $("transfer"),
+    transferHint: $("transfer-hint"),
+    resolveForm: $("resolve-form"), outcome: $("outcome"), summary: $("summary"), resolve: $("resolve"),
+    auditBody: $("audit-body"), auditEmpty: $("audit-empty"), auditCount: $("audit-count"),
+    auditFilter: $("audit-filter"), auditRefresh: $("audit-refresh")
   };
 
   function el(tag, className, text) {
@@ -82,16 +150,25 @@
     return n;
   }
   function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } }
+  function safeClass(s) { return String(s == null ? "" : s).replace(/[^a-z0-9_-]/gi, ""); }
 
   // ---------- state ----------
   var me = null;
-  var queueTimer = null, ticketTimer = null;
-  var queueBusy = false, ticketBusy = false;
+  var queueTimer = null, ticketTimer = null, windowTimer = null, auditTimer = null;
+  var queueBusy = false, ticketBusy = false, auditBusy = false;
+  var queuePolls = 0, ticketPolls = 0;
   var rows = Object.create(null);       // ticket id -> {el, sig}
+  var groupHeads = Object.create(null); // group key -> header element
   var currentId = null;
   var currentTicket = null;
+  var currentPacket = null;
   var transcriptShown = Object.create(null);
-  var packetSig = null;
+  var faqAnswers = [];                  // [{id, text}] bot messages that carried an FAQ answer
+  var packetSig = null, notesSig = null;
+  var lawyers = [];
+  var cannedReplies = [];
+  var auditEntries = [];
+  var activeTab = "work";
   var errorSource = null;
 
   // ---------- errors ----------
@@ -148,6 +225,9 @@
       throw err;
     });
   }
+  function ticketUrl(id, tail) {
+    return "/api/console/tickets/" + encodeURIComponent(id) + (tail ? "/" + tail : "");
+  }
 
   // Handles a non-OK response from an authenticated call. Returns true if handled as 401.
   function handleFailure(res, source) {
@@ -160,6 +240,15 @@
   }
 
   // ---------- formatting ----------
+  function pad(n) { return String(n).padStart(2, "0"); }
+  function parseTime(iso) {
+    if (!iso) { return null; }
+    var s = String(iso);
+    // the server speaks UTC; a timestamp without a zone is UTC too
+    if (/T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(s)) { s += "Z"; }
+    var d = new Date(s);
+    return isNaN(d.getTime()) ? null : d;
+  }
   function fmtWait(sec) {
     sec = Math.max(0, Math.floor(Number(sec) || 0));
     if (sec < 60) { return "等待 " + sec + " 秒"; }
@@ -170,20 +259,57 @@
     return "等待 " + h + " 小时" + (m ? " " + m + " 分钟" : "");
   }
   function fmtTime(iso) {
-    if (!iso) { return ""; }
-    var d = new Date(iso);
-    if (isNaN(d.getTime())) { return String(iso); }
-    function p(n) { return String(n).padStart(2, "0"); }
-    return (d.getMonth() + 1) + "月" + d.getDate() + "日 " + p(d.getHours()) + ":" + p(d.getMinutes());
+    var d = parseTime(iso);
+    if (!d) { return iso ? String(iso) : ""; }
+    return (d.getMonth() + 1) + "月" + d.getDate() + "日 " + pad(d.getHours()) + ":" + pad(d.getMinutes());
+  }
+  function fmtDateTime(iso) {
+    var d = parseTime(iso);
+    if (!d) { return iso ? String(iso) : ""; }
+    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " +
+      pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
+  }
+  function fmtClock(ms) {
+    var total = Math.max(0, Math.floor(ms / 1000));
+    var h = Math.floor(total / 3600), m = Math.floor((total % 3600) / 60), s = total % 60;
+    return pad(h) + ":" + pad(m) + ":" + pad(s);
   }
   function isMine(ticket) {
     if (!me || !ticket || !ticket.lawyer) { return false; }
-    return ticket.lawyer === me.username || ticket.lawyer === me.display_name;
+    return ticket.lawyer === me.username;
+  }
+  function lawyerName(username) {
+    if (!username) { return ""; }
+    for (var i = 0; i < lawyers.length; i++) {
+      if (lawyers[i].username === username) {
+        var d = lawyers[i].display_name;
+        return d && d !== username ? d + "（" + username + "）" : username;
+      }
+    }
+    return username;
+  }
+
+  function tag(cls, text, title) {
+    var n = el("span", "tag " + cls, text);
+    if (title) { n.title = title; }
+    return n;
+  }
+  function statusTag(status) {
+    return tag("tag-status status-" + safeClass(status), lookup(STATUSES, status));
+  }
+  function channelBadge(channel) {
+    return tag("tag-channel channel-" + safeClass(channel), lookup(CHANNELS, channel), "渠道");
+  }
+  function languageBadge(lang) {
+    var code = lang || "zh";
+    return tag("tag-lang" + (code === "zh" ? "" : " tag-lang-foreign"), lookup(LANGUAGES, code), "群众使用的语言");
   }
 
   // ---------- views ----------
   function showLogin() {
     els.appView.hidden = true;
+    els.auditView.hidden = true;
+    els.tabs.hidden = true;
     els.userBox.hidden = true;
     els.loginView.hidden = false;
     els.login.disabled = false;
@@ -192,23 +318,55 @@
 
   function showApp() {
     els.loginView.hidden = true;
-    els.appView.hidden = false;
     els.userBox.hidden = false;
     var name = me.display_name || me.username || "";
     var role = me.role ? " · " + lookup(ROLES, me.role) : "";
     els.userName.textContent = name + (me.username && me.username !== name ? "（" + me.username + "）" : "") + role;
+    var admin = me.role === "admin";
+    els.tabs.hidden = !admin;
+    els.auditTab.hidden = !admin;
+    switchTab("work");
     startQueue();
+    loadLawyers();
+    loadCanned();
   }
+
+  function switchTab(name) {
+    if (name === "audit" && !(me && me.role === "admin")) { name = "work"; }
+    activeTab = name;
+    var audit = name === "audit";
+    els.appView.hidden = audit;
+    els.auditView.hidden = !audit;
+    els.workTab.classList.toggle("active", !audit);
+    els.auditTab.classList.toggle("active", audit);
+    els.workTab.setAttribute("aria-selected", String(!audit));
+    els.auditTab.setAttribute("aria-selected", String(audit));
+    if (auditTimer) { clearInterval(auditTimer); auditTimer = null; }
+    if (audit) {
+      loadAudit();
+      auditTimer = setInterval(loadAudit, AUDIT_POLL_MS);
+    }
+  }
+  els.workTab.addEventListener("click", function () { switchTab("work"); });
+  els.auditTab.addEventListener("click", function () { switchTab("audit"); });
 
   function stopAll() {
     if (queueTimer) { clearInterval(queueTimer); queueTimer = null; }
     if (ticketTimer) { clearInterval(ticketTimer); ticketTimer = null; }
+    if (auditTimer) { clearInterval(auditTimer); auditTimer = null; }
+    stopWindowClock();
   }
 
   function resetWorkspace() {
     stopAll();
     clear(els.queue);
     rows = Object.create(null);
+    groupHeads = Object.create(null);
+    lawyers = [];
+    cannedReplies = [];
+    renderCanned();
+    auditEntries = [];
+    clear(els.auditBody);
     closeTicket();
   }
 
@@ -267,9 +425,69 @@
       .then(function () { els.logout.disabled = false; });
   });
 
+  // ---------- roster and canned replies ----------
+  function loadLawyers() {
+    if (!me) { return Promise.resolve(); }
+    return api("GET", "/api/console/lawyers").then(function (res) {
+      if (!res.ok) { if (res.status === 401) { sessionExpired(); } return; }
+      lawyers = (res.data && Array.isArray(res.data.lawyers)) ? res.data.lawyers : [];
+      renderTransferOptions();
+    }, function () { /* the queue poll reports connection problems */ });
+  }
+
+  function loadCanned() {
+    if (!me) { return Promise.resolve(); }
+    return api("GET", "/api/console/canned").then(function (res) {
+      if (!res.ok) { if (res.status === 401) { sessionExpired(); } return; }
+      cannedReplies = (res.data && Array.isArray(res.data.replies)) ? res.data.replies : [];
+      renderCanned();
+    }, function () { /* retried on the next login */ });
+  }
+
+  function renderCanned() {
+    var sel = els.canned;
+    while (sel.options.length > 1) { sel.remove(1); }
+    cannedReplies.forEach(function (r, i) {
+      if (!r || r.text == null) { return; }
+      var o = el("option", null, r.title || ("常用回复 " + (i + 1)));
+      o.value = String(i);
+      o.title = String(r.text);
+      sel.appendChild(o);
+    });
+    sel.value = "";
+    sel.disabled = cannedReplies.length === 0;
+    sel.options[0].textContent = cannedReplies.length ? "插入常用回复…" : "暂无常用回复";
+  }
+
+  function insertText(ta, text) {
+    var value = ta.value;
+    if (!value.trim()) {
+      ta.value = text;
+      ta.setSelectionRange(text.length, text.length);
+      return;
+    }
+    var start = typeof ta.selectionStart === "number" ? ta.selectionStart : value.length;
+    var end = typeof ta.selectionEnd === "number" ? ta.selectionEnd : value.length;
+    var before = value.slice(0, start);
+    var sep = before && !/\s$/.test(before) ? "\n" : "";
+    ta.setRangeText(sep + text, start, end, "end");
+  }
+
+  els.canned.addEventListener("change", function () {
+    var v = els.canned.value;
+    if (v === "") { return; }
+    var r = cannedReplies[Number(v)];
+    els.canned.value = "";
+    if (!r) { return; }
+    insertText(els.replyText, String(r.text));
+    els.replyText.dispatchEvent(new Event("input", { bubbles: true }));
+    els.replyText.focus();
+  });
+
   // ---------- queue ----------
   function startQueue() {
     if (queueTimer) { clearInterval(queueTimer); }
+    queuePolls = 0;
     loadQueue();
     queueTimer = setInterval(loadQueue, QUEUE_POLL_MS);
   }
@@ -277,6 +495,8 @@
   function loadQueue() {
     if (queueBusy || !me) { return Promise.resolve(); }
     queueBusy = true;
+    queuePolls++;
+    if (queuePolls % LAWYERS_EVERY === 0) { loadLawyers(); }
     return api("GET", "/api/console/queue")
       .then(function (res) {
         if (!res.ok) { handleFailure(res, "poll"); return; }
@@ -286,22 +506,27 @@
       .then(function () { queueBusy = false; });
   }
 
-  var STATUS_RANK = { waiting: 0, claimed: 1, resolved: 2, expired: 3 };
+  function groupOf(t) {
+    if (t.status === "waiting") { return "waiting"; }
+    if (t.status === "claimed") { return isMine(t) ? "mine" : "others"; }
+    return "closed";
+  }
 
   function sortTickets(list) {
     return list.slice().sort(function (a, b) {
-      var sa = STATUS_RANK[a.status] != null ? STATUS_RANK[a.status] : 9;
-      var sb = STATUS_RANK[b.status] != null ? STATUS_RANK[b.status] : 9;
-      if (sa !== sb) { return sa - sb; }
+      var ra = a.reminded && isMine(a) ? 0 : 1, rb = b.reminded && isMine(b) ? 0 : 1;
+      if (ra !== rb) { return ra - rb; }
       var pa = a.priority === "urgent" ? 0 : 1, pb = b.priority === "urgent" ? 0 : 1;
       if (pa !== pb) { return pa - pb; }
-      return (Number(b.waiting_seconds) || 0) - (Number(a.waiting_seconds) || 0);
+      var w = (Number(b.waiting_seconds) || 0) - (Number(a.waiting_seconds) || 0);
+      if (w !== 0) { return w; }
+      return (Number(a.id) || 0) - (Number(b.id) || 0);
     });
   }
 
   function ticketSig(t) {
     return JSON.stringify([t.status, t.priority, t.service, t.topic, t.summary, t.lawyer, t.channel,
-      me && me.username]);
+      t.language, !!t.escalated, !!t.reminded, me && me.username]);
   }
 
   function buildRow(t) {
@@ -319,31 +544,34 @@
   function fillRow(row, t) {
     clear(row);
     var urgent = t.priority === "urgent";
+    var mine = isMine(t);
+    var remind = mine && t.status === "claimed" && !!t.reminded;
     row.classList.toggle("urgent", urgent);
+    row.classList.toggle("escalated", !!t.escalated);
+    row.classList.toggle("reminded", remind);
+    row.classList.toggle("mine", mine);
     row.setAttribute("data-status", String(t.status || ""));
     row.setAttribute("data-priority", String(t.priority || ""));
-    row.classList.toggle("mine", isMine(t));
+    row.setAttribute("aria-label", "咨询 #" + t.id);
 
     var top = el("div", "ticket-top");
-    if (urgent) { top.appendChild(el("span", "tag tag-urgent", "紧急")); }
-    top.appendChild(el("span", "tag tag-status status-" + String(t.status || "").replace(/[^a-z_]/g, ""),
-      lookup(STATUSES, t.status)));
-    var cls = [lookup(SERVICES, t.service), lookup(TOPICS, t.topic)].filter(Boolean).join(" / ");
-    top.appendChild(el("span", "ticket-class", cls));
+    if (urgent) { top.appendChild(tag("tag-urgent", "紧急")); }
+    if (t.escalated) { top.appendChild(tag("tag-escalated", "已超时升级", "超过时限无人认领，已自动提升优先级")); }
+    var cls = [lookup(TOPICS, t.topic), lookup(SERVICES, t.service)].filter(Boolean).join(" · ");
+    top.appendChild(el("span", "ticket-class", cls || "未分类"));
     top.appendChild(el("span", "ticket-id", "#" + t.id));
     row.appendChild(top);
 
     row.appendChild(el("div", "ticket-summary", t.summary || "（无摘要）"));
 
     var foot = el("div", "ticket-foot");
+    foot.appendChild(channelBadge(t.channel));
+    foot.appendChild(languageBadge(t.language));
     var wait = el("span", "ticket-wait", t.status === "waiting" ? fmtWait(t.waiting_seconds) : "");
     foot.appendChild(wait);
-    if (t.channel) { foot.appendChild(el("span", "ticket-channel", lookup(CHANNELS, t.channel))); }
-    if (t.lawyer) {
-      foot.appendChild(el("span", "ticket-lawyer", (isMine(t) ? "我认领的" : "认领律师：" + t.lawyer)));
-    }
+    if (t.lawyer && !mine) { foot.appendChild(el("span", "ticket-lawyer", lawyerName(t.lawyer))); }
     if (t.status === "waiting") {
-      var btn = el("button", "btn btn-primary claim", "认领");
+      var btn = el("button", "btn btn-primary btn-sm claim", "认领");
       btn.type = "button";
       btn.setAttribute("data-id", String(t.id));
       btn.addEventListener("click", function (e) {
@@ -353,55 +581,72 @@
       foot.appendChild(btn);
     }
     row.appendChild(foot);
+    if (remind) {
+      row.appendChild(el("div", "ticket-remind", "提醒：请尽快回复"));
+    }
     row._wait = wait;
+  }
+
+  function groupHead(key, label, count) {
+    var h = groupHeads[key];
+    if (!h) {
+      h = groupHeads[key] = el("div", "queue-group group-" + key);
+      h._label = h.appendChild(el("span", "queue-group-label", label));
+      h._count = h.appendChild(el("span", "queue-group-count"));
+    }
+    h._count.textContent = String(count);
+    return h;
   }
 
   function renderQueue(list) {
     if (!Array.isArray(list)) { list = []; }
-    var sorted = sortTickets(list);
+    var groups = { waiting: [], mine: [], others: [], closed: [] };
+    list.forEach(function (t) {
+      if (t && t.id != null) { groups[groupOf(t)].push(t); }
+    });
+    var nodes = [];
     var seen = Object.create(null);
-    var waiting = 0;
-
-    sorted.forEach(function (t, i) {
-      if (!t || t.id == null) { return; }
-      var key = String(t.id);
-      seen[key] = true;
-      if (t.status === "waiting") { waiting++; }
-      var entry = rows[key];
-      if (!entry) {
-        entry = rows[key] = { el: buildRow(t), sig: null };
-      }
-      var sig = ticketSig(t);
-      if (entry.sig !== sig) {
-        fillRow(entry.el, t);
-        entry.sig = sig;
-      } else if (entry.el._wait) {
-        entry.el._wait.textContent = t.status === "waiting" ? fmtWait(t.waiting_seconds) : "";
-      }
-      entry.el.classList.toggle("active", String(currentId) === key);
-      // only move nodes when the order actually changes (avoids eating clicks)
-      if (els.queue.children[i] !== entry.el) {
-        els.queue.insertBefore(entry.el, els.queue.children[i] || null);
-      }
+    QUEUE_GROUPS.forEach(function (g) {
+      var items = sortTickets(groups[g.key]);
+      if (!items.length) { return; }
+      nodes.push(groupHead(g.key, g.label, items.length));
+      items.forEach(function (t) {
+        var key = String(t.id);
+        seen[key] = true;
+        var entry = rows[key];
+        if (!entry) { entry = rows[key] = { el: buildRow(t), sig: null }; }
+        var sig = ticketSig(t);
+        if (entry.sig !== sig) {
+          fillRow(entry.el, t);
+          entry.sig = sig;
+        } else if (entry.el._wait) {
+          entry.el._wait.textContent = t.status === "waiting" ? fmtWait(t.waiting_seconds) : "";
+        }
+        entry.el.classList.toggle("active", String(currentId) === key);
+        nodes.push(entry.el);
+      });
     });
 
-    Object.keys(rows).forEach(function (key) {
-      if (!seen[key]) {
-        var n = rows[key].el;
-        if (n.parentNode) { n.parentNode.removeChild(n); }
-        delete rows[key];
-      }
+    // only move nodes when the order actually changes (avoids eating clicks)
+    nodes.forEach(function (n, i) {
+      if (els.queue.children[i] !== n) { els.queue.insertBefore(n, els.queue.children[i] || null); }
     });
+    while (els.queue.children.length > nodes.length) {
+      els.queue.removeChild(els.queue.lastChild);
+    }
+    Object.keys(rows).forEach(function (key) { if (!seen[key]) { delete rows[key]; } });
 
-    els.queueEmpty.hidden = sorted.length > 0;
+    var waiting = groups.waiting.length;
+    els.queueEmpty.hidden = nodes.length > 0;
     els.queueCount.textContent = waiting ? waiting + " 个待认领" : "";
     els.queueCount.hidden = !waiting;
+    document.title = (waiting ? "(" + waiting + ") " : "") + "律师工作台 · 12348 公共法律服务";
   }
 
   function claim(id, btn) {
     clearError();
     if (btn) { btn.disabled = true; }
-    return api("POST", "/api/console/tickets/" + encodeURIComponent(id) + "/claim")
+    return api("POST", ticketUrl(id, "claim"))
       .then(function (res) {
         if (!res.ok) {
           handleFailure(res);
@@ -411,6 +656,7 @@
           return;
         }
         loadQueue();
+        loadLawyers();
         if (String(currentId) === String(id)) { loadTicket(); } else { openTicket(id); }
       }, function (err) {
         showError(err.message);
@@ -425,17 +671,25 @@
   // ---------- ticket ----------
   function closeTicket() {
     if (ticketTimer) { clearInterval(ticketTimer); ticketTimer = null; }
+    stopWindowClock();
     currentId = null;
     currentTicket = null;
+    currentPacket = null;
     packetSig = null;
+    notesSig = null;
+    faqAnswers = [];
     transcriptShown = Object.create(null);
     clear(els.transcript);
     clear(els.packet);
+    clear(els.notes);
+    clear(els.alerts);
+    els.replyWindow.hidden = true;
     els.ticketView.hidden = true;
     els.placeholder.hidden = false;
   }
 
   function openTicket(id) {
+    if (activeTab !== "work") { switchTab("work"); }
     if (String(currentId) === String(id)) { loadTicket(); return; }
     closeTicket();
     currentId = id;
@@ -444,15 +698,22 @@
     els.ticketHeading.textContent = "咨询 #" + id;
     clear(els.ticketMeta);
     els.ticketMeta.appendChild(el("span", "muted", "加载中…"));
-    els.claimedTools.hidden = true;
+    els.replyForm.hidden = true;
+    els.manageTools.hidden = true;
     els.readonly.hidden = true;
     els.ticketClaim.hidden = true;
     els.replyText.value = "";
+    els.noteText.value = "";
     els.summary.value = "";
     els.outcome.selectedIndex = 0;
+    els.transferTo.value = "";
+    updateTransferButton();
+    els.notesEmpty.hidden = true;
     Object.keys(rows).forEach(function (k) { rows[k].el.classList.toggle("active", k === String(id)); });
     ticketBusy = false;
+    ticketPolls = 0;
     loadTicket();
+    loadNotes();
     ticketTimer = setInterval(loadTicket, TICKET_POLL_MS);
   }
 
@@ -460,7 +721,9 @@
     if (currentId == null || ticketBusy) { return Promise.resolve(); }
     var id = currentId;
     ticketBusy = true;
-    return api("GET", "/api/console/tickets/" + encodeURIComponent(id))
+    ticketPolls++;
+    if (ticketPolls % NOTES_EVERY === 0) { loadNotes(); }
+    return api("GET", ticketUrl(id))
       .then(function (res) {
         if (String(id) !== String(currentId)) { return; }   // switched meanwhile
         if (!res.ok) { handleFailure(res, "ticket"); return; }
@@ -474,79 +737,180 @@
 
   function renderTicket(data) {
     var t = data.ticket || {};
+    var wasMine = currentTicket && currentTicket.status === "claimed" && isMine(currentTicket);
     currentTicket = t;
+    currentPacket = data.packet || {};
     renderTicketHeader(t);
-    renderPacket(data.packet || {}, t);
     addTranscript(data.messages || []);
+    renderPacket(currentPacket, t);
     renderTools(t);
+    renderReplyWindow();
+    if (!wasMine && t.status === "claimed" && isMine(t)) { loadLawyers(); }
   }
 
   function renderTicketHeader(t) {
     els.ticketHeading.textContent = "咨询 #" + (t.id != null ? t.id : currentId);
     clear(els.ticketMeta);
-    if (t.priority === "urgent") { els.ticketMeta.appendChild(el("span", "tag tag-urgent", "紧急")); }
-    els.ticketMeta.appendChild(el("span", "tag tag-status status-" + String(t.status || "").replace(/[^a-z_]/g, ""),
-      lookup(STATUSES, t.status)));
+    if (t.priority === "urgent") { els.ticketMeta.appendChild(tag("tag-urgent", "紧急")); }
+    if (t.escalated) { els.ticketMeta.appendChild(tag("tag-escalated", "已超时升级")); }
+    els.ticketMeta.appendChild(statusTag(t.status));
+    if (t.channel) { els.ticketMeta.appendChild(channelBadge(t.channel)); }
+    els.ticketMeta.appendChild(languageBadge(t.language));
     var bits = [];
-    if (t.channel) { bits.push("渠道：" + lookup(CHANNELS, t.channel)); }
-    if (t.created_at) { bits.push("创建：" + fmtTime(t.created_at)); }
+    if (t.created_at) { bits.push("创建 " + fmtTime(t.created_at)); }
     if (t.status === "waiting") { bits.push(fmtWait(t.waiting_seconds)); }
-    if (t.lawyer) { bits.push("律师：" + t.lawyer + (isMine(t) ? "（我）" : "")); }
+    if (t.lawyer) { bits.push("律师 " + (isMine(t) ? "我" : lawyerName(t.lawyer))); }
+    if (t.outcome) { bits.push("结果 " + lookup(OUTCOMES, t.outcome)); }
     els.ticketMeta.appendChild(el("span", "meta-text", bits.join(" · ")));
     els.ticketClaim.hidden = t.status !== "waiting";
     if (t.status === "waiting") { els.ticketClaim.disabled = false; }
+
+    clear(els.alerts);
+    if (t.status === "claimed" && isMine(t) && t.reminded) {
+      var a = el("div", "alert alert-warn");
+      a.appendChild(el("strong", null, "提醒：请尽快回复"));
+      a.appendChild(el("span", null, "您认领后已较长时间没有回复，群众仍在等待。"));
+      els.alerts.appendChild(a);
+    }
+    if (t.status === "waiting" && t.escalated) {
+      var b = el("div", "alert alert-danger");
+      b.appendChild(el("strong", null, "已超时升级"));
+      b.appendChild(el("span", null, "超过时限无人认领，已自动提升为紧急，请优先处理。"));
+      els.alerts.appendChild(b);
+    }
+  }
+
+  // --- packet ---
+  function chip(cls, text, title) {
+    var n = el("span", "chip " + cls, text);
+    if (title) { n.title = title; }
+    return n;
+  }
+  function packetRow(label, content) {
+    var row = el("div", "pk-row");
+    row.appendChild(el("div", "pk-label", label));
+    var v = el("div", "pk-value");
+    (Array.isArray(content) ? content : [content]).forEach(function (c) { if (c) { v.appendChild(c); } });
+    row.appendChild(v);
+    return row;
+  }
+  function reasonChips(list, cls) {
+    return (Array.isArray(list) ? list : []).map(function (r) {
+      return chip(cls, lookup(TRIAGE_REASONS, r), String(r));
+    });
   }
 
   function renderPacket(p, t) {
-    var sig = JSON.stringify(p);
+    var sig = JSON.stringify([p, faqAnswers.map(function (a) { return a.id; })]);
     if (sig === packetSig) { return; }
     packetSig = sig;
     clear(els.packet);
 
-    var head = el("div", "packet-head");
-    if (p.urgent) { head.appendChild(el("span", "tag tag-urgent", "紧急")); }
-    head.appendChild(el("span", "packet-chip", "服务：" + (lookup(SERVICES, p.service || t.service) || "—")));
-    head.appendChild(el("span", "packet-chip", "领域：" + (lookup(TOPICS, p.topic || t.topic) || "—")));
-    els.packet.appendChild(head);
+    var urgent = reasonChips(p.urgent_reasons, "chip-urgent");
+    if (p.urgent && !urgent.length) { urgent = [chip("chip-urgent", "紧急")]; }
+    var complex = reasonChips(p.complex_reasons, "chip-complex");
+    var grid = el("div", "pk-grid");
+    grid.appendChild(packetRow("领域", chip("chip-brand", lookup(TOPICS, p.topic || t.topic) || "未分类")));
+    grid.appendChild(packetRow("服务", chip("chip-brand", lookup(SERVICES, p.service || t.service) || "—")));
+    var reason = p.reason || t.reason;
+    if (reason) { grid.appendChild(packetRow("转接原因", el("span", "pk-text", lookup(HANDOFF_REASONS, reason)))); }
+    if (urgent.length) { grid.appendChild(packetRow("紧急因素", urgent)); }
+    if (complex.length) { grid.appendChild(packetRow("复杂因素", complex)); }
+    els.packet.appendChild(grid);
 
     if (p.first_message) {
-      els.packet.appendChild(el("div", "packet-label", "群众首条消息"));
+      els.packet.appendChild(el("div", "pk-section", "群众首条消息"));
       els.packet.appendChild(el("blockquote", "packet-first", p.first_message));
     }
 
+    els.packet.appendChild(el("div", "pk-section", "关键事实"));
     var facts = p.facts && typeof p.facts === "object" ? p.facts : {};
-    var keys = Object.keys(facts);
-    els.packet.appendChild(el("div", "packet-label", "已收集的事实"));
-    if (keys.length) {
-      var dl = el("dl", "facts");
-      keys.forEach(function (k) {
-        var v = facts[k];
-        var vals = Array.isArray(v) ? v.map(String) : [String(v)];
-        dl.appendChild(el("dt", null, lookup(FACT_KEYS, k)));
-        dl.appendChild(el("dd", null, vals.join("、")));
-      });
-      els.packet.appendChild(dl);
-    } else {
-      els.packet.appendChild(el("p", "muted", "无"));
+    var factBox = el("div", "facts");
+    var known = Object.create(null);
+    var any = false;
+    function addFacts(key, label) {
+      known[key] = true;
+      var v = facts[key];
+      var vals = (Array.isArray(v) ? v : (v == null || v === "" ? [] : [v])).map(String).filter(Boolean);
+      if (!vals.length) { return; }
+      any = true;
+      factBox.appendChild(packetRow(label, vals.map(function (x) {
+        return chip("chip-fact fact-" + safeClass(key), x);
+      })));
     }
+    FACT_GROUPS.forEach(function (g) { addFacts(g[0], g[1]); });
+    Object.keys(facts).forEach(function (k) { if (!known[k]) { addFacts(k, lookup(FACT_KEYS, k)); } });
+    els.packet.appendChild(any ? factBox : el("p", "muted small", "未从对话中提取到金额、日期、地点或当事人"));
 
-    var faqs = Array.isArray(p.faq_shown) ? p.faq_shown : [];
-    els.packet.appendChild(el("div", "packet-label", "已向群众展示的问答"));
-    if (faqs.length) {
-      var ul = el("ul", "faq-list");
-      faqs.forEach(function (f) { ul.appendChild(el("li", null, f)); });
-      els.packet.appendChild(ul);
-    } else {
-      els.packet.appendChild(el("p", "muted", "无"));
+    els.packet.appendChild(el("div", "pk-section", "智能助手已给出的解答"));
+    var ids = (Array.isArray(p.faq_shown) ? p.faq_shown : []).map(String);
+    var answers = [];
+    var seenText = Object.create(null);
+    faqAnswers.forEach(function (a) {
+      if (!seenText[a.text]) { seenText[a.text] = true; answers.push(a); }
+    });
+    if (!ids.length && !answers.length) {
+      els.packet.appendChild(el("p", "muted small", "无（群众尚未收到问答库解答）"));
+      return;
     }
+    var paired = ids.length === answers.length;
+    var list = el("ol", "faq-list");
+    var n = Math.max(ids.length, paired ? 0 : answers.length);
+    var i;
+    for (i = 0; i < ids.length; i++) {
+      list.appendChild(faqItem(ids[i], paired ? answers[i] : null));
+    }
+    if (!paired) {
+      for (i = 0; i < answers.length; i++) { list.appendChild(faqItem(null, answers[i])); }
+    }
+    els.packet.appendChild(list);
+    if (!n && !paired) { return; }
+  }
+
+  function faqItem(id, answer) {
+    var li = el("li", "faq-item");
+    var head = el("div", "faq-head");
+    if (id) { head.appendChild(el("code", "faq-id", id)); }
+    if (answer) {
+      var go = el("button", "link-btn", "在对话中查看");
+      go.type = "button";
+      go.addEventListener("click", function () { jumpToMessage(answer.id); });
+      head.appendChild(go);
+    }
+    li.appendChild(head);
+    if (answer) {
+      var first = String(answer.text).split(/\n+/).filter(function (s) { return s.trim(); })[0] || "";
+      li.appendChild(el("div", "faq-excerpt", first));
+    }
+    return li;
+  }
+
+  function jumpToMessage(id) {
+    var n = transcriptShown[String(id)];
+    if (!n) { return; }
+    n.scrollIntoView({ block: "center", behavior: "smooth" });
+    n.classList.remove("flash");
+    void n.offsetWidth;
+    n.classList.add("flash");
+  }
+
+  // --- transcript ---
+  function isFaqAnswer(m) {
+    return m.sender === "bot" && Array.isArray(m.buttons) && m.buttons.some(function (b) {
+      return b && b.payload === "/helpful";
+    });
   }
 
   function buildMsg(m) {
     var sender = String(m.sender || (m.direction === "in" ? "citizen" : "bot"));
-    var n = el("div", "msg msg-" + (m.direction === "in" ? "in" : "out") + " msg-" + sender.replace(/[^a-z_]/gi, ""));
+    var n = el("div", "msg msg-" + (m.direction === "in" ? "in" : "out") + " msg-" + safeClass(sender));
     n.setAttribute("data-sender", sender);
     n.setAttribute("data-id", String(m.id));
     var label = el("div", "msg-label", lookup(SENDERS, sender));
+    if (isFaqAnswer(m)) {
+      n.classList.add("msg-faq");
+      label.appendChild(el("span", "msg-tag", "问答库解答"));
+    }
     var time = fmtTime(m.created_at);
     if (time) { label.appendChild(el("time", "msg-time", time)); }
     n.appendChild(label);
@@ -572,6 +936,10 @@
       if (!m || m.id == null || transcriptShown[String(m.id)]) { return; }
       var n = buildMsg(m);
       transcriptShown[String(m.id)] = n;
+      if (isFaqAnswer(m)) {
+        faqAnswers.push({ id: m.id, text: m.text == null ? "" : String(m.text) });
+        faqAnswers.sort(function (a, b) { return Number(a.id) - Number(b.id); });
+      }
       // keep ordered by id
       var id = Number(m.id);
       var ref = null;
@@ -587,14 +955,81 @@
 
   function renderTools(t) {
     var mine = t.status === "claimed" && isMine(t);
-    els.claimedTools.hidden = !mine;
+    els.replyForm.hidden = !mine;
+    els.manageTools.hidden = !mine;
     var note = "";
-    if (t.status === "waiting") { note = "认领后即可回复群众并结束咨询。"; }
-    else if (t.status === "claimed" && !mine) { note = "该咨询已由 " + (t.lawyer || "其他律师") + " 认领，您只能查看。"; }
-    else if (t.status === "resolved") { note = "该咨询已结束。"; }
+    if (t.status === "waiting") { note = "认领后即可回复群众、转交或结束咨询。"; }
+    else if (t.status === "claimed" && !mine) { note = "该咨询由 " + (lawyerName(t.lawyer) || "其他律师") + " 处理中，您只能查看。"; }
+    else if (t.status === "resolved") { note = "该咨询已结束" + (t.outcome ? "（" + lookup(OUTCOMES, t.outcome) + "）" : "") + "。"; }
     else if (t.status === "expired") { note = "该咨询已过期关闭。"; }
+    else if (t.status === "cancelled") { note = "群众已取消转接。"; }
     els.readonly.textContent = note;
     els.readonly.hidden = !note;
+  }
+
+  // ---------- WeChat reply window ----------
+  function windowState() {
+    var rw = currentTicket && currentTicket.reply_window;
+    if (!rw || typeof rw !== "object") { return null; }
+    var exp = parseTime(rw.expires_at);
+    var remaining = rw.remaining == null ? null : Number(rw.remaining);
+    if (!exp) {
+      return { closed: true, left: null, remaining: remaining,
+        why: "该群众没有可用的微信回复窗口（从未给公众号留言，或已取消关注），消息无法送达。可通过12348电话联系。" };
+    }
+    var left = exp.getTime() - Date.now();
+    if (left <= 0) {
+      return { closed: true, left: 0, remaining: remaining,
+        why: "距群众最后一条消息已超过微信规定的时限，微信不再允许发送客服消息。请等群众再次留言，或通过12348电话联系。" };
+    }
+    if (remaining === 0) {
+      return { closed: true, left: left, remaining: 0,
+        why: "本窗口内可发送的客服消息条数已用完，微信不允许再发。请等群众再次留言后继续回复。" };
+    }
+    return { closed: false, left: left, remaining: remaining, warn: left < WINDOW_WARN_MS };
+  }
+
+  function renderReplyWindow() {
+    var st = windowState();
+    if (!st) {
+      els.replyWindow.hidden = true;
+      stopWindowClock();
+      applyReplyBlock(null);
+      return;
+    }
+    els.replyWindow.hidden = false;
+    els.replyWindow.classList.toggle("rw-warn", !!st.warn);
+    els.replyWindow.classList.toggle("rw-closed", st.closed);
+    els.replyWindow.setAttribute("data-state", st.closed ? "closed" : (st.warn ? "warn" : "open"));
+    if (st.closed) {
+      els.rwClock.textContent = "已关闭";
+    } else {
+      els.rwClock.textContent = "剩余 " + fmtClock(st.left);
+    }
+    els.rwQuota.textContent = st.remaining == null ? "" :
+      (st.remaining > 0 ? "还可发送 " + st.remaining + " 条" : "可发送条数已用完");
+    els.rwQuota.hidden = st.remaining == null;
+    els.rwNote.textContent = st.closed ? st.why : (st.warn ? "窗口不足 1 小时，请尽快回复" : "");
+    els.rwNote.hidden = !els.rwNote.textContent;
+    applyReplyBlock(st.closed ? st : null);
+    if (st.closed || !st.left) { stopWindowClock(); } else { startWindowClock(); }
+  }
+
+  function applyReplyBlock(st) {
+    var blocked = !!st;
+    els.replyForm.classList.toggle("blocked", blocked);
+    els.replyBlocked.textContent = blocked ? "微信回复窗口已关闭，无法发送" : "";
+    els.replyBlocked.hidden = !blocked;
+    els.replySend.disabled = blocked || els.replySend._sending === true;
+    els.replySend.title = blocked ? st.why : "";
+  }
+
+  function startWindowClock() {
+    if (windowTimer) { return; }
+    windowTimer = setInterval(renderReplyWindow, 1000);
+  }
+  function stopWindowClock() {
+    if (windowTimer) { clearInterval(windowTimer); windowTimer = null; }
   }
 
   // ---------- reply ----------
@@ -611,6 +1046,8 @@
 
   function sendReply() {
     if (currentId == null || els.replySend.disabled) { return; }
+    var st = windowState();
+    if (st && st.closed) { showError(st.why); return; }
     var text = els.replyText.value;
     if (!text.trim()) {
       showError("回复内容不能为空");
@@ -618,18 +1055,147 @@
     }
     var id = currentId;
     clearError();
+    els.replySend._sending = true;
     els.replySend.disabled = true;
-    api("POST", "/api/console/tickets/" + encodeURIComponent(id) + "/reply", { text: text })
+    api("POST", ticketUrl(id, "reply"), { text: text })
       .then(function (res) {
         if (!res.ok) { handleFailure(res); return; }
         if (String(id) === String(currentId)) {
           if (els.replyText.value === text) { els.replyText.value = ""; }
           if (res.data && res.data.id != null) { addTranscript([res.data]); }
           els.transcript.scrollTop = els.transcript.scrollHeight;
+          loadTicket();
         }
       }, function (err) { showError(err.message); })
-      .then(function () { els.replySend.disabled = false; });
+      .then(function () {
+        els.replySend._sending = false;
+        var s = windowState();
+        applyReplyBlock(s && s.closed ? s : null);
+      });
   }
+
+  // ---------- private notes ----------
+  function loadNotes() {
+    if (currentId == null) { return Promise.resolve(); }
+    var id = currentId;
+    return api("GET", ticketUrl(id, "notes")).then(function (res) {
+      if (String(id) !== String(currentId)) { return; }
+      if (!res.ok) { if (res.status === 401) { sessionExpired(); } return; }
+      renderNotes((res.data && res.data.notes) || []);
+    }, function () { /* the ticket poll reports connection problems */ });
+  }
+
+  function renderNotes(list) {
+    if (!Array.isArray(list)) { list = []; }
+    var sig = JSON.stringify(list);
+    if (sig === notesSig) { return; }
+    notesSig = sig;
+    clear(els.notes);
+    list.forEach(function (n) {
+      if (!n) { return; }
+      var li = el("li", "note");
+      li.setAttribute("data-id", String(n.id));
+      var meta = el("div", "note-meta");
+      meta.appendChild(el("span", "note-author", n.author || "律师"));
+      meta.appendChild(el("time", "note-time", fmtTime(n.created_at)));
+      li.appendChild(meta);
+      li.appendChild(el("div", "note-text", n.text == null ? "" : n.text));
+      els.notes.appendChild(li);
+    });
+    els.notesEmpty.hidden = list.length > 0;
+    els.notes.scrollTop = els.notes.scrollHeight;
+  }
+
+  els.noteForm.addEventListener("submit", function (e) {
+    e.preventDefault();
+    if (currentId == null || els.noteAdd.disabled) { return; }
+    var text = els.noteText.value;
+    if (!text.trim()) { showError("备注内容不能为空"); return; }
+    var id = currentId;
+    clearError();
+    els.noteAdd.disabled = true;
+    api("POST", ticketUrl(id, "notes"), { text: text })
+      .then(function (res) {
+        if (!res.ok) { handleFailure(res); return; }
+        if (String(id) === String(currentId)) {
+          if (els.noteText.value === text) { els.noteText.value = ""; }
+          loadNotes();
+        }
+      }, function (err) { showError(err.message); })
+      .then(function () { els.noteAdd.disabled = false; });
+  });
+  els.noteText.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && !e.isComposing) {
+      e.preventDefault();
+      els.noteForm.requestSubmit ? els.noteForm.requestSubmit() : els.noteAdd.click();
+    }
+  });
+
+  // ---------- transfer ----------
+  function renderTransferOptions() {
+    var sel = els.transferTo;
+    var previous = sel.value;
+    while (sel.options.length > 1) { sel.remove(1); }
+    while (sel.children.length > 1) { sel.removeChild(sel.lastChild); }
+    var back = el("option", null, "退回队列（由其他律师认领）");
+    back.value = TO_QUEUE;
+    sel.appendChild(back);
+    var online = lawyers.filter(function (l) {
+      return l && l.online && me && l.username !== me.username;
+    });
+    if (online.length) {
+      var group = el("optgroup");
+      group.label = "在线同事";
+      online.forEach(function (l) {
+        var name = l.display_name && l.display_name !== l.username ? l.display_name + "（" + l.username + "）" : l.username;
+        var topics = Array.isArray(l.topics) && l.topics.length ?
+          " · " + l.topics.map(function (x) { return lookup(TOPICS, x); }).join("、") : "";
+        var o = el("option", null, name + topics);
+        o.value = l.username;
+        group.appendChild(o);
+      });
+      sel.appendChild(group);
+    }
+    var values = Array.prototype.map.call(sel.options, function (o) { return o.value; });
+    sel.value = values.indexOf(previous) >= 0 ? previous : "";
+    els.transferHint.textContent = online.length ?
+      "只列出在线的同事。转交后您将不能再回复此咨询。" :
+      "暂无其他在线同事，可退回队列由其他律师认领。";
+    updateTransferButton();
+  }
+
+  function updateTransferButton() {
+    els.transfer.disabled = !els.transferTo.value;
+  }
+  els.transferTo.addEventListener("change", updateTransferButton);
+  els.transferTo.addEventListener("focus", function () { loadLawyers(); });
+
+  els.transfer.addEventListener("click", function () {
+    if (currentId == null || !els.transferTo.value) { return; }
+    var value = els.transferTo.value;
+    var to = value === TO_QUEUE ? null : value;
+    var id = currentId;
+    var question = to ?
+      "确定将咨询 #" + id + " 转交给 " + lawyerName(to) + " 吗？\n转交后由对方继续处理，您将不能再回复。" :
+      "确定将咨询 #" + id + " 退回队列吗？\n退回后由其他律师重新认领，您将不能再回复。";
+    if (!window.confirm(question)) { return; }
+    clearError();
+    els.transfer.disabled = true;
+    api("POST", ticketUrl(id, "transfer"), { to: to })
+      .then(function (res) {
+        if (!res.ok) { handleFailure(res); return; }
+        els.transferTo.value = "";
+        if (String(id) === String(currentId) && res.data && res.data.id != null) {
+          currentTicket = res.data;
+          renderTicketHeader(res.data);
+          renderTools(res.data);
+          renderReplyWindow();
+        }
+        loadTicket();
+        loadQueue();
+      }, function (err) { showError(err.message); })
+      .then(updateTransferButton);
+  });
 
   // ---------- resolve ----------
   els.resolveForm.addEventListener("submit", function (e) {
@@ -638,8 +1204,7 @@
     var id = currentId;
     clearError();
     els.resolve.disabled = true;
-    api("POST", "/api/console/tickets/" + encodeURIComponent(id) + "/resolve",
-      { outcome: els.outcome.value, summary: els.summary.value })
+    api("POST", ticketUrl(id, "resolve"), { outcome: els.outcome.value, summary: els.summary.value })
       .then(function (res) {
         if (!res.ok) { handleFailure(res); return; }
         if (String(id) === String(currentId)) {
@@ -648,6 +1213,7 @@
             currentTicket = res.data;
             renderTicketHeader(res.data);
             renderTools(res.data);
+            renderReplyWindow();
           }
           loadTicket();
         }
@@ -655,6 +1221,88 @@
       }, function (err) { showError(err.message); })
       .then(function () { els.resolve.disabled = false; });
   });
+
+  // ---------- audit log (admins) ----------
+  function loadAudit() {
+    if (!me || me.role !== "admin" || auditBusy) { return Promise.resolve(); }
+    auditBusy = true;
+    els.auditRefresh.disabled = true;
+    return api("GET", "/api/console/audit?limit=200")
+      .then(function (res) {
+        if (!res.ok) { handleFailure(res, "audit"); return; }
+        clearError("audit");
+        auditEntries = (res.data && Array.isArray(res.data.entries)) ? res.data.entries : [];
+        renderAuditFilter();
+        renderAudit();
+      }, function (err) { showError(err.message, "audit"); })
+      .then(function () { auditBusy = false; els.auditRefresh.disabled = false; });
+  }
+
+  function renderAuditFilter() {
+    var sel = els.auditFilter;
+    var previous = sel.value;
+    var present = Object.create(null);
+    auditEntries.forEach(function (e) { if (e && e.action) { present[e.action] = true; } });
+    var actions = Object.keys(ACTIONS).filter(function (a) { return present[a]; })
+      .concat(Object.keys(present).filter(function (a) { return !has(ACTIONS, a); }).sort());
+    while (sel.options.length > 1) { sel.remove(1); }
+    actions.forEach(function (a) {
+      var o = el("option", null, lookup(ACTIONS, a));
+      o.value = a;
+      sel.appendChild(o);
+    });
+    sel.value = actions.indexOf(previous) >= 0 ? previous : "";
+  }
+
+  function fmtDetail(d) {
+    if (d == null || d === "") { return ""; }
+    if (typeof d !== "object") { return String(d); }
+    var parts = [];
+    Object.keys(d).forEach(function (k) {
+      var v = d[k];
+      if (k === "to") { parts.push(v ? "转给 " + lawyerName(String(v)) : "退回队列"); }
+      else if (k === "outcome") { parts.push("结果：" + lookup(OUTCOMES, v)); }
+      else if (k === "chars") { parts.push(v + " 字"); }
+      else if (k === "waited_minutes") { parts.push("已等待 " + v + " 分钟"); }
+      else { parts.push(k + "：" + (v !== null && typeof v === "object" ? JSON.stringify(v) : String(v))); }
+    });
+    return parts.join("；");
+  }
+
+  function renderAudit() {
+    var filter = els.auditFilter.value;
+    var list = auditEntries.filter(function (e) { return e && (!filter || e.action === filter); });
+    clear(els.auditBody);
+    list.forEach(function (e) {
+      var tr = el("tr", "audit-entry action-" + safeClass(e.action));
+      tr.setAttribute("data-action", String(e.action || ""));
+      tr.setAttribute("data-id", String(e.id));
+      tr.appendChild(el("td", "audit-time", fmtDateTime(e.created_at)));
+      tr.appendChild(el("td", "audit-lawyer" + (e.lawyer ? "" : " muted"), e.lawyer || "系统"));
+      var act = el("td", "audit-action");
+      act.appendChild(tag("tag-action act-" + safeClass(e.action), lookup(ACTIONS, e.action)));
+      tr.appendChild(act);
+      var tk = el("td", "audit-ticket");
+      if (e.ticket_id != null) {
+        var b = el("button", "link-btn", "#" + e.ticket_id);
+        b.type = "button";
+        b.title = "在工作台打开此咨询";
+        b.addEventListener("click", function () { openTicket(e.ticket_id); });
+        tk.appendChild(b);
+      } else {
+        tk.appendChild(el("span", "muted", "—"));
+      }
+      tr.appendChild(tk);
+      tr.appendChild(el("td", "audit-detail", fmtDetail(e.detail)));
+      els.auditBody.appendChild(tr);
+    });
+    els.auditEmpty.hidden = list.length > 0;
+    els.auditCount.textContent = filter ?
+      "显示 " + list.length + " / 最近 " + auditEntries.length + " 条" : "最近 " + auditEntries.length + " 条";
+  }
+
+  els.auditFilter.addEventListener("change", renderAudit);
+  els.auditRefresh.addEventListener("click", function () { loadAudit(); });
 
   // ---------- start ----------
   function init() {
