@@ -36,6 +36,12 @@ class RasaBackend(NLUBackend):
             if axis != "act":
                 question += conf
         axes["act"].append(("question", question))
+        # A topic intent is a general legal question: its confidence counts for the consultation service,
+        # the same convention the built-in model is trained with (nlu/builtin.py axis_datasets).
+        topic_mass = sum(c for _, c in axes["topic"])
+        service = dict(axes["service"])
+        service["consultation"] = service.get("consultation", 0.0) + topic_mass
+        axes["service"] = list(service.items())
         result = Rankings()
         for axis, ranking in axes.items():
             total = sum(c for _, c in ranking) or 1.0
