@@ -17,7 +17,7 @@ import logging
 from collections.abc import Mapping
 from typing import Protocol
 
-from sqlalchemy import or_, update
+from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -25,7 +25,7 @@ from bot.store import Citizen, InboundUpdate, Message, Store, utcnow
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 20
 #: How long a relay may hold a message before another one may try it (a crashed worker's lease).
 LEASE_SECONDS = 120
 
@@ -75,6 +75,20 @@ def pending(store: Store, channels: list[str], limit: int = 100,
         return [(m, c) for m, c in session.exec(query).all()]
 
 
+def first_undelivered(store: Store, citizen_ids: set[int]) -> dict[int, int | None]:
+    """Per citizen, the oldest outgoing message still to deliver (whatever its lease)."""
+    if not citizen_ids:
+        return {}
+    with store.session() as session:
+        rows = session.exec(
+            select(Message.citizen_id, func.min(Message.id))
+            .where(Message.direction == "out", col(Message.delivered_at).is_(None),
+                   col(Message.delivery_attempts) < MAX_ATTEMPTS, col(Message.citizen_id).in_(citizen_ids))
+            .group_by(col(Message.citizen_id))
+        ).all()
+    return {citizen: first for citizen, first in rows}
+
+
 def claim(store: Store, message: Message) -> bool:
     """Take the sending lease with a conditional update: of several relays, exactly one wins."""
     lease_expired = utcnow() - dt.timedelta(seconds=LEASE_SECONDS)
@@ -101,13 +115,20 @@ def mark_delivered(store: Store, message_id: int, channel_message_id: str | None
             session.commit()
 
 
+def backoff(attempts: int) -> dt.timedelta:
+    """2, 4, 8 … seconds, at most 10 minutes: 20 attempts span about two hours of outage."""
+    return dt.timedelta(seconds=min(2 ** max(attempts, 1), 600))
+
+
 def mark_failed(store: Store, message_id: int, reason: str, retryable: bool) -> None:
     with store.session() as session:
         message = session.get(Message, message_id)
         if message is not None:
             message.delivery_attempts = message.delivery_attempts + 1 if retryable else MAX_ATTEMPTS
             message.delivery_error = reason[:500]
-            message.delivery_claimed_at = None
+            # Keep the lease so that the next try waits out the backoff instead of hammering the platform.
+            lease = dt.timedelta(seconds=LEASE_SECONDS)
+            message.delivery_claimed_at = utcnow() - lease + backoff(message.delivery_attempts)
             session.add(message)
             session.commit()
 
@@ -116,17 +137,29 @@ async def deliver_pending(store: Store, senders: Mapping[str, Sender], citizen_i
     """Send what is waiting, oldest first; returns how many were delivered."""
     delivered = 0
     items = await asyncio.to_thread(pending, store, list(senders), 100, citizen_id)
+    first = await asyncio.to_thread(first_undelivered, store, {c.id for _, c in items if c.id is not None})
+    held_back: set[int] = set()  # citizens with an earlier message not yet delivered: keep their order
     for message, citizen in items:
-        assert message.id is not None
+        assert message.id is not None and citizen.id is not None
+        expected = first.get(citizen.id)
+        if citizen.id in held_back or (expected is not None and message.id != expected):
+            held_back.add(citizen.id)  # an earlier message is backing off or being sent by another relay
+            continue
         if not await asyncio.to_thread(claim, store, message):
-            continue  # another relay is sending it
+            held_back.add(citizen.id)
+            continue
         try:
             channel_message_id = await senders[citizen.channel].send(citizen.channel_user_id, message)
         except DeliveryError as exc:
             log.warning("delivery of message %s failed: %s", message.id, exc.reason)
             await asyncio.to_thread(mark_failed, store, message.id, exc.reason, exc.retryable)
+            if exc.retryable:
+                held_back.add(citizen.id)
+            else:
+                first[citizen.id] = None  # it will never go: the next one may
             continue
         await asyncio.to_thread(mark_delivered, store, message.id, channel_message_id)
+        first[citizen.id] = None  # the next one in this batch may follow
         delivered += 1
     return delivered
 

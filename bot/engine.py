@@ -358,6 +358,8 @@ class Engine:
                     conversation.pending_outcome = None
                     session.add(conversation)
                 say(t("not_helpful", lang), buttons=[_button(t("btn_lawyer", lang), "/lawyer")])
+        elif payload == "/menu":  # /start on Telegram, the menu button on WeChat
+            self._small_talk(session, conversation, Act.greet, lang, say)
         elif payload == "/lawyer":
             if status in (ConversationStatus.waiting, ConversationStatus.with_lawyer):
                 return

@@ -375,9 +375,12 @@ class HandoffQueue:
         if len(text) > 4000:
             raise HandoffError("回复太长（最多4000字）")
         with self.store.session() as session:
-            _, conversation = self._owned(session, ticket_id, lawyer)
+            ticket, conversation = self._owned(session, ticket_id, lawyer)
             message = add_message(session, conversation, direction="out", sender="lawyer", text=text,
                                   lawyer_id=lawyer.id)
+            if ticket.reminded_at is not None:  # the lawyer answered: the reminder has done its job
+                ticket.reminded_at = None
+                session.add(ticket)
             audit(session, lawyer.id, "reply", ticket_id, chars=len(text))
             session.commit()
             return message

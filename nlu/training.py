@@ -89,6 +89,10 @@ def train_urgency(training_data: Path) -> UrgencyModel | None:
     if not path.exists():
         return None
     examples = urgency.load_examples(path)
+    # Everyday traffic is the commonest non-urgent message: the intent examples (greetings, ordinary
+    # legal questions) keep the model from alarming on "good morning". Rule-flagged ones are left out.
+    examples += [(ex.text, urgency.NOT_URGENT) for ex in load_training_data(training_data)
+                 if not urgency_reasons(ex.text)]
     dev_path = default_urgency_dev()
     if dev_path.exists():
         examples += [(text, "urgent" if is_urgent else urgency.NOT_URGENT)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import threading
+
+import pytest
+from sqlmodel import select
 
 from bot.channels.testing import TestChat
 from bot.delivery import MAX_ATTEMPTS, DeliveryError, deliver_pending, first_delivery, pending
@@ -42,17 +46,28 @@ def test_a_delivery_key_is_accepted_once_even_concurrently(runtime: Runtime) -> 
     assert first_delivery(runtime.store, "wechat", "42")  # keys are per channel
 
 
-def test_relay_sends_each_message_once_and_retries_failures(runtime: Runtime, chat: TestChat) -> None:
+def test_relay_sends_each_message_once_in_order_and_retries_after_a_backoff(
+    runtime: Runtime, chat: TestChat, monkeypatch: pytest.MonkeyPatch
+) -> None:
     chat.say("老板拖欠工资三个月了")
-    waiting = len(pending(runtime.store, ["testing"]))
-    assert waiting == len(chat.last.messages)
+    expected = [m.text for m in chat.last.messages]
+    assert len(pending(runtime.store, ["testing"])) == len(expected)
     sender = RecordingSender(fail_first=1)
     asyncio.run(deliver_pending(runtime.store, {"testing": sender}))
-    assert len(sender.sent) == waiting - 1  # the first one failed and waits for the next pass
+    assert sender.sent == []  # the first failed: the rest wait, so the citizen reads them in order
     asyncio.run(deliver_pending(runtime.store, {"testing": sender}))
-    assert len(sender.sent) == waiting and pending(runtime.store, ["testing"]) == []
+    assert sender.sent == []  # still backing off
+    monkeypatch.setattr("bot.delivery.backoff", lambda attempts: dt.timedelta(0))
+    with runtime.store.session() as session:  # the backoff has passed
+        for message in session.exec(select(Message).where(Message.delivered_at == None)).all():  # noqa: E711
+            message.delivery_claimed_at = None
+            session.add(message)
+        session.commit()
     asyncio.run(deliver_pending(runtime.store, {"testing": sender}))
-    assert len(sender.sent) == waiting
+    assert [text for _, text in sender.sent] == expected
+    assert pending(runtime.store, ["testing"]) == []
+    asyncio.run(deliver_pending(runtime.store, {"testing": sender}))
+    assert len(sender.sent) == len(expected)
 
 
 def test_a_lawyer_reply_is_relayed_and_a_refusal_is_recorded(runtime: Runtime, chat: TestChat) -> None:

@@ -41,7 +41,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import delete
 from sqlalchemy import update as sql_update
 from sqlmodel import Session, col, select
-from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
+from telegram import BotCommand, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 from telegram import Message as TelegramMessage
 from telegram.constants import ChatType, InlineKeyboardButtonLimit, MessageLimit
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
@@ -87,13 +87,22 @@ TEXT_LIMIT = int(MessageLimit.MAX_TEXT_LENGTH) - 96
 SEND_DEADLINE = LEASE_SECONDS / 2
 #: Labels up to this long share a keyboard row in pairs; longer ones get a row each.
 SHORT_LABEL = 8
+#: Pauses before trying a failed update again in polling mode.
+POLLING_RETRY_DELAYS = (1.0, 5.0)
 _SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
-#: /start greets through the engine as if the citizen had said hello: the category menu comes back.
-GREETING = "你好"
 LANGUAGE_PAYLOAD = "/language:"
 DELETE_CONFIRM = "/delete_my_data:confirm"
 DELETE_CANCEL = "/delete_my_data:cancel"
+#: The command menu registered with Telegram on start (setMyCommands): Chinese by default, and English
+#: for Telegram apps set to English.
+COMMANDS: dict[str, list[tuple[str, str]]] = {
+    "zh": [("start", "开始，选择问题类别"), ("lawyer", "转接律师"), ("language", "切换语言 / Switch language"),
+           ("privacy", "隐私说明"), ("delete_my_data", "删除我的消息和个人信息"), ("help", "帮助")],
+    "en": [("start", "Start and pick a category"), ("lawyer", "Talk to a lawyer"),
+           ("language", "Switch language / 切换语言"), ("privacy", "Privacy notice"),
+           ("delete_my_data", "Delete my messages and personal data"), ("help", "Help")],
+}
 #: Checked in this order: an animation is also a document, a video note is not a video.
 MEDIA_KINDS = ("photo", "sticker", "voice", "audio", "video_note", "video", "animation", "document", "contact")
 
@@ -485,6 +494,7 @@ class TelegramChannel(Channel):
 
     async def _connect(self) -> None:
         await self.application.initialize()
+        await self._register_commands()
         if self.mode == "webhook":
             assert self.webhook_url is not None
             await self.bot.set_webhook(url=self.webhook_url, secret_token=self.secret_token,
@@ -496,6 +506,14 @@ class TelegramChannel(Channel):
         assert self.application.updater is not None
         await self.application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
         log.info("telegram: polling for updates")
+
+    async def _register_commands(self) -> None:
+        """The menu behind the "/" button. Cosmetic: a failure is logged and does not stop the channel."""
+        try:
+            await self.bot.set_my_commands([BotCommand(*c) for c in COMMANDS["zh"]])
+            await self.bot.set_my_commands([BotCommand(*c) for c in COMMANDS["en"]], language_code="en")
+        except TelegramError as exc:
+            log.warning("telegram: could not register the command menu (%s)", type(exc).__name__)
 
     async def _connect_until_done(self) -> None:
         delay = 1.0
@@ -557,7 +575,16 @@ class TelegramChannel(Channel):
         return api
 
     async def _from_polling(self, update: Update, _context: Any) -> None:
-        await self.handle_update(update)
+        """Polling has no redelivery (the update is already confirmed), so a failure is retried here."""
+        for delay in POLLING_RETRY_DELAYS:
+            try:
+                await self.handle_update(update)
+                return
+            except Exception as exc:
+                log.warning("telegram: update %s failed (%s); trying again in %.0f s", update.update_id,
+                            type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+        await self.handle_update(update)  # the last try: its failure goes to the error handler
 
     async def _on_error(self, _update: object, context: Any) -> None:
         log.error("telegram: an update failed (%s)", type(context.error).__name__, exc_info=context.error)
@@ -611,7 +638,7 @@ class TelegramChannel(Channel):
     async def _command(self, user_id: str, language: str | None, message_id: str, text: str) -> int:
         command = text.split(maxsplit=1)[0][1:].split("@", 1)[0].lower()
         if command == "start":
-            return await self._ask(Incoming(channel=CHANNEL, user_id=user_id, text=GREETING,
+            return await self._ask(Incoming(channel=CHANNEL, user_id=user_id, payload="/menu",
                                             channel_message_id=message_id, language=language))
         if command == "lawyer":
             return await self._ask(Incoming(channel=CHANNEL, user_id=user_id, payload="/lawyer",

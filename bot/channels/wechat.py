@@ -45,7 +45,7 @@ from wechatpy.utils import WeChatSigner
 
 from bot.channels.base import Channel
 from bot.conversations import add_message, get_or_create_citizen, open_conversation
-from bot.delivery import DeliveryError, first_delivery
+from bot.delivery import LEASE_SECONDS, DeliveryError, first_delivery
 from bot.engine import Incoming
 from bot.replies import t
 from bot.store import Citizen, Conversation, Message, Store, utcnow
@@ -69,8 +69,11 @@ MAX_CLOCK_SKEW = 300
 MAX_BODY = 128 * 1024
 #: Text message content limit, in UTF-8 bytes, for passive replies and customer-service messages.
 TEXT_LIMIT = 2048
-#: How long an unfinished customer-service send keeps its claim before another worker may retry it.
-SEND_CLAIM_SECONDS = 120
+#: How long an unfinished customer-service send keeps its claim before another worker may retry it
+#: (the relay's lease: after it, another relay may call send() for the same message).
+SEND_CLAIM_SECONDS = LEASE_SECONDS
+#: How long send() waits for an earlier message to the same citizen that another relay is sending.
+IN_ORDER_WAIT = 30.0
 
 #: The customer-service window: a message from the citizen allows 5 messages within 48 hours;
 #: subscribing or clicking a menu item only 3 within a minute. The latest action sets the quota anew.
@@ -430,6 +433,7 @@ class _Outbound:
 
     delivered_marker: str | None  # set when it has been delivered already
     passive_until: float  # epoch seconds until which a passive reply may still take it
+    earlier_in_flight: bool  # an earlier message to the same citizen is being sent by another relay
     lang: str
     window: Window
 
@@ -449,8 +453,14 @@ def _outbound(store: Store, message_id: int, horizon: float) -> _Outbound:
             ).first()
             if trigger is not None:
                 passive_until = _aware(trigger).timestamp() + horizon
+        lease_from = utcnow() - timedelta(seconds=LEASE_SECONDS)
+        earlier = session.exec(
+            select(Message.id).where(Message.citizen_id == citizen.id, Message.direction == "out",
+                                     col(Message.id) < message_id, col(Message.delivered_at).is_(None),
+                                     col(Message.delivery_claimed_at) > lease_from)
+        ).first()
         delivered = (message.channel_message_id or "delivered") if message.delivered_at is not None else None
-        return _Outbound(delivered, passive_until, citizen.language, window(session, citizen))
+        return _Outbound(delivered, passive_until, earlier is not None, citizen.language, window(session, citizen))
 
 
 # ---- the WeChat API client -----------------------------------------------------------------------
@@ -786,13 +796,15 @@ class WeChatChannel(Channel):
         assert message.id is not None
         horizon = self.passive_timeout + PASSIVE_HORIZON_MARGIN
         token: str | None = None
-        deadline = time.time() + SEND_CLAIM_SECONDS / 10
+        deadline = time.time() + IN_ORDER_WAIT
         while token is None:
             state = await asyncio.to_thread(_outbound, self.store, message.id, horizon)
             if state.delivered_marker is not None:
                 return state.delivered_marker  # answered passively (or sent by another worker)
-            if time.time() < state.passive_until:
-                await asyncio.sleep(0.05)  # the webhook may still put it in its passive reply
+            if time.time() < state.passive_until or (state.earlier_in_flight and time.time() < deadline):
+                # The webhook may still put it in its passive reply; or another relay is sending an
+                # earlier message to this citizen, which must arrive first.
+                await asyncio.sleep(0.05)
                 continue
             token = await asyncio.to_thread(_claim_for_sending, self.store, message.id)
             if token is None:

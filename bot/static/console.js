@@ -136,8 +136,8 @@
     replyBlocked: $("reply-blocked"), canned: $("canned"),
     notes: $("notes"), notesEmpty: $("notes-empty"), noteForm: $("note-form"),
     noteText: $("note-text"), noteAdd: $("note-add"),
-    manageTools: $("manage-tools"), transferTo: $("transfer-to"), transfer: $("transfer"),
-    transferHint: $("transfer-hint"),
+    manageTools: $("manage-tools"), ownerActions: $("owner-actions"), gotoResolve: $("goto-resolve"),
+    transferTo: $("transfer-to"), transfer: $("transfer"), transferHint: $("transfer-hint"),
     resolveForm: $("resolve-form"), outcome: $("outcome"), summary: $("summary"), resolve: $("resolve"),
     auditBody: $("audit-body"), auditEmpty: $("audit-empty"), auditCount: $("audit-count"),
     auditFilter: $("audit-filter"), auditRefresh: $("audit-refresh")
@@ -700,6 +700,7 @@
     els.ticketMeta.appendChild(el("span", "muted", "加载中…"));
     els.replyForm.hidden = true;
     els.manageTools.hidden = true;
+    els.ownerActions.hidden = true;
     els.readonly.hidden = true;
     els.ticketClaim.hidden = true;
     els.replyText.value = "";
@@ -735,9 +736,14 @@
       .then(function () { if (String(id) === String(currentId) || currentId == null) { ticketBusy = false; } });
   }
 
+  function atBottom(box) {
+    return !box.children.length || box.scrollHeight - box.scrollTop - box.clientHeight < 80;
+  }
+
   function renderTicket(data) {
     var t = data.ticket || {};
     var wasMine = currentTicket && currentTicket.status === "claimed" && isMine(currentTicket);
+    var stick = atBottom(els.transcript);
     currentTicket = t;
     currentPacket = data.packet || {};
     renderTicketHeader(t);
@@ -745,6 +751,8 @@
     renderPacket(currentPacket, t);
     renderTools(t);
     renderReplyWindow();
+    // showing the composer or the alerts shrinks the transcript: keep the latest message in view
+    if (stick) { els.transcript.scrollTop = els.transcript.scrollHeight; }
     if (!wasMine && t.status === "claimed" && isMine(t)) { loadLawyers(); }
   }
 
@@ -855,7 +863,6 @@
     }
     var paired = ids.length === answers.length;
     var list = el("ol", "faq-list");
-    var n = Math.max(ids.length, paired ? 0 : answers.length);
     var i;
     for (i = 0; i < ids.length; i++) {
       list.appendChild(faqItem(ids[i], paired ? answers[i] : null));
@@ -864,7 +871,6 @@
       for (i = 0; i < answers.length; i++) { list.appendChild(faqItem(null, answers[i])); }
     }
     els.packet.appendChild(list);
-    if (!n && !paired) { return; }
   }
 
   function faqItem(id, answer) {
@@ -930,7 +936,7 @@
   function addTranscript(list) {
     if (!Array.isArray(list) || !list.length) { return; }
     var box = els.transcript;
-    var stick = box.scrollHeight - box.scrollTop - box.clientHeight < 80 || !box.children.length;
+    var stick = atBottom(box);
     var added = false;
     list.forEach(function (m) {
       if (!m || m.id == null || transcriptShown[String(m.id)]) { return; }
@@ -957,6 +963,7 @@
     var mine = t.status === "claimed" && isMine(t);
     els.replyForm.hidden = !mine;
     els.manageTools.hidden = !mine;
+    els.ownerActions.hidden = !mine;
     var note = "";
     if (t.status === "waiting") { note = "认领后即可回复群众、转交或结束咨询。"; }
     else if (t.status === "claimed" && !mine) { note = "该咨询由 " + (lawyerName(t.lawyer) || "其他律师") + " 处理中，您只能查看。"; }
@@ -1008,7 +1015,7 @@
     }
     els.rwQuota.textContent = st.remaining == null ? "" :
       (st.remaining > 0 ? "还可发送 " + st.remaining + " 条" : "可发送条数已用完");
-    els.rwQuota.hidden = st.remaining == null;
+    els.rwQuota.hidden = st.remaining == null || st.closed;
     els.rwNote.textContent = st.closed ? st.why : (st.warn ? "窗口不足 1 小时，请尽快回复" : "");
     els.rwNote.hidden = !els.rwNote.textContent;
     applyReplyBlock(st.closed ? st : null);
@@ -1045,9 +1052,10 @@
   });
 
   function sendReply() {
-    if (currentId == null || els.replySend.disabled) { return; }
+    if (currentId == null) { return; }
     var st = windowState();
     if (st && st.closed) { showError(st.why); return; }
+    if (els.replySend.disabled) { return; }
     var text = els.replyText.value;
     if (!text.trim()) {
       showError("回复内容不能为空");
@@ -1135,7 +1143,6 @@
   function renderTransferOptions() {
     var sel = els.transferTo;
     var previous = sel.value;
-    while (sel.options.length > 1) { sel.remove(1); }
     while (sel.children.length > 1) { sel.removeChild(sel.lastChild); }
     var back = el("option", null, "退回队列（由其他律师认领）");
     back.value = TO_QUEUE;
@@ -1158,9 +1165,12 @@
     }
     var values = Array.prototype.map.call(sel.options, function (o) { return o.value; });
     sel.value = values.indexOf(previous) >= 0 ? previous : "";
-    els.transferHint.textContent = online.length ?
+    sel.options[0].textContent = online.length ? "转交给…" : "转交给…（暂无在线同事）";
+    var hint = online.length ?
       "只列出在线的同事。转交后您将不能再回复此咨询。" :
       "暂无其他在线同事，可退回队列由其他律师认领。";
+    els.transferHint.textContent = hint;
+    sel.title = hint;
     updateTransferButton();
   }
 
@@ -1198,6 +1208,11 @@
   });
 
   // ---------- resolve ----------
+  els.gotoResolve.addEventListener("click", function () {
+    els.manageTools.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    els.summary.focus({ preventScroll: true });
+  });
+
   els.resolveForm.addEventListener("submit", function (e) {
     e.preventDefault();
     if (currentId == null || els.resolve.disabled) { return; }
@@ -1277,8 +1292,9 @@
       var tr = el("tr", "audit-entry action-" + safeClass(e.action));
       tr.setAttribute("data-action", String(e.action || ""));
       tr.setAttribute("data-id", String(e.id));
+      tr.setAttribute("data-ticket", e.ticket_id == null ? "" : String(e.ticket_id));
       tr.appendChild(el("td", "audit-time", fmtDateTime(e.created_at)));
-      tr.appendChild(el("td", "audit-lawyer" + (e.lawyer ? "" : " muted"), e.lawyer || "系统"));
+      tr.appendChild(el("td", "audit-lawyer" + (e.lawyer ? "" : " muted"), e.lawyer ? lawyerName(e.lawyer) : "系统"));
       var act = el("td", "audit-action");
       act.appendChild(tag("tag-action act-" + safeClass(e.action), lookup(ACTIONS, e.action)));
       tr.appendChild(act);

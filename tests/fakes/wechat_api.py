@@ -37,7 +37,7 @@ class FakeWeChatAPI:
     #: Accepted customer-service messages (the JSON WeChat received).
     sent: list[dict[str, Any]] = field(default_factory=list)
     port: int = 0
-    _failures: list[tuple[int, int, str]] = field(default_factory=list)  # (http status, errcode, errmsg)
+    _failures: list[tuple[str, int, int, str]] = field(default_factory=list)  # (match, status, errcode, errmsg)
     _tokens: set[str] = field(default_factory=set)
     _expired: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -50,9 +50,18 @@ class FakeWeChatAPI:
     def token_fetches(self) -> int:
         return sum(1 for c in self.calls if c.path == "/cgi-bin/token")
 
-    def fail_next(self, errcode: int, errmsg: str = "", times: int = 1, http_status: int = 200) -> None:
+    def fail_next(self, errcode: int, errmsg: str = "", times: int = 1, http_status: int = 200,
+                  match: str = "") -> None:
+        """Refuse the next ``times`` sends (only those whose text contains ``match``, if given)."""
         with self._lock:
-            self._failures.extend([(http_status, errcode, errmsg or f"error {errcode}")] * times)
+            self._failures.extend([(match, http_status, errcode, errmsg or f"error {errcode}")] * times)
+
+    def _failure_for(self, content: str) -> tuple[int, int, str] | None:
+        for i, (match, status, errcode, errmsg) in enumerate(self._failures):
+            if match in content:
+                del self._failures[i]
+                return status, errcode, errmsg
+        return None
 
     def expire_tokens(self) -> None:
         with self._lock:
@@ -95,7 +104,8 @@ class FakeWeChatAPI:
                     return JSONResponse({"errcode": 42001, "errmsg": "access_token expired"})
                 if access_token not in self._tokens:
                     return JSONResponse({"errcode": 40001, "errmsg": "invalid credential"})
-                failure = self._failures.pop(0) if self._failures else None
+                content = body.get("text", {}).get("content", "") if isinstance(body, dict) else ""
+                failure = self._failure_for(str(content))
             if failure is not None:
                 status, errcode, errmsg = failure
                 return JSONResponse({"errcode": errcode, "errmsg": errmsg}, status_code=status)
