@@ -16,6 +16,7 @@ _DATE = re.compile(
     r"[一二三四五六七八九十两\d]+(个)?月(没发|没给|未发))"
 )
 _PLACE = re.compile(r"[\u4e00-\u9fff]{2,6}?(省|市|区|县|镇|乡|村|街道|小区|工地|医院|法院|派出所)")
+_PLACE_PREFIX = re.compile(r"^(我们|我|他们|他|她)?(现在|目前)?(住在|在|是|去|到|从)")
 _PARTIES = ("老板", "公司", "单位", "包工头", "房东", "租客", "物业", "开发商", "老公", "丈夫", "老婆", "妻子",
             "前夫", "前妻", "孩子", "父亲", "母亲", "爸爸", "妈妈", "邻居", "医院", "商家", "保险公司", "对方", "朋友",
             "借款人", "银行", "网贷", "派出所", "法院", "employer", "landlord", "husband", "wife")
@@ -25,7 +26,7 @@ def extract_facts(texts: list[str]) -> dict[str, list[str]]:
     joined = "\n".join(texts)
     amounts = [f"{a}元" for a in amounts_in(joined)]
     dates = [m.group(0) for m in _DATE.finditer(joined)]
-    places = [m.group(0) for m in _PLACE.finditer(joined)]
+    places = [_PLACE_PREFIX.sub("", m.group(0)) for m in _PLACE.finditer(joined)]
     parties = [p for p in _PARTIES if p in joined]
 
     def unique(items: list[str]) -> list[str]:
