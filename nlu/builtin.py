@@ -39,9 +39,9 @@ CURRENT = "CURRENT"
 def _pipeline(calibration_folds: int = 5) -> Pipeline:
     """Character 1-3-grams, a linear SVM per axis, isotonic calibration for honest confidences.
 
-    Chosen by 5-fold cross-validation on training_data/ (see docs/benchmarks.md): jieba word features
-    added nothing over character n-grams, and isotonic calibration halved the calibration error of a
-    plain logistic regression while training ten times faster.
+    Chosen by 5-fold cross-validation on training_data/ during development (topic axis, 1,105 examples):
+    logistic regression macro-F1 0.59 with calibration error 0.26; this model 0.64 with 0.10, ten times
+    faster to train. Adding jieba word features lowered macro-F1 (0.60). bench/nlu compares it with Rasa.
     """
     features = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True)
     classifier = CalibratedClassifierCV(LinearSVC(C=1.0, class_weight="balanced"), method="isotonic",

@@ -9,6 +9,7 @@ import asyncio
 import base64
 import hashlib
 import itertools
+import json
 import secrets
 import threading
 import time
@@ -510,6 +511,23 @@ def test_a_menu_click_is_a_button_payload(runtime: Runtime, wechat: WeChatServer
     with runtime.store.session() as session:
         assert session.exec(select(HandoffTicket)).first() is not None
     assert "已为您取消转接" in erin.text_of(erin.say("1"))
+
+
+def documented_menu() -> dict[str, Any]:
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "deploy" / "wechat.md").read_text(encoding="utf-8")
+    return dict(json.loads(doc.split("```json", 1)[1].split("```", 1)[0]))
+
+
+def test_every_key_of_the_documented_menu_gets_an_answer(wechat: WeChatServer) -> None:
+    items = [sub for item in documented_menu()["button"] for sub in item.get("sub_button", [item])]
+    clicks = [item["key"] for item in items if item["type"] == "click"]
+    assert "/lawyer" in clicks and len(clicks) >= 5
+    for key in clicks:
+        citizen = wechat.follower()
+        answer = citizen.text_of(citizen.event("CLICK", key))
+        assert answer and "没有输入文字" not in answer, key
+    picker = [item["key"] for item in items if item["type"] == "location_select"]
+    assert wechat.follower().event("location_select", picker[0]).text == "success"  # the location follows
 
 
 def test_a_shared_location_gets_the_nearest_service_centre(runtime: Runtime, wechat: WeChatServer) -> None:
