@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Mapping
-from typing import Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
@@ -28,6 +28,24 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 20
 #: How long a relay may hold a message before another one may try it (a crashed worker's lease).
 LEASE_SECONDS = 120
+
+
+#: Channels that limit when a lawyer may still reply (WeChat's customer-service window) register how to
+#: compute it: (closes at, messages left). The console counts it down.
+ReplyWindow = Callable[[Store, Citizen], tuple[dt.datetime | None, int]]
+_REPLY_WINDOWS: dict[str, ReplyWindow] = {}
+
+
+def register_reply_window(channel: str, window: ReplyWindow) -> None:
+    _REPLY_WINDOWS[channel] = window
+
+
+def reply_window(store: Store, citizen: Citizen) -> dict[str, Any] | None:
+    window = _REPLY_WINDOWS.get(citizen.channel)
+    if window is None:
+        return None
+    expires_at, remaining = window(store, citizen)
+    return {"expires_at": expires_at.isoformat() if expires_at else None, "remaining": remaining}
 
 
 class DeliveryError(Exception):

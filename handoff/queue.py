@@ -11,6 +11,7 @@ from sqlalchemy import case, update
 from sqlmodel import Session, col, select
 
 from bot.conversations import add_message, close_conversation, set_status
+from bot.delivery import reply_window
 from bot.replies import t
 from bot.settings import Settings
 from bot.store import (
@@ -155,7 +156,9 @@ class HandoffQueue:
             messages = session.exec(
                 select(Message).where(Message.conversation_id == ticket.conversation_id).order_by(col(Message.id))
             ).all()
-            return TicketView(ticket, lawyer.username if lawyer else None, conversation.channel), list(messages)
+            citizen = session.get(Citizen, conversation.citizen_id)
+        window = reply_window(self.store, citizen) if citizen is not None else None
+        return TicketView(ticket, lawyer.username if lawyer else None, conversation.channel, window), list(messages)
 
     def claim(self, ticket_id: int, lawyer: Lawyer) -> TicketView:
         """Exactly once: the update only succeeds while the ticket is still waiting."""

@@ -159,3 +159,18 @@ def test_expected_wait_grows_with_position(runtime: Runtime, chat) -> None:  # t
 
     with runtime.store.session() as session:
         assert expected_wait_minutes(session, 0) < expected_wait_minutes(session, 5)
+
+
+def test_a_wechat_ticket_carries_its_reply_window(runtime: Runtime) -> None:
+    import bot.channels.wechat  # noqa: F401  (registers WeChat's reply window)
+    from bot.engine import Incoming
+
+    runtime.engine.handle(Incoming(channel="wechat", user_id="openid-1", payload="/lawyer"))
+    runtime.engine.handle(Incoming(channel="web", user_id="web-client-1", payload="/lawyer"))
+    views = {v.channel: v for v in runtime.queue.tickets()}
+    wechat, _ = runtime.queue.view(views["wechat"].ticket.id or 0)
+    web, _ = runtime.queue.view(views["web"].ticket.id or 0)
+    assert web.public()["reply_window"] is None
+    window = wechat.public()["reply_window"]
+    assert window is not None and window["remaining"] > 0
+    assert dt.datetime.fromisoformat(window["expires_at"]) > utcnow() + dt.timedelta(hours=47)

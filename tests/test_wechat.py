@@ -198,7 +198,7 @@ def relay(runtime: Runtime, channel: WeChatChannel) -> int:
     return asyncio.run(deliver_pending(runtime.store, {"wechat": channel}))
 
 
-def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
+def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         result = check()

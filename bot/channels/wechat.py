@@ -45,7 +45,7 @@ from wechatpy.utils import WeChatSigner
 
 from bot.channels.base import Channel
 from bot.conversations import add_message, get_or_create_citizen, open_conversation
-from bot.delivery import LEASE_SECONDS, DeliveryError, first_delivery
+from bot.delivery import LEASE_SECONDS, DeliveryError, first_delivery, register_reply_window
 from bot.engine import Incoming
 from bot.replies import t
 from bot.store import Citizen, Conversation, Message, Store, utcnow
@@ -72,8 +72,8 @@ TEXT_LIMIT = 2048
 #: How long an unfinished customer-service send keeps its claim before another worker may retry it
 #: (the relay's lease: after it, another relay may call send() for the same message).
 SEND_CLAIM_SECONDS = LEASE_SECONDS
-#: How long send() waits for an earlier message to the same citizen that another relay is sending.
-IN_ORDER_WAIT = 30.0
+#: How long send() waits for another worker that holds the message (after the relay's lease expired).
+CLAIM_WAIT = 10.0
 
 #: The customer-service window: a message from the citizen allows 5 messages within 48 hours;
 #: subscribing or clicking a menu item only 3 within a minute. The latest action sets the quota anew.
@@ -433,7 +433,6 @@ class _Outbound:
 
     delivered_marker: str | None  # set when it has been delivered already
     passive_until: float  # epoch seconds until which a passive reply may still take it
-    earlier_in_flight: bool  # an earlier message to the same citizen is being sent by another relay
     lang: str
     window: Window
 
@@ -453,14 +452,8 @@ def _outbound(store: Store, message_id: int, horizon: float) -> _Outbound:
             ).first()
             if trigger is not None:
                 passive_until = _aware(trigger).timestamp() + horizon
-        lease_from = utcnow() - timedelta(seconds=LEASE_SECONDS)
-        earlier = session.exec(
-            select(Message.id).where(Message.citizen_id == citizen.id, Message.direction == "out",
-                                     col(Message.id) < message_id, col(Message.delivered_at).is_(None),
-                                     col(Message.delivery_claimed_at) > lease_from)
-        ).first()
         delivered = (message.channel_message_id or "delivered") if message.delivered_at is not None else None
-        return _Outbound(delivered, passive_until, earlier is not None, citizen.language, window(session, citizen))
+        return _Outbound(delivered, passive_until, citizen.language, window(session, citizen))
 
 
 # ---- the WeChat API client -----------------------------------------------------------------------
@@ -796,18 +789,17 @@ class WeChatChannel(Channel):
         assert message.id is not None
         horizon = self.passive_timeout + PASSIVE_HORIZON_MARGIN
         token: str | None = None
-        deadline = time.time() + IN_ORDER_WAIT
+        deadline: float | None = None
         while token is None:
             state = await asyncio.to_thread(_outbound, self.store, message.id, horizon)
             if state.delivered_marker is not None:
                 return state.delivered_marker  # answered passively (or sent by another worker)
-            if time.time() < state.passive_until or (state.earlier_in_flight and time.time() < deadline):
-                # The webhook may still put it in its passive reply; or another relay is sending an
-                # earlier message to this citizen, which must arrive first.
-                await asyncio.sleep(0.05)
+            if time.time() < state.passive_until:
+                await asyncio.sleep(0.05)  # the webhook may still put it in its passive reply
                 continue
             token = await asyncio.to_thread(_claim_for_sending, self.store, message.id)
             if token is None:
+                deadline = deadline or time.time() + CLAIM_WAIT
                 if time.time() > deadline:
                     raise DeliveryError("wechat_busy: another worker is sending this message", retryable=True)
                 await asyncio.sleep(0.2)
@@ -839,3 +831,6 @@ class WeChatChannel(Channel):
                 raise DeliveryError(f"wechat_partly_sent: 长消息已发出 {sent}/{len(parts)} 段后网络出错", False) from None
             raise DeliveryError(f"wechat_network: {type(exc).__name__}", retryable=True) from None
         return f"{SENT}{sent}"
+
+
+register_reply_window("wechat", reply_window)
