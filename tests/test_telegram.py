@@ -28,13 +28,13 @@ from bot.channels.telegram import (
     WEBHOOK_PATH,
     FloodLimiter,
     TelegramChannel,
-    haversine_km,
     inline_keyboard,
     split_text,
 )
 from bot.delivery import MAX_ATTEMPTS, deliver_pending
 from bot.engine import Incoming, Reply
 from bot.runtime import Runtime
+from bot.service_centres import haversine_km
 from bot.store import Citizen, Conversation, Feedback, HandoffTicket, InboundUpdate, Message
 from tests.fakes.telegram_api import FakeTelegramAPI, running
 

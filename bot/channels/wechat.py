@@ -48,6 +48,7 @@ from bot.conversations import add_message, get_or_create_citizen, open_conversat
 from bot.delivery import LEASE_SECONDS, DeliveryError, first_delivery, register_reply_window
 from bot.engine import Incoming
 from bot.replies import t
+from bot.service_centres import ServiceCentre, load_service_centres, nearest_centre
 from bot.store import Citizen, Conversation, Message, Store, utcnow
 from bot.taxonomy import ConversationStatus, Topic, display_name
 
@@ -506,36 +507,13 @@ def _api_error(exc: WeChatClientException, sent: int, parts: int) -> DeliveryErr
 # ---- service centres for shared locations --------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ServiceCentre:
-    name: str
-    address: str
-    phone: str
-    lat: float
-    lon: float
-
-
 def load_centres(path: Path) -> list[ServiceCentre]:
+    """The centres, or none (with the reason logged) if the file is unreadable: the channel still runs."""
     try:
-        rows = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-        return [ServiceCentre(str(r["name"]), str(r.get("address", "")), str(r.get("phone", "12348")),
-                              float(r["lat"]), float(r["lon"])) for r in rows]
-    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError):
+        return load_service_centres(path)
+    except (OSError, yaml.YAMLError, ValueError):
         log.exception("cannot read the service centres file %s", path)
         return []
-
-
-def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (haversine)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6371.0 * math.asin(math.sqrt(a))
-
-
-def nearest_centre(centres: list[ServiceCentre], lat: float, lon: float) -> tuple[ServiceCentre, float] | None:
-    scored = [(c, distance_km(lat, lon, c.lat, c.lon)) for c in centres]
-    return min(scored, key=lambda pair: pair[1]) if scored else None
 
 
 # ---- the channel ---------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -21,9 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+from tests.fakes import serve_in_thread
 
 TOKEN = "123456789:AAFakeTokenForTestsOnly_abcdefghijk"
 BOT_USER = {"id": 123456789, "is_bot": True, "first_name": "12348 助手", "username": "legalbot_test_bot",
@@ -245,23 +245,6 @@ def _decode(body: bytes, content_type: str) -> dict[str, Any]:
 @contextmanager
 def running(api: FakeTelegramAPI) -> Iterator[FakeTelegramAPI]:
     """Serve ``api`` on a free loopback port in a background thread."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    api.port = sock.getsockname()[1]
-    config = uvicorn.Config(api.app(), log_level="warning", lifespan="off", ws="none", http="h11",
-                            access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the fake Telegram Bot API did not start")
-        time.sleep(0.01)
-    try:
+    with serve_in_thread(api.app(), "Telegram Bot API") as port:
+        api.port = port
         yield api
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()

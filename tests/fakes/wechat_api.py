@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+from tests.fakes import serve_in_thread
 
 
 @dataclass
@@ -122,23 +121,6 @@ class FakeWeChatAPI:
 @contextmanager
 def running(api: FakeWeChatAPI) -> Iterator[FakeWeChatAPI]:
     """Serve ``api`` on a free loopback port in a background thread."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    api.port = sock.getsockname()[1]
-    config = uvicorn.Config(api.app(), log_level="warning", lifespan="off", ws="none", http="h11",
-                            access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the fake WeChat API did not start")
-        time.sleep(0.01)
-    try:
+    with serve_in_thread(api.app(), "WeChat API") as port:
+        api.port = port
         yield api
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
