@@ -107,7 +107,7 @@ def create_app(runtime: Runtime, run_sweeper: bool = True, channels: list[Channe
         channel_router = channel.router()
         if channel_router is not None:
             app.include_router(channel_router)
-    app.include_router(console.router(runtime.queue))
+    app.include_router(console.router(runtime.queue, telegram=any(c.name == "telegram" for c in channels)))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

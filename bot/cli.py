@@ -374,5 +374,26 @@ def lawyer_add(username: str, display_name: str | None = typer.Option(None, "--n
     typer.echo(f"created {role} {username}")
 
 
+
+@lawyer_app.command("telegram-link")
+def lawyer_telegram_link(username: str) -> None:
+    """A one-time code (15 minutes) that links a lawyer's Telegram account: they send /link CODE to the bot."""
+    from sqlmodel import select
+
+    from bot.store import Lawyer
+    from handoff.auth import AccountError, issue_telegram_link
+
+    store = _runtime().store
+    with store.session() as session:
+        lawyer_id = session.exec(select(Lawyer.id).where(Lawyer.username == username)).first()
+    if lawyer_id is None:
+        _fail(f"no lawyer named {username!r}")
+    try:
+        code = issue_telegram_link(store, lawyer_id)  # type: ignore[arg-type]
+    except AccountError as exc:
+        _fail(str(exc))
+    typer.echo(f"{username}: send this to the bot on Telegram within 15 minutes:\n/link {code}")
+
+
 if __name__ == "__main__":
     app()

@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     telegram_secret_token: str | None = None
     #: Bot API base URL (tests point it at a fake server on 127.0.0.1).
     telegram_api_base: str = "https://api.telegram.org/bot"
-    #: Chat id of the lawyers' group that gets new tickets (issue 6).
+    #: Chat id of the lawyers' group (negative) that gets each new ticket with a claim button (lawyer mode).
     telegram_lawyers_chat_id: int | None = None
 
     # ---- WeChat Official Account (bot/channels/wechat.py) -----------------------------------------

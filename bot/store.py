@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, event
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint, event
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, create_engine
 
@@ -132,6 +132,13 @@ class Lawyer(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     #: Last request from this lawyer's console or Telegram; a lawyer unseen for a while is offline.
     last_seen_at: datetime | None = None
+    #: The lawyer's Telegram account, once linked with a one-time code (Telegram lawyer mode).
+    telegram_user_id: int | None = Field(default=None, sa_column=Column(BigInteger, unique=True, nullable=True))
+    #: The chat that what the lawyer writes to the bot on Telegram goes to.
+    telegram_ticket_id: int | None = None
+    #: SHA-256 of the one-time code that links a Telegram account, and when the code expires.
+    telegram_link_hash: str | None = Field(default=None, max_length=64)
+    telegram_link_expires_at: datetime | None = None
 
 
 class HandoffTicketBase(SQLModel):
@@ -159,6 +166,27 @@ class HandoffTicket(HandoffTicketBase, table=True):
     #: SLA timers: derived from these timestamps, so they survive a restart.
     escalated_at: datetime | None = None
     reminded_at: datetime | None = None
+
+
+class TelegramTicketSync(SQLModel, table=True):
+    """What Telegram's lawyers have been shown of a ticket, so the lawyers' group post and the claiming
+    lawyer's private chat catch up with the ticket after any restart or outage (bot/channels/telegram_lawyers.py)."""
+
+    __tablename__ = "telegram_ticket_sync"
+
+    ticket_id: int = Field(foreign_key="handoff_ticket.id", primary_key=True)
+    #: The ticket's current post in the lawyers' group and the state it shows (waiting, escalated,
+    #: claimed:<lawyer id>, closed).
+    group_message_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    group_shown: str | None = Field(default=None, max_length=32)
+    #: The lawyer whose private chat has the packet; the citizen's messages up to this id were forwarded.
+    briefed_lawyer_id: int | None = Field(default=None, foreign_key="lawyer.id")
+    forwarded_upto: int = 0
+    #: The ticket's ``reminded_at`` the lawyer was last reminded for.
+    reminded_at: datetime | None = None
+    #: A worker is bringing this ticket up to date until then (no double posts across workers).
+    lease_until: datetime | None = None
+    error: str | None = Field(default=None, max_length=500)
 
 
 class TicketNote(SQLModel, table=True):

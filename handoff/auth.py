@@ -1,15 +1,17 @@
-"""Lawyer accounts: scrypt password hashes, constant-time checks."""
+"""Lawyer accounts: scrypt password hashes, constant-time checks, linked Telegram accounts."""
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
+import re
 import secrets
 
 from sqlmodel import select
 
-from bot.store import Lawyer, Store
+from bot.store import AuditEntry, Lawyer, Store, utcnow
 
 _N, _R, _P = 2**14, 8, 1
 
@@ -67,3 +69,77 @@ def authenticate(store: Store, username: str, password: str) -> Lawyer | None:
 def has_lawyers(store: Store) -> bool:
     with store.session() as session:
         return session.exec(select(Lawyer.id)).first() is not None
+
+
+# ---- Telegram accounts (Telegram lawyer mode) ------------------------------------------------------
+
+TELEGRAM_LINK_TTL = dt.timedelta(minutes=15)
+_LINK_CODE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+def _code_hash(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def issue_telegram_link(store: Store, lawyer_id: int) -> str:
+    """A one-time code, valid for 15 minutes, that links the Telegram account sending it to this lawyer.
+
+    Only its hash is kept; a new code replaces an unused one."""
+    code = secrets.token_urlsafe(12)
+    with store.session() as session:
+        lawyer = session.get(Lawyer, lawyer_id)
+        if lawyer is None or not lawyer.active:
+            raise AccountError("no such active lawyer")
+        lawyer.telegram_link_hash = _code_hash(code)
+        lawyer.telegram_link_expires_at = utcnow() + TELEGRAM_LINK_TTL
+        session.add(lawyer)
+        session.commit()
+    return code
+
+
+def redeem_telegram_link(store: Store, code: str, telegram_user_id: int) -> Lawyer | None:
+    """Link ``telegram_user_id`` to the lawyer whose unexpired code this is, once; None for a bad code.
+
+    A Telegram account linked to another lawyer before moves to this one."""
+    code = code.strip()
+    if not _LINK_CODE.match(code):
+        return None
+    with store.session() as session:
+        lawyer = session.exec(select(Lawyer).where(Lawyer.telegram_link_hash == _code_hash(code),
+                                                   Lawyer.active == True)).first()  # noqa: E712
+        if lawyer is None or lawyer.telegram_link_expires_at is None or lawyer.telegram_link_expires_at < utcnow():
+            return None
+        for other in session.exec(select(Lawyer).where(Lawyer.telegram_user_id == telegram_user_id,
+                                                       Lawyer.id != lawyer.id)).all():
+            other.telegram_user_id = None
+            other.telegram_ticket_id = None
+            session.add(other)
+            session.add(AuditEntry(lawyer_id=other.id, action="telegram_unlinked", detail={"moved": True}))
+        session.flush()  # the unique account id is free before it is given to this lawyer
+        lawyer.telegram_user_id = telegram_user_id
+        lawyer.telegram_link_hash = None
+        lawyer.telegram_link_expires_at = None
+        session.add(lawyer)
+        session.add(AuditEntry(lawyer_id=lawyer.id, action="telegram_linked", detail={}))
+        session.commit()
+        return lawyer
+
+
+def unlink_telegram(store: Store, lawyer_id: int) -> bool:
+    """Forget a lawyer's Telegram account; their claimed chats stay theirs in the console."""
+    with store.session() as session:
+        lawyer = session.get(Lawyer, lawyer_id)
+        if lawyer is None or lawyer.telegram_user_id is None:
+            return False
+        lawyer.telegram_user_id = None
+        lawyer.telegram_ticket_id = None
+        session.add(lawyer)
+        session.add(AuditEntry(lawyer_id=lawyer.id, action="telegram_unlinked", detail={}))
+        session.commit()
+        return True
+
+
+def lawyer_by_telegram(store: Store, telegram_user_id: int) -> Lawyer | None:
+    with store.session() as session:
+        return session.exec(select(Lawyer).where(Lawyer.telegram_user_id == telegram_user_id,
+                                                 Lawyer.active == True)).first()  # noqa: E712

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from bot.channels.web import public
 from bot.store import Lawyer
-from handoff.auth import authenticate
+from handoff.auth import TELEGRAM_LINK_TTL, authenticate, issue_telegram_link, unlink_telegram
 from handoff.queue import AlreadyClaimed, HandoffError, HandoffQueue
 
 
@@ -37,13 +37,14 @@ class ResolveIn(BaseModel):
     summary: str = Field(default="", max_length=20_000)
 
 
-def _me(lawyer: Lawyer) -> dict[str, Any]:
-    return {"username": lawyer.username, "display_name": lawyer.display_name, "role": lawyer.role}
-
-
-def router(queue: HandoffQueue) -> APIRouter:
+def router(queue: HandoffQueue, telegram: bool = False) -> APIRouter:
+    """``telegram``: the Telegram channel runs, so lawyers can link their account for lawyer mode."""
     api = APIRouter(prefix="/api/console", tags=["lawyer console"])
     store = queue.store
+
+    def _me(lawyer: Lawyer) -> dict[str, Any]:
+        return {"username": lawyer.username, "display_name": lawyer.display_name, "role": lawyer.role,
+                "telegram": {"available": telegram, "linked": lawyer.telegram_user_id is not None}}
 
     def current_lawyer(request: Request) -> Lawyer:
         lawyer_id = request.session.get("lawyer_id")
@@ -80,6 +81,21 @@ def router(queue: HandoffQueue) -> APIRouter:
     @api.get("/me")
     def me(lawyer: Lawyer = Depends(current_lawyer)) -> dict[str, Any]:
         return _me(lawyer)
+
+    @api.post("/telegram/link")
+    def telegram_link(lawyer: Lawyer = Depends(current_lawyer)) -> dict[str, Any]:
+        """A one-time code the lawyer sends the bot on Telegram to link their account."""
+        if not telegram:
+            raise HTTPException(status_code=409, detail="本服务没有开通 Telegram")
+        assert lawyer.id is not None
+        code = issue_telegram_link(store, lawyer.id)
+        minutes = int(TELEGRAM_LINK_TTL.total_seconds() // 60)
+        return {"command": f"/link {code}", "expires_minutes": minutes}
+
+    @api.post("/telegram/unlink")
+    def telegram_unlink(lawyer: Lawyer = Depends(current_lawyer)) -> dict[str, Any]:
+        assert lawyer.id is not None
+        return {"unlinked": unlink_telegram(store, lawyer.id)}
 
     @api.get("/queue")
     def list_queue(lawyer: Lawyer = Depends(current_lawyer)) -> dict[str, Any]:

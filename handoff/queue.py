@@ -126,6 +126,16 @@ def open_ticket(session: Session, conversation_id: int) -> HandoffTicket | None:
     ).first()
 
 
+def _citizen_waiting(session: Session, ticket: HandoffTicket, seen: dt.datetime, since: dt.datetime) -> bool:
+    """Whether the citizen wrote after the lawyer was last seen, and before ``since``."""
+    first_unanswered = session.exec(
+        select(Message.created_at).where(Message.conversation_id == ticket.conversation_id,
+                                         Message.direction == "in", col(Message.created_at) > seen)
+        .order_by(col(Message.id))
+    ).first()
+    return first_unanswered is not None and first_unanswered <= since
+
+
 class HandoffQueue:
     """Lawyer-side operations, each in its own transaction."""
 
@@ -247,7 +257,11 @@ class HandoffQueue:
             session.commit()
 
     def release_stale_claims(self, offline_after: dt.timedelta, now: dt.datetime | None = None) -> list[int]:
-        """Put back in the queue the tickets of lawyers who went offline, so no chat waits on nobody."""
+        """Put back in the queue the tickets of lawyers who went offline, so no chat waits on nobody.
+
+        A console lawyer is offline once their console stops asking for ``offline_after``. A lawyer with a
+        linked Telegram account gets the citizen's messages on their phone, so their chat goes back only
+        once the citizen has also been waiting unanswered that long."""
         now = now or utcnow()
         released: list[int] = []
         with self.store.session() as session:
@@ -259,6 +273,8 @@ class HandoffQueue:
                 seen = lawyer.last_seen_at or ticket.claimed_at or now
                 if now - seen < offline_after:
                     continue
+                if lawyer.telegram_user_id is not None and not _citizen_waiting(session, ticket, seen, now - offline_after):
+                    continue  # the citizen's messages reach this lawyer's phone; nobody is waiting on them yet
                 result = session.execute(
                     update(HandoffTicket)
                     .where(col(HandoffTicket.id) == ticket.id, col(HandoffTicket.status) == TicketStatus.claimed,

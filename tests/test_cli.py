@@ -81,3 +81,11 @@ def test_lawyer_add_rejects_short_passwords(cli: CliRunner) -> None:
     result = cli.invoke(app, ["lawyer", "add", "wang", "--password", "short"])
     assert result.exit_code == 1
     assert "at least 8" in result.output
+
+
+def test_lawyer_telegram_link_prints_a_one_time_code(cli: CliRunner) -> None:
+    assert cli.invoke(app, ["lawyer", "add", "wang", "--password", "password-123"]).exit_code == 0
+    result = cli.invoke(app, ["lawyer", "telegram-link", "wang"])
+    assert result.exit_code == 0 and "/link " in result.output
+    missing = cli.invoke(app, ["lawyer", "telegram-link", "nobody"])
+    assert missing.exit_code == 1 and "no lawyer named" in missing.output

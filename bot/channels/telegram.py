@@ -46,6 +46,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, TypeHandler
 
 from bot.channels.base import Channel
+from bot.channels.telegram_lawyers import LawyerDesk, is_link_command
 from bot.conversations import add_message, close_conversation, get_or_create_citizen, open_conversation
 from bot.delivery import LEASE_SECONDS, DeliveryError, deliver_pending, first_delivery
 from bot.engine import Incoming
@@ -62,6 +63,7 @@ from bot.store import (
     utcnow,
 )
 from bot.taxonomy import ConversationStatus, Outcome, TicketStatus
+from handoff.auth import lawyer_by_telegram
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -426,6 +428,9 @@ class TelegramChannel(Channel):
         self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
         self.application.add_handler(TypeHandler(Update, self._from_polling))
         self.application.add_error_handler(self._on_error)
+        #: Lawyer mode: the lawyers' group (if configured) and linked lawyers' private chats.
+        self.desk = LawyerDesk(self.store, runtime.queue, lambda: self.bot, settings.telegram_lawyers_chat_id,
+                               citizen_told=self._ticket_citizen_told)
 
         self._inbound = KeyedLocks()  # one update per chat at a time, in order
         self._outbound = KeyedLocks()  # one send per chat at a time, in order
@@ -442,6 +447,7 @@ class TelegramChannel(Channel):
 
     async def start(self) -> None:
         """Connect (getMe), then register the webhook or start polling; keep trying if Telegram is away."""
+        self.desk.start()
         try:
             await self._connect()
         except TelegramError as exc:
@@ -483,6 +489,7 @@ class TelegramChannel(Channel):
                 log.warning("telegram: still cannot reach the Bot API (%s)", type(exc).__name__)
 
     async def stop(self) -> None:
+        await self.desk.stop()
         if self._connecting is not None:
             self._connecting.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -546,17 +553,30 @@ class TelegramChannel(Channel):
         log.error("telegram: an update failed (%s)", type(context.error).__name__, exc_info=context.error)
 
     async def handle_update(self, update: Update) -> None:
-        """The one way in, from polling and from the webhook: dedup, store and decide, then deliver."""
+        """The one way in, from polling and from the webhook: dedup, store and decide, then deliver.
+
+        Private chats are citizens', except those of lawyers who linked their account (lawyer mode);
+        of groups, only the lawyers' group is listened to."""
         chat = update.effective_chat
-        if chat is None or chat.type != ChatType.PRIVATE:
-            return  # groups and channels are not citizens' chats
+        if chat is None:
+            return
+        in_lawyers_group = chat.type != ChatType.PRIVATE
+        if in_lawyers_group and (self.desk.group_chat_id is None or chat.id != self.desk.group_chat_id):
+            return  # other groups and channels are not citizens' chats
         async with self._inbound.hold(chat.id):
             key = str(update.update_id)
             if not await asyncio.to_thread(first_delivery, self.store, CHANNEL, key):
                 log.info("telegram: update %s was already received; dropped", update.update_id)
                 return
             try:
-                citizen_id = await self._dispatch(update, str(chat.id))
+                citizen_id = None
+                if in_lawyers_group:
+                    await self.desk.from_group(update)
+                elif (lawyer := await asyncio.to_thread(lawyer_by_telegram, self.store, chat.id)) is not None \
+                        or is_link_command(update):
+                    await self.desk.from_lawyer(update, lawyer)
+                else:
+                    citizen_id = await self._dispatch(update, str(chat.id))
             except Exception:
                 # Nothing was stored for it, so let Telegram's redelivery in rather than lose the message.
                 try:
@@ -708,6 +728,20 @@ class TelegramChannel(Channel):
             return citizen.id
 
     # ---- sending -----------------------------------------------------------------------------------
+
+    async def _ticket_citizen_told(self, ticket_id: int) -> None:
+        """A lawyer wrote to a ticket's citizen: send it now if the citizen is on Telegram."""
+
+        def citizen_of() -> int | None:
+            with self.store.session() as session:
+                return session.exec(
+                    select(Conversation.citizen_id).join(HandoffTicket, col(HandoffTicket.conversation_id) == Conversation.id)
+                    .where(HandoffTicket.id == ticket_id, Conversation.channel == CHANNEL)
+                ).first()
+
+        citizen_id = await asyncio.to_thread(citizen_of)
+        if citizen_id is not None:
+            self._deliver_soon(citizen_id)
 
     def _deliver_soon(self, citizen_id: int) -> None:
         task = asyncio.create_task(self._deliver(citizen_id))

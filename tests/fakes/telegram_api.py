@@ -124,6 +124,22 @@ class FakeTelegramAPI:
                  "message": shown}
         return self._update({"callback_query": query}, update_id)
 
+    def group_callback_update(self, group_id: int, user_id: int, data: str, message_id: int = 1,
+                              update_id: int | None = None) -> dict[str, Any]:
+        """A press, by ``user_id``, of a button on the bot's message ``message_id`` in a group."""
+        shown = {"message_id": message_id, "date": int(time.time()), "from": BOT_USER,
+                 "chat": {"id": group_id, "type": "supergroup", "title": "值班律师群"}, "text": "（带按钮的消息）"}
+        query = {"id": f"cbq-{next(self._message_ids)}", "chat_instance": f"ci-{group_id}", "data": data,
+                 "from": {"id": user_id, "is_bot": False, "first_name": f"律师{user_id}", "language_code": "zh-hans"},
+                 "message": shown}
+        return self._update({"callback_query": query}, update_id)
+
+    def group_text_update(self, group_id: int, user_id: int, text: str, update_id: int | None = None) -> dict[str, Any]:
+        user = {"id": user_id, "is_bot": False, "first_name": f"律师{user_id}", "language_code": "zh-hans"}
+        message = {"message_id": next(self._message_ids), "date": int(time.time()), "from": user,
+                   "chat": {"id": group_id, "type": "supergroup", "title": "值班律师群"}, "text": text}
+        return self._update({"message": message}, update_id)
+
     def media_update(self, chat_id: int, kind: str, caption: str | None = None,
                      update_id: int | None = None) -> dict[str, Any]:
         file = {"file_id": f"file-{kind}", "file_unique_id": f"u-{kind}"}
@@ -184,8 +200,15 @@ class FakeTelegramAPI:
             return BOT_USER
         if method == "sendMessage":
             chat_id = params.get("chat_id")
+            chat_type = "supergroup" if isinstance(chat_id, int) and chat_id < 0 else "private"
             message = {"message_id": next(self._message_ids), "date": int(time.time()), "from": BOT_USER,
-                       "chat": {"id": chat_id, "type": "private"}, "text": params["text"]}
+                       "chat": {"id": chat_id, "type": chat_type}, "text": params["text"]}
+            if isinstance(params.get("reply_markup"), dict):
+                message["reply_markup"] = params["reply_markup"]
+            return message
+        if method == "editMessageText":
+            message = {"message_id": params.get("message_id"), "date": int(time.time()), "from": BOT_USER,
+                       "chat": {"id": params.get("chat_id"), "type": "supergroup"}, "text": params["text"]}
             if isinstance(params.get("reply_markup"), dict):
                 message["reply_markup"] = params["reply_markup"]
             return message
@@ -212,7 +235,7 @@ class FakeTelegramAPI:
 
 def _refusal(method: str, params: dict[str, Any]) -> str | None:
     """What the real Bot API says to a sendMessage it will not take."""
-    if method != "sendMessage":
+    if method not in ("sendMessage", "editMessageText"):
         return None
     text = str(params.get("text", ""))
     if not text.strip():
