@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 MAX_PROCESSED_CHARS = 2000
 MAX_STORED_CHARS = 20_000
 TEXT_KINDS = {"text"}
+#: How a pressed button (or a typed menu number or shortcut a channel maps to one) is stored.
+BUTTON_KIND = "button"
 #: How much more retrieval must score when the classifier is unsure of the topic.
 AMBIGUITY_EXTRA = 0.05
 SMALL_TALK = {Act.greet, Act.thanks, Act.goodbye, Act.affirm, Act.deny, Act.chitchat}
@@ -112,6 +114,25 @@ def _button(label: str, payload: str) -> dict[str, str]:
     return {"label": label, "payload": payload}
 
 
+_PAYLOAD_LABELS = {"/helpful": "btn_helpful", "/not_helpful": "btn_not_helpful", "/lawyer": "btn_lawyer",
+                   "/cancel": "btn_cancel", "/topic:none": "btn_other", "/comment": "btn_comment", "/menu": "btn_menu"}
+
+
+def pressed_label(payload: str, lang: str) -> str:
+    """What a citizen chose, as a lawyer reads it in the transcript: the button's label, not its payload.
+
+    An unknown payload (a WeChat menu key, a stale button) is kept as it came.
+    """
+    if payload in _PAYLOAD_LABELS:
+        return t(_PAYLOAD_LABELS[payload], lang)
+    name, _, value = payload.partition(":")
+    if name == "/topic" and value in {topic.value for topic in Topic}:
+        return display_name(Topic(value), lang)
+    if name == "/rate" and value.isdigit() and 1 <= int(value) <= 5:
+        return "★" * int(value)  # the rating buttons' label (handoff.queue)
+    return payload
+
+
 class Engine:
     def __init__(self, store: Store, classifier: Classifier, kb: KnowledgeBase, settings: Settings) -> None:
         self.store = store
@@ -158,15 +179,22 @@ class Engine:
             citizen = get_or_create_citizen(session, incoming.channel, incoming.user_id, incoming.language)
             citizen.last_inbound_at = utcnow()
             session.add(citizen)
-            awaited = _pending_comment(session, citizen) if incoming.payload is None and incoming.kind == "text" else None
+            payload = incoming.payload
+            awaited = _pending_comment(session, citizen) if not payload and incoming.kind == "text" else None
             # A comment on a finished consultation belongs to it, not to a new conversation.
             conversation = (session.get(Conversation, awaited.conversation_id) if awaited else None) or \
                 open_conversation(session, citizen)
-            # PostgreSQL text cannot hold NUL; keep a visible marker instead of losing the message.
-            text = (incoming.text or "")[:MAX_STORED_CHARS].replace("\x00", "\ufffd")
+            # A press is stored as its label, for the transcript; the payload stays in the decision.
+            # Other kinds (a WeChat menu-click event) keep theirs: the reply window tells them apart.
+            kind, decision = incoming.kind, None
+            text = incoming.text or ""
+            if payload:
+                kind = BUTTON_KIND if incoming.kind == "text" else incoming.kind
+                text, decision = pressed_label(payload, citizen.language), {"payload": payload}
             stored = add_message(
-                session, conversation, direction="in", sender="citizen", kind=incoming.kind,
-                text=text if incoming.payload is None else incoming.payload,
+                session, conversation, direction="in", sender="citizen", kind=kind,
+                # PostgreSQL text cannot hold NUL; keep a visible marker instead of losing the message.
+                text=text[:MAX_STORED_CHARS].replace("\x00", "\ufffd"), decision=decision,
                 channel_message_id=incoming.channel_message_id,
             )
             session.commit()

@@ -83,6 +83,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "btn_lawyer": {"zh": "转接律师", "en": "Talk to a lawyer"},
     "btn_cancel": {"zh": "取消转接", "en": "Cancel"},
     "btn_other": {"zh": "都不是", "en": "None of these"},
+    "btn_menu": {"zh": "菜单", "en": "Menu"},
 }
 
 

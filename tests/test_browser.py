@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import create_app
+from bot.channels.base import Channel
 from bot.runtime import Runtime
 from bot.settings import PROJECT_ROOT
 from handoff.auth import create_lawyer
@@ -20,6 +22,8 @@ from tests.conftest import require
 
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 CHROMIUM = "/usr/bin/chromium"
+#: The committed screenshots are refreshed only on request, so a test run leaves no binary churn in git.
+SCREENSHOTS_WANTED = os.environ.get("LEGALBOT_SCREENSHOTS") == "1"
 SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -33,10 +37,18 @@ def _free_port() -> int:
 
 @pytest.fixture
 def server(runtime: Runtime) -> Iterator[str]:
+    with serve_app(runtime) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serve_app(runtime: Runtime, channels: list[Channel] | None = None) -> Iterator[str]:
+    """The whole app on a free loopback port, in a thread; yields its base URL."""
     import uvicorn
 
     port = _free_port()
-    config = uvicorn.Config(create_app(runtime, run_sweeper=False), host="127.0.0.1", port=port, log_level="warning")
+    app = create_app(runtime, run_sweeper=False, channels=channels if channels is not None else [])
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -44,9 +56,21 @@ def server(runtime: Runtime) -> Iterator[str]:
     while not srv.started:
         assert time.time() < deadline, "server did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    """Where screenshots go: docs/screenshots/ with LEGALBOT_SCREENSHOTS=1, else this test's tmp_path.
+
+    They are taken either way, so a page that cannot be captured still fails the test."""
+    folder = SCREENSHOTS if SCREENSHOTS_WANTED else tmp_path / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture
@@ -62,7 +86,8 @@ def browser(tmp_path: Path):  # type: ignore[no-untyped-def]
         b.close()
 
 
-def test_citizen_is_handed_off_and_a_lawyer_resolves(runtime: Runtime, server: str, browser) -> None:  # type: ignore[no-untyped-def]
+def test_citizen_is_handed_off_and_a_lawyer_resolves(runtime: Runtime, server: str, browser,  # type: ignore[no-untyped-def]
+                                                    screenshots: Path) -> None:
     create_lawyer(runtime.store, "zhang", "correct horse", display_name="张")
 
     citizen = browser.new_page(viewport={"width": 390, "height": 1000}, device_scale_factor=2)
@@ -70,8 +95,7 @@ def test_citizen_is_handed_off_and_a_lawyer_resolves(runtime: Runtime, server: s
     citizen.fill("#text", "老板拖欠工资三个月了，怎么办")
     citizen.click("#send")
     citizen.wait_for_selector(".msg[data-sender='bot'] >> text=法律依据")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    citizen.screenshot(path=str(SCREENSHOTS / "webchat.png"))
+    citizen.screenshot(path=str(screenshots / "webchat.png"))
     # HTML typed by a citizen is shown as text, never run
     citizen.fill("#text", "<img src=x onerror=\"document.title='pwned'\">")
     citizen.click("#send")
@@ -102,7 +126,7 @@ def test_citizen_is_handed_off_and_a_lawyer_resolves(runtime: Runtime, server: s
     # the citizen's HTML is text in the console too
     lawyer.wait_for_selector("#transcript >> text=<img src=x")
     assert lawyer.locator("#transcript img").count() == 0 and lawyer.title() != "pwned"
-    lawyer.screenshot(path=str(SCREENSHOTS / "console.png"))
+    lawyer.screenshot(path=str(screenshots / "console.png"))
 
     citizen.wait_for_selector(".msg[data-sender='lawyer'] >> text=请问有劳动合同吗", timeout=10_000)
     citizen.fill("#text", "有的，签了两年")

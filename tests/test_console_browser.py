@@ -1,12 +1,13 @@
 """The lawyer console end to end in headless Chromium: queue badges, the handoff packet, private notes,
 canned replies, transfer between lawyers, resolve, the WeChat reply-window countdown and the admins'
-audit log. Screenshots go to docs/screenshots/."""
+audit log. Screenshots go to docs/screenshots/ with LEGALBOT_SCREENSHOTS=1 (see tests/test_browser.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,7 +15,7 @@ import pytest
 
 from bot.runtime import Runtime
 from handoff.auth import create_lawyer
-from tests.test_browser import SCREENSHOTS, browser, server  # noqa: F401
+from tests.test_browser import browser, screenshots, server  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -42,7 +43,8 @@ def log_in(page: Any, base_url: str, username: str, password: str) -> None:
     page.wait_for_selector("#app-view:not([hidden])")
 
 
-def test_two_lawyers_note_transfer_resolve_and_the_admin_audit(runtime: Runtime, server: str, browser) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_two_lawyers_note_transfer_resolve_and_the_admin_audit(runtime: Runtime, server: str, browser,  # type: ignore[no-untyped-def]  # noqa: F811
+                                                               screenshots: Path) -> None:  # noqa: F811
     create_lawyer(runtime.store, "wang", "wang-password", display_name="王律师", topics=["labor"])
     create_lawyer(runtime.store, "li", "li-password", display_name="李律师", topics=["labor", "contract"])
     create_lawyer(runtime.store, "boss", "boss-password", display_name="管理员", role="admin")
@@ -79,6 +81,10 @@ def test_two_lawyers_note_transfer_resolve_and_the_admin_audit(runtime: Runtime,
     a.wait_for_selector("#packet .chip-fact >> text=老板")
     assert a.locator("#packet .faq-item").count() >= 1
     assert a.locator("#transcript .msg-faq").count() >= 1
+    # the citizen's press reads as the button's label, marked as a button, never as "/lawyer"
+    a.wait_for_selector("#transcript .msg[data-kind='button'] .msg-tag >> text=按钮")
+    assert a.locator("#transcript .msg[data-kind='button'] .msg-bubble").inner_text() == "转接律师"
+    assert "/lawyer" not in a.locator("#transcript").inner_text()
 
     # claimed but silent: the reminder shows on the lawyer's own row
     assert runtime.queue.sla_pass(escalate_after=dt.timedelta(days=1), remind_after=dt.timedelta(0))["reminded"] == [ticket_id]
@@ -108,8 +114,7 @@ def test_two_lawyers_note_transfer_resolve_and_the_admin_audit(runtime: Runtime,
     a.wait_for_selector("#transfer-to option[value='li']", state="attached")
     assert a.locator("#transfer-to option[value='wang']").count() == 0  # never yourself
     assert a.locator("#transfer-to option[value='boss']").count() == 0  # the admin never polled: offline
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    a.screenshot(path=str(SCREENSHOTS / "console-ticket.png"))
+    a.screenshot(path=str(screenshots / "console-ticket.png"))
 
     # transfer asks first; saying no keeps the chat
     a.select_option("#transfer-to", "li")
@@ -158,7 +163,7 @@ def test_two_lawyers_note_transfer_resolve_and_the_admin_audit(runtime: Runtime,
     assert "wang" in transfer.locator(".audit-lawyer").inner_text()
     assert "转给" in transfer.locator(".audit-detail").inner_text()
     assert "li" in admin.locator(".audit-entry[data-action='resolve'] .audit-lawyer").first.inner_text()
-    admin.screenshot(path=str(SCREENSHOTS / "console-audit.png"))
+    admin.screenshot(path=str(screenshots / "console-audit.png"))
     # the ticket number opens it in the workbench
     admin.locator(".audit-entry[data-action='resolve'] .audit-ticket button").first.click()
     admin.wait_for_selector("#ticket-readonly >> text=该咨询已结束")
@@ -222,3 +227,34 @@ def test_wechat_reply_window_counts_down_and_blocks_sending(runtime: Runtime, se
     page.press("#reply-text", "Control+Enter")
     page.wait_for_selector("#console-error:not([hidden])")
     assert page.locator("#transcript .msg[data-sender='lawyer']").count() == 0
+
+
+def test_a_lawyer_links_telegram_from_the_console(runtime: Runtime, browser, screenshots: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """The console shows a one-time /link command; once the lawyer sends it to the bot, the panel closes."""
+    import dataclasses
+
+    from bot.channels.telegram import SECRET_HEADER, WEBHOOK_PATH, FloodLimiter, TelegramChannel
+    from tests.fakes.telegram_api import FakeTelegramAPI, running
+    from tests.test_browser import serve_app
+
+    create_lawyer(runtime.store, "zhao", "zhao-password", display_name="赵律师")
+    with running(FakeTelegramAPI()) as fake:
+        settings = runtime.settings.model_copy(update={
+            "telegram_token": fake.token, "telegram_api_base": fake.base_url, "telegram_mode": "webhook",
+            "telegram_webhook_url": "https://bot.example.org/webhooks/telegram"})
+        rt = dataclasses.replace(runtime, settings=settings)
+        channel = TelegramChannel(rt, rate_limiter=FloodLimiter(chat_rate=0))
+        with serve_app(rt, channels=[channel]) as base_url:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            log_in(page, base_url, "zhao", "zhao-password")
+            page.click("#telegram-link:has-text('绑定 Telegram')")
+            page.wait_for_selector("#telegram-panel:not([hidden])")
+            command = page.inner_text("#telegram-command")
+            assert re.fullmatch(r"/link [A-Za-z0-9_-]{8,}", command), command
+            page.screenshot(path=str(screenshots / "console-telegram-link.png"))
+            update = fake.text_update(8001, command)
+            httpx.post(base_url + WEBHOOK_PATH, json=update, headers={SECRET_HEADER: channel.secret_token},
+                       timeout=30).raise_for_status()
+            page.wait_for_selector("#telegram-panel", state="hidden", timeout=15_000)
+            assert page.inner_text("#telegram-link") == "Telegram 已绑定"
+    assert any("已绑定律师账号：赵律师" in text for text in fake.texts(8001))

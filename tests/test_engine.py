@@ -78,6 +78,49 @@ def test_ambiguous_question_asks_once_with_categories_then_answers(chat: TestCha
     assert chat.conversation().status == ConversationStatus.waiting
 
 
+def test_a_pressed_button_is_stored_as_its_label_and_keeps_its_payload(runtime: Runtime, chat: TestChat) -> None:
+    chat.say("老板拖欠工资三个月了")
+    chat.press("/lawyer")
+    pressed = chat.last.incoming
+    assert (pressed.kind, pressed.text, pressed.decision) == ("button", "转接律师", {"payload": "/lawyer"})
+    assert chat.conversation().status == ConversationStatus.waiting  # the payload still routes the press
+    # ... and the lawyer reads the label in the console, never "/lawyer"
+    [view] = runtime.queue.tickets()
+    _, transcript = runtime.queue.view(view.ticket.id or 0)
+    assert "/lawyer" not in [m.text for m in transcript]
+
+
+@pytest.mark.parametrize(
+    ("payload", "lang", "label"),
+    [
+        ("/topic:labor", "zh", "劳动争议"),
+        ("/topic:labor", "en", "Labour disputes"),
+        ("/topic:none", "zh", "都不是"),
+        ("/helpful", "en", "Helpful"),
+        ("/not_helpful", "zh", "没帮助"),
+        ("/rate:5", "zh", "★★★★★"),
+        ("/menu", "zh", "菜单"),
+        ("/topic:spaceships", "zh", "/topic:spaceships"),  # unknown payloads are kept as they came
+        ("/no-such-button", "en", "/no-such-button"),
+    ],
+)
+def test_pressed_labels_are_in_the_citizens_language(runtime: Runtime, payload: str, lang: str, label: str) -> None:
+    chat = TestChat(runtime.engine, user_id=f"press-{lang}", language=lang)
+    chat.press(payload)
+    pressed = chat.last.incoming
+    assert (pressed.kind, pressed.text, pressed.decision) == ("button", label, {"payload": payload})
+
+
+def test_button_presses_stay_out_of_the_handoff_packet(runtime: Runtime, chat: TestChat) -> None:
+    chat.press("/menu")
+    chat.press("/topic:labor")
+    chat.say("老板拖欠工资三个月了，一共8000元")
+    chat.press("/lawyer")
+    [view] = runtime.queue.tickets()
+    assert view.ticket.packet["first_message"] == "老板拖欠工资三个月了，一共8000元"
+    assert view.ticket.packet["facts"]["amounts"] == ["8000元"]
+
+
 def test_processing_failure_keeps_the_message_and_apologises(
     runtime: Runtime, chat: TestChat, monkeypatch: pytest.MonkeyPatch
 ) -> None:

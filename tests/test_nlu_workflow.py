@@ -114,6 +114,19 @@ def test_review_collects_what_went_wrong_and_applies_labels(runtime: Runtime, tm
         apply(review, data)
 
 
+def test_review_never_mines_button_presses(runtime: Runtime) -> None:
+    chat = TestChat(runtime.engine, user_id="review-2")
+    chat.say("这个事情我该怎么办啊")  # unclear: clarified, and the citizen picks a category
+    chat.press("/topic:labor")
+    chat.press("/not_helpful")
+    chat.press("/lawyer")
+    pressed = [r.incoming for r in chat.replies[1:]]
+    assert {m.kind for m in pressed} == {"button"}
+    items = collect(runtime.store, low_confidence=0.35)
+    assert [i["text"] for i in items] == ["这个事情我该怎么办啊"]
+    assert not {i["message_id"] for i in items} & {m.id for m in pressed}
+
+
 def test_several_issues_in_one_message_go_to_a_lawyer(runtime: Runtime) -> None:
     decision = runtime.engine.decide("老公欠了十几万网贷还打麻将，我想离婚分财产。另外我在公司干了三年一直没签劳动合同，能要双倍工资吗")
     assert decision.action == "handoff" and "several_issues" in decision.reason

@@ -439,7 +439,8 @@ def test_a_slow_answer_goes_out_as_customer_service_messages(
     monkeypatch.setattr(wechat.channel, "passive_timeout", 4.0)
     # The menu was sent as a customer-service message; its number still presses the button.
     assert "很高兴" in alice.text_of(alice.say("1"))
-    assert stored(runtime, alice.openid)[-2].text == "/helpful"
+    pressed = stored(runtime, alice.openid)[-2]
+    assert (pressed.kind, pressed.text, pressed.decision) == ("button", "有帮助", {"payload": "/helpful"})
     assert len(sent_to(api, alice.openid)) == 2
 
 
@@ -489,7 +490,7 @@ def test_subscribing_shows_welcome_disclaimer_and_menu(runtime: Runtime, wechat:
     assert "请继续说说您的情况" in carol.text_of(carol.say("1"))
     messages = stored(runtime, carol.openid)
     assert messages[0].kind == "event" and messages[0].text == "subscribe"
-    assert [m.text for m in messages if m.direction == "in"][-1] == "/topic:labor"
+    assert [m.text for m in messages if m.direction == "in"][-1] == "劳动争议"  # the label of the button, not "1"
     again = carol.text_of(carol.event("subscribe", later=1))
     assert "回复 1 劳动争议" in again and "我不是律师" not in again  # the notice is shown once
     assert carol.event("VIEW", "https://example.invalid/").text == "success"
@@ -508,6 +509,9 @@ def test_a_menu_click_is_a_button_payload(runtime: Runtime, wechat: WeChatServer
     erin = wechat.follower()
     reply = erin.text_of(erin.event("CLICK", "/lawyer"))
     assert "已为您转接律师" in reply and "回复 1 取消转接" in reply
+    click = [m for m in stored(runtime, erin.openid) if m.direction == "in"][-1]
+    # still an event (it opens only the short reply window), read as the button's label
+    assert (click.kind, click.text, click.decision) == ("event", "转接律师", {"payload": "/lawyer"})
     with runtime.store.session() as session:
         assert session.exec(select(HandoffTicket)).first() is not None
     assert "已为您取消转接" in erin.text_of(erin.say("1"))

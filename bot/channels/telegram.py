@@ -613,11 +613,9 @@ class TelegramChannel(Channel):
 
     async def _command(self, user_id: str, language: str | None, message_id: str, text: str) -> int:
         command = text.split(maxsplit=1)[0][1:].split("@", 1)[0].lower()
-        if command == "start":
-            return await self._ask(Incoming(channel=CHANNEL, user_id=user_id, payload="/menu",
-                                            channel_message_id=message_id, language=language))
-        if command == "lawyer":
-            return await self._ask(Incoming(channel=CHANNEL, user_id=user_id, payload="/lawyer",
+        if command in ("start", "lawyer"):  # typed, but the same as the menu and lawyer buttons
+            return await self._ask(Incoming(channel=CHANNEL, user_id=user_id, kind="command",
+                                            payload="/menu" if command == "start" else "/lawyer",
                                             channel_message_id=message_id, language=language))
 
         def respond(_session: Session, citizen: Citizen, _conversation: Conversation) -> list[Said]:
@@ -651,7 +649,9 @@ class TelegramChannel(Channel):
                     session.add(citizen)
                 return [(_t("language_set", citizen.language), [])]
 
-            return await asyncio.to_thread(self._exchange, user_id, language, payload, "text", None, respond)
+            # Stored as the button's label, like the engine stores its own buttons' presses.
+            label = {"zh": "中文", "en": "English"}.get(chosen) if payload != DELETE_CANCEL else _t("btn_keep", language or "zh")
+            return await asyncio.to_thread(self._exchange, user_id, language, label or payload, "button", None, respond)
         return await self._ask(Incoming(channel=CHANNEL, user_id=user_id, payload=payload, language=language))
 
     async def _located(self, user_id: str, language: str | None, message_id: str, lat: float, lon: float) -> int:

@@ -194,7 +194,8 @@ def message_line(message: Message) -> str:
     when = message.created_at.astimezone().strftime("%H:%M")
     who = SENDER_LABELS.get(message.sender, message.sender)
     text = message.text.strip() or f"（{MEDIA_LABELS.get(message.kind, message.kind)}）"
-    return f"[{when}] {who}：{text}"
+    pressed = "（按钮）" if message.kind == "button" else ""
+    return f"[{when}] {who}{pressed}：{text}"
 
 
 def briefing(ticket: HandoffTicket, channel: str, messages: list[Message], notes: list[str]) -> str:
@@ -232,7 +233,8 @@ def ended_text(ticket: HandoffTicket, holder_name: str | None) -> str:
 
 def forwarded_text(ticket_id: int, message: Message) -> str:
     text = message.text.strip() or f"（市民发来了{MEDIA_LABELS.get(message.kind, '一条消息')}，这里只转发文字）"
-    return f"💬 #{ticket_id} 市民：{text}"
+    pressed = "（按钮）" if message.kind == "button" else ""
+    return f"💬 #{ticket_id} 市民{pressed}：{text}"
 
 
 def _markup(buttons: list[tuple[str, str]]) -> InlineKeyboardMarkup | None:

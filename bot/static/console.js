@@ -100,7 +100,9 @@
     resolve: "结案",
     escalated: "超时升级",
     reminded: "提醒回复",
-    released_offline: "离线释放"
+    released_offline: "离线释放",
+    telegram_linked: "绑定 Telegram",
+    telegram_unlinked: "解除 Telegram 绑定"
   };
   var QUEUE_GROUPS = [
     { key: "waiting", label: "待认领" },
@@ -124,6 +126,8 @@
     loginForm: $("login-form"), username: $("username"), password: $("password"),
     login: $("login"), loginError: $("login-error"),
     userBox: $("user-box"), userName: $("user-name"), logout: $("logout"),
+    tgLink: $("telegram-link"), tgPanel: $("telegram-panel"), tgCommand: $("telegram-command"),
+    tgMinutes: $("telegram-minutes"), tgClose: $("telegram-close"),
     error: $("console-error"), errorText: $("console-error-text"), errorClose: $("console-error-close"),
     queue: $("queue"), queueCount: $("queue-count"), queueEmpty: $("queue-empty"),
     placeholder: $("ticket-placeholder"), ticketView: $("ticket-view"),
@@ -326,10 +330,57 @@
     els.tabs.hidden = !admin;
     els.auditTab.hidden = !admin;
     switchTab("work");
+    renderTelegram();
     startQueue();
     loadLawyers();
     loadCanned();
   }
+
+  // ---------- linking a Telegram account (lawyer mode) ----------
+  var tgPoll = null;
+  function renderTelegram() {
+    var tg = me && me.telegram;
+    els.tgLink.hidden = !(tg && tg.available);
+    els.tgLink.textContent = tg && tg.linked ? "Telegram 已绑定" : "绑定 Telegram";
+    els.tgLink.title = tg && tg.linked ? "点击解除绑定" : "在 Telegram 里接单、和群众交流";
+  }
+  function closeTelegramPanel() {
+    els.tgPanel.hidden = true;
+    if (tgPoll) { clearInterval(tgPoll); tgPoll = null; }
+  }
+  function watchTelegramLink() {
+    // The link happens in Telegram: check now and then whether it has, and close the panel when it has.
+    if (tgPoll) { clearInterval(tgPoll); }
+    tgPoll = setInterval(function () {
+      api("GET", "/api/console/me").then(function (res) {
+        if (!res.ok || !res.data || !me) { return; }
+        me.telegram = res.data.telegram;
+        if (me.telegram && me.telegram.linked) { closeTelegramPanel(); renderTelegram(); }
+      }, function () { /* offline for a moment: try again next time */ });
+    }, 3000);
+  }
+  els.tgLink.addEventListener("click", function () {
+    if (!me || !me.telegram) { return; }
+    if (me.telegram.linked) {
+      if (!window.confirm("解除 Telegram 绑定？之后在 Telegram 上不会再收到工单和群众消息。")) { return; }
+      api("POST", "/api/console/telegram/unlink").then(function (res) {
+        if (!res.ok) { handleFailure(res); return; }
+        me.telegram.linked = false;
+        renderTelegram();
+      }, function (err) { showError(err.message); });
+      return;
+    }
+    els.tgLink.disabled = true;
+    api("POST", "/api/console/telegram/link").then(function (res) {
+      if (!res.ok) { handleFailure(res); return; }
+      els.tgCommand.textContent = res.data.command;
+      els.tgMinutes.textContent = String(res.data.expires_minutes);
+      els.tgPanel.hidden = false;
+      watchTelegramLink();
+    }, function (err) { showError(err.message); })
+      .then(function () { els.tgLink.disabled = false; });
+  });
+  els.tgClose.addEventListener("click", closeTelegramPanel);
 
   function switchTab(name) {
     if (name === "audit" && !(me && me.role === "admin")) { name = "work"; }
@@ -373,6 +424,7 @@
   function sessionExpired() {
     var wasIn = !!me;
     me = null;
+    closeTelegramPanel();
     resetWorkspace();
     showLogin();
     if (wasIn) {
@@ -417,6 +469,7 @@
       .then(function (res) {
         if (!res.ok && res.status !== 401) { showError(detailOf(res)); return; }
         me = null;
+        closeTelegramPanel();
         clearError();
         resetWorkspace();
         els.loginError.hidden = true;
@@ -916,6 +969,11 @@
     if (isFaqAnswer(m)) {
       n.classList.add("msg-faq");
       label.appendChild(el("span", "msg-tag", "问答库解答"));
+    }
+    if (m.kind === "button") {
+      // the citizen pressed a button (or typed its number): the text is the button's label
+      n.setAttribute("data-kind", "button");
+      label.appendChild(el("span", "msg-tag msg-tag-button", "按钮"));
     }
     var time = fmtTime(m.created_at);
     if (time) { label.appendChild(el("time", "msg-time", time)); }
