@@ -438,3 +438,40 @@ def test_without_telegram_the_console_offers_no_link(runtime: Runtime) -> None:
         assert client.get("/api/console/me").json()["telegram"]["available"] is False
         response = client.post("/api/console/telegram/link")
         assert response.status_code == 409 and "Telegram" in response.json()["detail"]
+
+
+def test_wrong_commands_and_stale_buttons_get_a_clear_answer(
+        rt: Runtime, fake: FakeTelegramAPI, lawyers: dict[int, Lawyer]) -> None:
+    async def scenario(channel: TelegramChannel) -> int:
+        await quiet(channel)
+        await link(channel, fake, rt, ZHANG, lawyers[ZHANG])
+        await link(channel, fake, rt, LI, lawyers[LI])
+        ticket_id = await hand_off(channel, fake)
+        await feed(channel, fake.text_update(ZHANG, "/next"))
+        await settle(channel)
+
+        async def says(who: int, update: dict[str, Any], expected: str) -> None:
+            await feed(channel, update)
+            assert expected in fake.texts(who)[-1], fake.texts(who)[-1]
+
+        await says(ZHANG, fake.text_update(ZHANG, "/use abc"), "不是您正在处理的工单")
+        await says(ZHANG, fake.text_update(ZHANG, "/transfer nobody"), "没有这位律师：nobody")
+        await says(ZHANG, fake.text_update(ZHANG, "/transfer"), "请写上同事的用户名")
+        await says(ZHANG, fake.text_update(ZHANG, "/resolve 不知道"), "不认识结果「不知道」")
+        await says(ZHANG, fake.text_update(ZHANG, "/note"), "备注不能为空")
+        await says(ZHANG, fake.text_update(ZHANG, "/whatever"), "律师模式")
+        await says(ZHANG, fake.media_update(ZHANG, "photo"), "请用文字回复")
+        await says(LI, fake.text_update(LI, "您好"), "没有正在处理的工单")
+        # 李律师 presses a stale resolve button for 张律师's chat, and /use on it
+        await says(LI, fake.callback_update(LI, f"/resolve:{ticket_id}:resolved_by_lawyer"), "只有接手该工单的律师")
+        await says(LI, fake.text_update(LI, f"/use {ticket_id}"), "不是您正在处理的工单")
+        await feed(channel, fake.group_callback_update(GROUP, LI, f"/claim:{ticket_id}"))
+        await feed(channel, fake.group_callback_update(GROUP, LI, "/claim:not-a-number"))
+        await feed(channel, fake.group_callback_update(GROUP, LI, "/something-else"))
+        await feed(channel, fake.group_text_update(GROUP, LI, "大家好，今天我值班"))
+        assert alerts(fake) == ["该工单已被其他律师接手或已结束", "这个按钮已失效。"]
+        await says(ZHANG, fake.text_update(ZHANG, "/tickets"), f"#{ticket_id}（当前）")
+        return ticket_id
+
+    still = ticket(rt, with_channel(rt, scenario))
+    assert still.status == TicketStatus.claimed and still.lawyer_id == lawyers[ZHANG].id
