@@ -475,3 +475,19 @@ def test_wrong_commands_and_stale_buttons_get_a_clear_answer(
 
     still = ticket(rt, with_channel(rt, scenario))
     assert still.status == TicketStatus.claimed and still.lawyer_id == lawyers[ZHANG].id
+
+
+def test_queue_in_the_group_lists_the_waiting_chats_with_claim_buttons(rt: Runtime, fake: FakeTelegramAPI) -> None:
+    async def scenario(channel: TelegramChannel) -> list[int]:
+        await quiet(channel)
+        await feed(channel, fake.group_text_update(GROUP, LI, "/queue"))
+        assert fake.texts(GROUP)[-1] == "队列里没有等待中的咨询。"
+        wage = await hand_off(channel, fake)
+        danger = await hand_off(channel, fake, "我老公天天打我，刚才又动手了，我很害怕", chat=CHAT + 1)
+        await feed(channel, fake.group_text_update(GROUP, LI, "/queue@legalbot_test_bot"))
+        return [danger, wage]
+
+    danger, wage = with_channel(rt, scenario)
+    listing = group_posts(fake)[-1]
+    assert callback_data(listing) == [f"/claim:{danger}", f"/claim:{wage}"]  # the urgent one first
+    assert f"🔴 #{danger} " in listing["text"] and f"\n#{wage} 劳动争议" in listing["text"]

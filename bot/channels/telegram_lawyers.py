@@ -58,6 +58,8 @@ SYNC_INTERVAL = 2.0
 LEASE = dt.timedelta(seconds=60)
 #: The briefing shows this many of the latest messages; the console has the rest.
 TRANSCRIPT_MESSAGES = 30
+#: /queue in the lawyers' group lists at most this many waiting chats.
+QUEUE_SHOWN = 10
 #: The citizen's first message in the group post is cut to this many characters.
 GROUP_EXCERPT = 200
 
@@ -274,12 +276,19 @@ class Snapshot:
         return self.holder.telegram_user_id
 
 
+def command_of(text: str) -> tuple[str, str]:
+    """``/Resolve@some_bot 已解答 说明`` → ``("resolve", "已解答 说明")``; ``("", text)`` for a non-command."""
+    text = text.strip()
+    if not text.startswith("/"):
+        return "", text
+    head, _, args = text.partition(" ")
+    return head[1:].split("@", 1)[0].lower(), args.strip()
+
+
 def is_link_command(update: Update) -> bool:
     """``/link CODE`` or ``/start link-CODE`` (the deep link): how a lawyer links their Telegram account."""
-    text = (update.message.text or "") if update.message is not None else ""
-    command, _, args = text.strip().partition(" ")
-    command = command.split("@", 1)[0].lower()
-    return command == "/link" or (command == "/start" and args.startswith("link-"))
+    command, args = command_of(update.message.text or "" if update.message is not None else "")
+    return command == "link" or (command == "start" and args.startswith("link-"))
 
 
 def needs_work(ticket: HandoffTicket, sync: TelegramTicketSync | None, holder: Lawyer | None,
@@ -567,9 +576,14 @@ class LawyerDesk:
     # ---- taking lawyers' actions in ----------------------------------------------------------------
 
     async def from_group(self, update: Update) -> None:
-        """The lawyers' group: only Claim presses are taken; messages there are the lawyers' own talk."""
+        """The lawyers' group: Claim presses and /queue; other messages there are the lawyers' own talk."""
         query = update.callback_query
-        if query is None or not query.data or query.from_user is None:
+        if query is None:
+            command, _ = command_of(update.message.text or "" if update.message is not None else "")
+            if command == "queue":
+                await self._post_queue()
+            return
+        if not query.data or query.from_user is None:
             return
         if query.data.startswith(CLAIM):
             await self._claim(query, query.data.removeprefix(CLAIM))
@@ -592,20 +606,19 @@ class LawyerDesk:
         message = update.message
         if message is None:
             return
-        text = (message.text or "").strip()
-        if text.startswith("/"):
-            command, _, args = text.partition(" ")
-            command = command[1:].split("@", 1)[0].lower()
+        command, args = command_of(message.text or "")
+        if command:
             if command == "start" and args.startswith("link-"):
                 command, args = "link", args.removeprefix("link-")
             if command == "link":
-                await self._link(user.id, args.strip())
+                await self._link(user.id, args)
                 return
             if lawyer is None:
                 return
             await self._touch(lawyer)
-            await self._command(lawyer, command, args.strip())
+            await self._command(lawyer, command, args)
             return
+        text = args
         if lawyer is None:
             return
         await self._touch(lawyer)
@@ -668,6 +681,22 @@ class LawyerDesk:
                 await self._resolve(lawyer, int(ticket), outcome, "")
         else:
             await self._answer(query, None)
+
+    async def _post_queue(self) -> None:
+        """/queue in the group: the waiting chats, most urgent first, each with a claim button."""
+        assert self.group_chat_id is not None
+        waiting = await asyncio.to_thread(self.queue.tickets, (TicketStatus.waiting,), QUEUE_SHOWN + 1)
+        if not waiting:
+            await self._send(self.group_chat_id, "队列里没有等待中的咨询。")
+            return
+        lines = [f"等待接手的咨询（{'前 ' + str(QUEUE_SHOWN) + ' 个' if len(waiting) > QUEUE_SHOWN else len(waiting)}）："]
+        buttons = []
+        for view in waiting[:QUEUE_SHOWN]:
+            tk = view.ticket
+            urgent = "🔴 " if tk.priority == Priority.urgent else ""
+            lines.append(f"{urgent}#{tk.id} {_label(tk.topic, Topic)} · 已等待 {_minutes(tk.created_at)} 分钟")
+            buttons.append((f"接手 #{tk.id}", f"{CLAIM}{tk.id}"))
+        await self._send(self.group_chat_id, "\n".join(lines), buttons)
 
     async def _claim(self, query: Any, ticket: str) -> None:
         lawyer = await asyncio.to_thread(lawyer_by_telegram, self.store, query.from_user.id)
