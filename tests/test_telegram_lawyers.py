@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -226,8 +227,15 @@ def test_link_codes_are_single_use_and_expire(rt: Runtime, fake: FakeTelegramAPI
         assert "当前工单" not in fake.texts(STRANGER)[-1]
         assert "没有正在处理的工单" in fake.texts(ZHANG)[-1]
 
+        menu = [c for c in fake.calls_to("setMyCommands") if "scope" in c.params]
+        assert {json.loads(c.params["scope"])["chat_id"] for c in menu} == {GROUP, ZHANG}
+        lawyer_menu = next(c for c in menu if json.loads(c.params["scope"])["chat_id"] == ZHANG)
+        assert "resolve" in [cmd["command"] for cmd in json.loads(lawyer_menu.params["commands"])]
+
         await feed(channel, fake.text_update(ZHANG, "/unlink"))
         assert "已解除绑定" in fake.texts(ZHANG)[-1]
+        [removed] = fake.calls_to("deleteMyCommands")
+        assert json.loads(removed.params["scope"])["chat_id"] == ZHANG
 
     with_channel(rt, scenario)
     with rt.store.session() as session:

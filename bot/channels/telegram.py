@@ -457,6 +457,7 @@ class TelegramChannel(Channel):
     async def _connect(self) -> None:
         await self.application.initialize()
         await self._register_commands()
+        await self.desk.register_commands()
         if self.mode == "webhook":
             assert self.webhook_url is not None
             await self.bot.set_webhook(url=self.webhook_url, secret_token=self.secret_token,

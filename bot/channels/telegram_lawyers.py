@@ -31,7 +31,7 @@ from sqlalchemy import and_, func, or_
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import BotCommand, BotCommandScopeChat, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram import Message as TelegramMessage
 from telegram.error import BadRequest, Forbidden, TelegramError
 
@@ -108,6 +108,10 @@ HELP = (
     "/release 退回队列　/transfer 用户名 转给同事\n"
     "/unlink 解除与律师账号的绑定"
 )
+GROUP_COMMANDS = [("queue", "等待接手的咨询")]
+LAWYER_COMMANDS = [("tickets", "我的工单"), ("next", "领取下一个"), ("packet", "当前工单的材料"),
+                   ("note", "添加备注"), ("resolve", "结案"), ("release", "退回队列"), ("transfer", "转给同事"),
+                   ("help", "律师模式帮助"), ("unlink", "解除绑定")]
 NOT_LINKED = "这个 Telegram 账号还没有绑定律师账号。请在律师工作台点「绑定 Telegram」，再把得到的 /link 指令发给我。"
 
 
@@ -456,6 +460,27 @@ class LawyerDesk:
                 await self._task
             self._task = None
 
+    async def register_commands(self) -> None:
+        """The "/" menu in the lawyers' group. Cosmetic: a failure is logged only."""
+        if self.group_chat_id is None:
+            return
+        try:
+            await self.bot.set_my_commands([BotCommand(*c) for c in GROUP_COMMANDS],
+                                           scope=BotCommandScopeChat(self.group_chat_id))
+        except TelegramError as exc:
+            log.warning("telegram lawyers: could not set the group's command menu (%s)", type(exc).__name__)
+
+    async def _lawyer_menu(self, telegram_user_id: int, linked: bool) -> None:
+        """A linked lawyer's "/" menu shows the lawyer commands instead of the citizens' ones."""
+        scope = BotCommandScopeChat(telegram_user_id)
+        try:
+            if linked:
+                await self.bot.set_my_commands([BotCommand(*c) for c in LAWYER_COMMANDS], scope=scope)
+            else:
+                await self.bot.delete_my_commands(scope=scope)
+        except TelegramError as exc:
+            log.warning("telegram lawyers: could not set a lawyer's command menu (%s)", type(exc).__name__)
+
     def wake(self) -> None:
         self._wake.set()
 
@@ -634,6 +659,7 @@ class LawyerDesk:
             return
         where = "律师群里有新工单时点「接手」即可认领。" if self.group_chat_id is not None else "发送 /next 领取下一个工单。"
         await self._send(telegram_user_id, f"已绑定律师账号：{lawyer.display_name}（{lawyer.username}）。{where}\n\n{HELP}")
+        await self._lawyer_menu(telegram_user_id, linked=True)
         self.wake()  # chats this lawyer already holds are briefed here now
 
     async def _command(self, lawyer: Lawyer, command: str, args: str) -> None:
@@ -664,6 +690,8 @@ class LawyerDesk:
         elif command == "unlink":
             await asyncio.to_thread(unlink_telegram, self.store, lawyer.id or 0)
             await self._say(lawyer, "已解除绑定。您认领的工单仍可在律师工作台处理。")
+            if lawyer.telegram_user_id is not None:
+                await self._lawyer_menu(lawyer.telegram_user_id, linked=False)
         else:
             await self._say(lawyer, HELP)
 
