@@ -551,9 +551,7 @@ class LawyerDesk:
                 sync.forwarded_upto = message.id
         # 5. The SLA reminder of a quiet chat.
         if ticket.reminded_at is not None and ticket.reminded_at != sync.reminded_at:
-            waiting = _minutes(ticket.reminded_at)
-            await self._send(holder_chat, f"⏰ 工单 #{ticket.id} 的市民在等您的回复"
-                                          f"{f'（已提醒 {waiting} 分钟）' if waiting else ''}。",
+            await self._send(holder_chat, f"⏰ 工单 #{ticket.id} 的市民在等您的回复。",
                              [(f"回复 #{ticket.id}", f"{USE}{ticket.id}")])
             await asyncio.to_thread(self.state.save, ticket.id, reminded_at=ticket.reminded_at)
 
