@@ -79,7 +79,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def settings(built_dir: Path, database_url: str) -> Settings:
-    return Settings(data_dir=built_dir, database_url=database_url)
+    # Lawyers on duty around the clock, so no test depends on the time of day it runs at; the
+    # out-of-hours notice has tests of its own.
+    return Settings(data_dir=built_dir, database_url=database_url,
+                    service_hours="00:00-23:59:59.999999", service_days="1,2,3,4,5,6,7")
 
 
 @pytest.fixture

@@ -249,3 +249,20 @@ def test_sweeper_closes_idle_conversations_with_their_outcome(runtime: Runtime, 
     assert closed == [chat.last.conversation_id]
     assert chat.conversation().outcome == Outcome.answered
     assert runtime.engine.sweep(now=later) == []
+
+
+@pytest.mark.parametrize(("hours", "days", "off_duty"), [
+    ("00:00-23:59:59.999999", "1,2,3,4,5,6,7", False),  # always on duty
+    ("00:00-00:00", "1,2,3,4,5,6,7", True),  # an empty working day
+    ("00:00-23:59:59.999999", "", True),  # no working days
+])
+def test_a_handoff_out_of_hours_says_when_and_where_to_call(runtime: Runtime, hours: str, days: str,
+                                                           off_duty: bool) -> None:
+    runtime.engine.settings = runtime.settings.model_copy(update={"service_hours": hours, "service_days": days})
+    chat = TestChat(runtime.engine, user_id="citizen-hours")
+    texts = [m.text for m in chat.press("/lawyer")]
+    notice = [t for t in texts if "非工作时间" in t]
+    assert bool(notice) is off_duty
+    if off_duty:
+        assert "12348" in notice[0] and "110" in notice[0] and hours in notice[0]
+    assert chat.conversation().status == ConversationStatus.waiting  # the ticket is queued either way

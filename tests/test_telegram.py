@@ -79,7 +79,11 @@ def rt(runtime: Runtime, fake: FakeTelegramAPI, centres: Path) -> Runtime:
 
 
 def with_channel(rt: Runtime, scenario: Callable[[TelegramChannel], Awaitable[T]], **kwargs: Any) -> T:
-    """Start a channel in an event loop of its own, run ``scenario`` with it, and stop it."""
+    """Start a channel in an event loop of its own, run ``scenario`` with it, and stop it.
+
+    Unless a test brings its own, the rate limiter skips the one-message-a-second pause per private chat
+    (tested on its own in ``test_flood_limits_space_one_chat_and_cap_the_whole_bot``), which would only make the tests wait."""
+    kwargs.setdefault("rate_limiter", FloodLimiter(chat_rate=0))
 
     async def main() -> T:
         channel = TelegramChannel(rt, **kwargs)
@@ -226,7 +230,7 @@ def test_a_429_outlasting_the_retries_is_delivered_later_by_the_relay(
         assert waiting[0].delivery_error.startswith("telegram_flood")
         assert await deliver_pending(rt.store, {"telegram": channel}) == 2  # the relay's next pass
 
-    with_channel(rt, scenario, rate_limiter=FloodLimiter(max_retries=1))
+    with_channel(rt, scenario, rate_limiter=FloodLimiter(max_retries=1, chat_rate=0))
     texts = fake.texts(CHAT)
     assert len(texts) == len(set(texts)) == 2
     assert all(m.delivered_at is not None for m in messages(rt, direction="out"))

@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from sqlalchemy import update
@@ -26,10 +26,8 @@ from bot.store import AuditEntry, Conversation, HandoffTicket, Lawyer, Message, 
 from bot.taxonomy import Outcome, TicketStatus
 from handoff.auth import create_lawyer, issue_telegram_link
 from tests.fakes.telegram_api import FakeTelegramAPI, running
-from tests.test_telegram import CHAT, callback_data, configured, feed, until
-from tests.test_telegram import with_channel as with_telegram_channel
+from tests.test_telegram import CHAT, callback_data, configured, feed, until, with_channel
 
-T = TypeVar("T")
 GROUP = -1001234567890
 ZHANG, LI, STRANGER = 7001, 7002, 7999
 
@@ -51,11 +49,6 @@ def rt(runtime: Runtime, fake: FakeTelegramAPI, tmp_path: Path) -> Runtime:
 def lawyers(rt: Runtime) -> dict[int, Lawyer]:
     return {ZHANG: create_lawyer(rt.store, "zhang", "password-123", display_name="张律师", topics=["labor"]),
             LI: create_lawyer(rt.store, "li", "password-123", display_name="李律师")}
-
-
-def with_channel(rt: Runtime, scenario: Callable[[TelegramChannel], Awaitable[T]]) -> T:
-    """The channel without the one-message-a-second pause per private chat (tested in test_telegram)."""
-    return with_telegram_channel(rt, scenario, rate_limiter=FloodLimiter(chat_rate=0))
 
 
 async def quiet(channel: TelegramChannel) -> TelegramChannel:
