@@ -63,13 +63,25 @@ async def _sweeper(runtime: Runtime) -> None:
             log.exception("housekeeping failed; will retry")
 
 
+async def _inbox(runtime: Runtime) -> None:
+    """Messages nobody is processing: a burst's fragments once their window passes, and what a killed
+    worker left (at start-up too). Holding the citizen makes it safe for every worker to look."""
+    while True:
+        try:
+            await asyncio.to_thread(runtime.engine.process_backlog)
+        except Exception:
+            log.exception("processing the inbox failed; will retry")
+        await asyncio.sleep(runtime.settings.inbox_interval_seconds)
+
+
 def create_app(runtime: Runtime, run_sweeper: bool = True, channels: list[Channel] | None = None) -> FastAPI:
     """The app; ``channels`` defaults to the push channels whose settings are present."""
     channels = configured_channels(runtime) if channels is None else channels
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        tasks = [asyncio.create_task(_sweeper(runtime))] if run_sweeper else []
+        await asyncio.to_thread(runtime.engine.warm_up)  # the first citizen must not wait for the models
+        tasks = [asyncio.create_task(_sweeper(runtime)), asyncio.create_task(_inbox(runtime))] if run_sweeper else []
         for channel in channels:
             await channel.start()
         if channels:
@@ -100,7 +112,9 @@ def create_app(runtime: Runtime, run_sweeper: bool = True, channels: list[Channe
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled error: %s", type(exc).__name__)
-        return JSONResponse({"detail": "internal error; the message was kept"}, status_code=500)
+        # Handlers that store a message either stored it (then processing errors are answered with an
+        # apology, not a 500) or failed before: so a 500 never means the message was kept.
+        return JSONResponse({"detail": "internal error; please send it again"}, status_code=500)
 
     app.include_router(web.router(runtime.engine))
     for channel in channels:

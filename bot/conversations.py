@@ -7,23 +7,29 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from bot.replies import t
-from bot.store import Citizen, Conversation, HandoffTicket, Message, utcnow
+from bot.store import Citizen, Conversation, HandoffTicket, Message, lock_citizen, utcnow
 from bot.taxonomy import ConversationStatus, Outcome, TicketStatus
 
 log = logging.getLogger(__name__)
 
 
 def get_or_create_citizen(session: Session, channel: str, channel_user_id: str, language: str | None) -> Citizen:
-    citizen = session.exec(
-        select(Citizen).where(Citizen.channel == channel, Citizen.channel_user_id == channel_user_id)
-    ).first()
+    """Race-free: two workers seeing a new citizen's first messages at once create one row."""
+    query = select(Citizen).where(Citizen.channel == channel, Citizen.channel_user_id == channel_user_id)
+    citizen = session.exec(query).first()
     if citizen is None:
-        citizen = Citizen(channel=channel, channel_user_id=channel_user_id, language=language or "zh")
-        session.add(citizen)
-        session.flush()
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(
+            insert(Citizen).values(channel=channel, channel_user_id=channel_user_id, language=language or "zh",
+                                   created_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["channel", "channel_user_id"])
+        )
+        citizen = session.exec(query).one()
     elif language and language != citizen.language:
         citizen.language = language
         session.add(citizen)
@@ -31,7 +37,9 @@ def get_or_create_citizen(session: Session, channel: str, channel_user_id: str, 
 
 
 def open_conversation(session: Session, citizen: Citizen) -> Conversation:
-    """The citizen's open conversation, or a new one if the last was closed."""
+    """The citizen's open conversation, or a new one if the last was closed.
+
+    Call it holding the citizen (``lock_citizen``); the database also refuses a second open one."""
     conversation = session.exec(
         select(Conversation)
         .where(Conversation.citizen_id == citizen.id, Conversation.status != ConversationStatus.closed)
@@ -62,13 +70,16 @@ def add_message(session: Session, conversation: Conversation, *, direction: str,
     return message
 
 
-def close_conversation(session: Session, conversation: Conversation, outcome: Outcome, reason: str) -> bool:
+def close_conversation(session: Session, conversation: Conversation, outcome: Outcome, reason: str,
+                       ticket_status: TicketStatus = TicketStatus.expired) -> bool:
     """Close with exactly one outcome. Returns False if it was already closed (first close wins).
 
     The update is conditional on the conversation still being open, so two workers (a sweeper and a
-    lawyer resolving) can never give one conversation two outcomes.
+    lawyer resolving) can never give one conversation two outcomes. A ticket still open on it ends
+    too (as ``ticket_status``), so no lawyer holds a chat that is over.
     """
     now = utcnow()
+    lock_citizen(session, conversation.citizen_id)
     result = session.execute(
         update(Conversation)
         .where(col(Conversation.id) == conversation.id, col(Conversation.status) != ConversationStatus.closed)
@@ -77,11 +88,20 @@ def close_conversation(session: Session, conversation: Conversation, outcome: Ou
     if result.rowcount != 1:  # type: ignore[attr-defined]
         session.refresh(conversation)
         return False
+    session.execute(
+        update(HandoffTicket)
+        .where(col(HandoffTicket.conversation_id) == conversation.id,
+               col(HandoffTicket.status).in_([TicketStatus.waiting, TicketStatus.claimed]))
+        .values(status=ticket_status, resolved_at=now, outcome=outcome.value)
+    )
     session.refresh(conversation)
     return True
 
 
 def set_status(session: Session, conversation: Conversation, status: ConversationStatus) -> None:
+    """Move an open conversation on; a closed one stays closed (only ``close_conversation`` ends one)."""
+    if conversation.status == ConversationStatus.closed:
+        raise ValueError(f"conversation {conversation.id} is closed")
     conversation.status = status
     session.add(conversation)
 
@@ -112,15 +132,27 @@ def outcome_for_idle(session: Session, conversation: Conversation) -> tuple[Outc
 
 def sweep(session: Session, *, bot_minutes: int, waiting_minutes: int, lawyer_minutes: int,
           now: datetime | None = None) -> list[int]:
-    """Close every conversation idle past its timeout; returns the ids closed."""
+    """Close every conversation idle past its timeout; returns the ids closed.
+
+    Each close holds its citizen and commits on its own, so the sweeper never waits on one citizen
+    while holding another, and a citizen who wrote meanwhile keeps the conversation open."""
     now = now or utcnow()
     closed: list[int] = []
     candidates = session.exec(
-        select(Conversation).where(Conversation.status != ConversationStatus.closed)
+        select(Conversation.id).where(Conversation.status != ConversationStatus.closed)
+        .order_by(col(Conversation.id))
     ).all()
-    for conversation in candidates:
-        deadline = idle_deadline(conversation.status, now, bot_minutes, waiting_minutes, lawyer_minutes)
-        if conversation.last_activity_at > deadline:
+    for conversation_id in candidates:
+        assert conversation_id is not None
+        conversation = session.get(Conversation, conversation_id)
+        if conversation is None:
+            continue
+        lock_citizen(session, conversation.citizen_id)
+        session.refresh(conversation)
+        deadline = idle_deadline(conversation.status, now, bot_minutes, waiting_minutes, lawyer_minutes) \
+            if conversation.status != ConversationStatus.closed else None
+        if deadline is None or conversation.last_activity_at > deadline:
+            session.commit()
             continue
         outcome, reason = outcome_for_idle(session, conversation)
         was_waiting = conversation.status == ConversationStatus.waiting
@@ -129,14 +161,16 @@ def sweep(session: Session, *, bot_minutes: int, waiting_minutes: int, lawyer_mi
                 citizen = session.get(Citizen, conversation.citizen_id)
                 add_message(session, conversation, direction="out", sender="system",
                             text=t("expired", citizen.language if citizen else "zh"))
-            session.execute(
-                update(HandoffTicket)
-                .where(col(HandoffTicket.conversation_id) == conversation.id,
-                       col(HandoffTicket.status).in_([TicketStatus.waiting, TicketStatus.claimed]))
-                .values(status=TicketStatus.expired, resolved_at=now, outcome=outcome.value)
-            )
-            assert conversation.id is not None
-            closed.append(conversation.id)
+            closed.append(conversation_id)
+        session.commit()
+    # Tickets left open on a closed conversation (before closes ended their tickets) end now.
+    session.execute(
+        update(HandoffTicket)
+        .where(col(HandoffTicket.status).in_([TicketStatus.waiting, TicketStatus.claimed]),
+               col(HandoffTicket.conversation_id).in_(
+                   select(Conversation.id).where(Conversation.status == ConversationStatus.closed)))
+        .values(status=TicketStatus.expired, resolved_at=now)
+    )
     session.commit()
     if closed:
         log.info("sweeper closed %d idle conversations", len(closed))

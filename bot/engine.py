@@ -1,7 +1,17 @@
 """The channel-agnostic core: an incoming message in, stored decisions and outgoing messages out.
 
 The engine does no network I/O. Channels turn their updates into ``Incoming`` and deliver the
-stored outgoing messages; the engine never imports a channel.
+stored outgoing messages; the engine never imports a channel, and a channel never decides.
+
+Every message goes the same way, on every channel and worker:
+
+1. ``accept`` stores it (holding the citizen), so an acknowledged message is never lost;
+2. ``drain`` processes the citizen's unprocessed messages in arrival order, holding the citizen, and
+   marks each processed in the transaction that stores its replies: exactly once across workers.
+   Short fragments of a burst ("在吗", "我想问个事") are held up to ``burst_window_seconds`` and read
+   together with the question that follows;
+3. ``process_backlog`` (at start-up and every ``inbox_interval_seconds``) drains what nobody did:
+   fragments whose window passed, and messages whose worker was killed.
 """
 
 from __future__ import annotations
@@ -11,8 +21,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from bot import actions
 from bot.conversations import (
     add_message,
     close_conversation,
@@ -23,8 +35,8 @@ from bot.conversations import (
 )
 from bot.replies import t
 from bot.settings import Settings
-from bot.store import Citizen, Conversation, Feedback, Message, Store, utcnow
-from bot.taxonomy import Act, ConversationStatus, Outcome, Topic, display_name
+from bot.store import Citizen, Conversation, Feedback, Message, Store, lock_citizen, utcnow
+from bot.taxonomy import Act, ConversationStatus, Kind, Outcome, TicketStatus, Topic, display_name
 from handoff.packet import build_packet
 from handoff.queue import enqueue, expected_wait_minutes, in_service_hours, open_ticket, position
 from knowledge_base.index import Hit, KnowledgeBase
@@ -35,9 +47,8 @@ log = logging.getLogger(__name__)
 
 MAX_PROCESSED_CHARS = 2000
 MAX_STORED_CHARS = 20_000
-TEXT_KINDS = {"text"}
-#: How a pressed button (or a typed menu number or shortcut a channel maps to one) is stored.
-BUTTON_KIND = "button"
+#: Fragments of one burst are read as one question, joined with this.
+FRAGMENT_JOIN = "，"
 #: How much more retrieval must score when the classifier is unsure of the topic.
 AMBIGUITY_EXTRA = 0.05
 SMALL_TALK = {Act.greet, Act.thanks, Act.goodbye, Act.affirm, Act.deny, Act.chitchat}
@@ -45,13 +56,22 @@ SMALL_TALK = {Act.greet, Act.thanks, Act.goodbye, Act.affirm, Act.deny, Act.chit
 
 @dataclass
 class Incoming:
+    """One thing a citizen did, as a channel reports it."""
+
     channel: str
     user_id: str
     text: str = ""
+    #: A pressed button's payload (``/lawyer``, ``/topic:labor`` …); typed commands are found by the engine.
     payload: str | None = None
-    kind: str = "text"
+    kind: Kind | str = Kind.text
     channel_message_id: str | None = None
+    #: The citizen's language as the platform reports it (first contact only), or a web page's choice.
     language: str | None = None
+    #: A shared location (``Kind.location``); only the nearest centre is kept, not the coordinates.
+    latitude: float | None = None
+    longitude: float | None = None
+    #: What a ``Kind.media`` message was (photo, voice …), kept for the transcript.
+    media: str | None = None
 
 
 @dataclass
@@ -60,6 +80,18 @@ class Reply:
     incoming: Message
     messages: list[Message]
     status: str
+    #: The message is stored and will be answered together with what the citizen writes next.
+    pending: bool = False
+    #: Texts to show the citizen that are deliberately not stored (the confirmation of a data deletion).
+    notices: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Accepted:
+    citizen_id: int
+    conversation_id: int
+    message: Message
+    held: bool
 
 
 @dataclass
@@ -106,6 +138,10 @@ def _pending_comment(session: Session, citizen: Citizen) -> Feedback | None:
     ).first()
 
 
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
 def _looks_english(text: str | None) -> bool:
     return bool(text) and not is_chinese(text or "") and sum(ch.isalpha() for ch in text or "") >= 8
 
@@ -115,7 +151,9 @@ def _button(label: str, payload: str) -> dict[str, str]:
 
 
 _PAYLOAD_LABELS = {"/helpful": "btn_helpful", "/not_helpful": "btn_not_helpful", "/lawyer": "btn_lawyer",
-                   "/cancel": "btn_cancel", "/topic:none": "btn_other", "/comment": "btn_comment", "/menu": "btn_menu"}
+                   "/cancel": "btn_cancel", "/topic:none": "btn_other", "/comment": "btn_comment", "/menu": "btn_menu",
+                   actions.DELETE: "btn_delete", actions.DELETE_CONFIRM: "btn_confirm_delete",
+                   actions.DELETE_CANCEL: "btn_keep"}
 
 
 def pressed_label(payload: str, lang: str) -> str:
@@ -128,6 +166,8 @@ def pressed_label(payload: str, lang: str) -> str:
     name, _, value = payload.partition(":")
     if name == "/topic" and value in {topic.value for topic in Topic}:
         return display_name(Topic(value), lang)
+    if payload.startswith(actions.LANGUAGE_PREFIX) and value in ("zh", "en"):
+        return {"zh": "中文", "en": "English"}[value]
     if name == "/rate" and value.isdigit() and 1 <= int(value) <= 5:
         return "★" * int(value)  # the rating buttons' label (handoff.queue)
     return payload
@@ -171,109 +211,266 @@ class Engine:
         margin = ranking[0][1] - ranking[1][1] if len(ranking) > 1 else 1.0
         return c.topic_confidence < self.settings.nlu_fallback_threshold or margin < self.settings.nlu_ambiguity_margin
 
-    # ---- conversation --------------------------------------------------------------------------
+    def is_fragment(self, text: str) -> bool:
+        """A short piece of a burst that alone would only get a greeting or a clarifying question."""
+        text = normalize(text)
+        if self.settings.burst_window_seconds <= 0 or len(text) > self.settings.burst_fragment_chars:
+            return False
+        if not has_meaningful_text(text):
+            return False
+        c = self.classifier.classify(text)
+        if c.urgent:
+            return False
+        return c.act in (Act.greet, Act.chitchat) or self.decide(text).action == "clarify"
+
+    def warm_up(self) -> None:
+        """Load the models and the index now, so the first citizen does not wait for them."""
+        self.decide("公司拖欠工资怎么办")
+
+    # ---- the way in ----------------------------------------------------------------------------
 
     def handle(self, incoming: Incoming) -> Reply:
-        """Store the message first, then process it; a failure still leaves it stored and apologises."""
+        """Store the message, then process what the citizen has waiting; the reply to this message.
+
+        If storing fails the exception propagates (nothing was kept, so the channel must not say it
+        was). A failure while processing leaves the message stored, marked failed, with an apology."""
+        payload = incoming.payload or (actions.command_payload(incoming.text) if incoming.text else None)
+        if payload == actions.DELETE_CONFIRM:
+            return self._delete_data(incoming)
+        if payload == actions.UNSUBSCRIBE and not self._known(incoming):
+            return Reply(0, Message(conversation_id=0, citizen_id=0, direction="in", sender="citizen"), [],
+                         ConversationStatus.closed.value)  # leaving before ever writing: nothing to keep
+        accepted = self.accept(incoming, payload)
+        if not accepted.held:
+            self.drain(accepted.citizen_id)
+        return self.reply_to(accepted.message.id or 0, accepted.conversation_id)
+
+    def _known(self, incoming: Incoming) -> bool:
+        with self.store.session() as session:
+            return session.exec(select(Citizen.id).where(Citizen.channel == incoming.channel,
+                                                         Citizen.channel_user_id == incoming.user_id)).first() is not None
+
+    def accept(self, incoming: Incoming, payload: str | None = None) -> Accepted:
+        """Store one incoming message (the first thing that happens to it)."""
+        kind = Kind(incoming.kind) if incoming.kind in Kind.__members__ else Kind.media
+        text = incoming.text or ""
+        decision: dict[str, Any] | None = None
+        held = False
+        if payload:
+            kind = Kind.button if kind is Kind.text and incoming.payload else (
+                Kind.command if kind is Kind.text else kind)
+            decision = {"payload": payload}
+        elif kind is Kind.location:
+            decision = actions.locate(self.settings.service_centres_file, incoming.latitude, incoming.longitude)
+        elif kind is Kind.media:
+            decision = {"media": incoming.media or str(incoming.kind)}
+        elif kind is Kind.text and self.is_fragment(text):
+            held, decision = True, {"fragment": True}
         with self.store.session() as session:
             citizen = get_or_create_citizen(session, incoming.channel, incoming.user_id, incoming.language)
+            assert citizen.id is not None
+            lock_citizen(session, citizen.id)
+            session.refresh(citizen)
             citizen.last_inbound_at = utcnow()
+            if citizen.notice_shown_at is None and incoming.language is None and kind is Kind.text \
+                    and _looks_english(text):
+                citizen.language = "en"
             session.add(citizen)
-            payload = incoming.payload
-            awaited = _pending_comment(session, citizen) if not payload and incoming.kind == "text" else None
+            if payload and (kind is Kind.button or (kind is Kind.event and not text)):
+                text = pressed_label(payload, citizen.language)  # the transcript shows the label
+            awaited = _pending_comment(session, citizen) if kind is Kind.text else None
             # A comment on a finished consultation belongs to it, not to a new conversation.
             conversation = (session.get(Conversation, awaited.conversation_id) if awaited else None) or \
                 open_conversation(session, citizen)
-            # A press is stored as its label, for the transcript; the payload stays in the decision.
-            # Other kinds (a WeChat menu-click event) keep theirs: the reply window tells them apart.
-            kind, decision = incoming.kind, None
-            text = incoming.text or ""
-            if payload:
-                kind = BUTTON_KIND if incoming.kind == "text" else incoming.kind
-                text, decision = pressed_label(payload, citizen.language), {"payload": payload}
             stored = add_message(
-                session, conversation, direction="in", sender="citizen", kind=kind,
+                session, conversation, direction="in", sender="citizen", kind=kind.value,
                 # PostgreSQL text cannot hold NUL; keep a visible marker instead of losing the message.
                 text=text[:MAX_STORED_CHARS].replace("\x00", "\ufffd"), decision=decision,
                 channel_message_id=incoming.channel_message_id,
             )
             session.commit()
-            assert conversation.id is not None and citizen.id is not None
-            conversation_id, citizen_id, message_id = conversation.id, citizen.id, stored.id
+            assert conversation.id is not None
+            return Accepted(citizen.id, conversation.id, stored, held)
 
-        try:
-            return self._process_stored(citizen_id, conversation_id, message_id or 0, incoming)
-        except Exception:
-            log.exception("failed to process message %s", message_id)
-            return self._apologise(citizen_id, conversation_id, message_id or 0)
-
-    def _load(self, session: Session, citizen_id: int, conversation_id: int,
-              message_id: int) -> tuple[Citizen, Conversation, Message]:
-        citizen = session.get(Citizen, citizen_id)
-        conversation = session.get(Conversation, conversation_id)
-        message = session.get(Message, message_id)
-        assert citizen is not None and conversation is not None and message is not None
-        return citizen, conversation, message
-
-    def _process_stored(self, citizen_id: int, conversation_id: int, message_id: int, incoming: Incoming) -> Reply:
+    def reply_to(self, message_id: int, conversation_id: int) -> Reply:
+        """What was said in answer to one stored message (or nothing yet, if it is held)."""
         with self.store.session() as session:
-            citizen, conversation, message = self._load(session, citizen_id, conversation_id, message_id)
-            out = self._process(session, citizen, conversation, message, incoming)
-            session.commit()
-            return Reply(conversation_id, message, out, conversation.status)
+            message = session.get(Message, message_id)
+            if message is None:  # the citizen's data was deleted meanwhile
+                return Reply(conversation_id, Message(conversation_id=conversation_id, citizen_id=0, direction="in",
+                                                      sender="citizen"), [], ConversationStatus.closed.value)
+            answered_with = (message.decision or {}).get("read_with", message.id)
+            replies = session.exec(
+                select(Message).where(Message.reply_to == answered_with).order_by(col(Message.id))
+            ).all() if message.processed_at or message.failed else []
+            conversation = session.get(Conversation, message.conversation_id)
+            status = conversation.status if conversation else ConversationStatus.bot.value
+            return Reply(message.conversation_id, message, list(replies), status,
+                         pending=message.processed_at is None and not message.failed)
 
-    def _apologise(self, citizen_id: int, conversation_id: int, message_id: int) -> Reply:
-        """The message stays stored (marked failed) and the citizen hears that something went wrong."""
-        with self.store.session() as session:
-            citizen, conversation, message = self._load(session, citizen_id, conversation_id, message_id)
-            message.failed = True
+    # ---- processing, one citizen at a time -------------------------------------------------------
+
+    def drain(self, citizen_id: int, force: bool = False) -> int:
+        """Process the citizen's unprocessed messages in arrival order; returns how many groups.
+
+        Each group is processed in its own transaction holding the citizen, and marked processed in
+        it, so whichever worker gets there first answers it and the others find nothing to do. A
+        trailing run of fragments waits for its window unless ``force``."""
+        groups = 0
+        while True:
+            with self.store.session() as session:
+                lock_citizen(session, citizen_id)
+                group = self._next_group(session, citizen_id, force)
+                if not group:
+                    session.commit()
+                    return groups
+                ids = [m.id for m in group]
+                try:
+                    with session.begin_nested():
+                        self._process_group(session, group)
+                    session.commit()
+                except Exception:
+                    log.exception("failed to process messages %s", ids)
+                    session.rollback()
+                    self._apologise(citizen_id, [i for i in ids if i is not None])
+                groups += 1
+
+    def _next_group(self, session: Session, citizen_id: int, force: bool) -> list[Message]:
+        pending = session.exec(
+            select(Message).where(Message.citizen_id == citizen_id, Message.direction == "in",
+                                  col(Message.processed_at).is_(None), col(Message.failed).is_(False))
+            .order_by(col(Message.id))
+        ).all()
+        group: list[Message] = []
+        for message in pending:
+            group.append(message)
+            if not (message.decision or {}).get("fragment"):
+                return group
+        window = dt.timedelta(seconds=self.settings.burst_window_seconds)
+        if group and (force or utcnow() - _aware(group[-1].created_at) >= window):
+            return group
+        return []
+
+    def _process_group(self, session: Session, group: list[Message]) -> None:
+        last = group[-1]
+        citizen = session.get(Citizen, last.citizen_id)
+        conversation = session.get(Conversation, last.conversation_id)
+        assert citizen is not None and conversation is not None
+        now = utcnow()
+        awaited = _pending_comment(session, citizen) if last.kind == Kind.text else None
+        is_comment = awaited is not None and awaited.conversation_id == conversation.id
+        if conversation.status == ConversationStatus.closed and not is_comment:
+            # Written before an earlier message of the burst ended the conversation: a new one.
+            conversation = open_conversation(session, citizen)
+            for message in group:
+                message.conversation_id = conversation.id or 0
+                session.add(message)
+        for message in group[:-1]:
+            message.decision = {**(message.decision or {}), "read_with": last.id}
+            message.processed_at = now
             session.add(message)
+        text = FRAGMENT_JOIN.join(m.text for m in group if m.text.strip()) if len(group) > 1 else last.text
+        self._process(session, citizen, conversation, last, text, awaited if is_comment else None)
+        last.processed_at = now
+        session.add(last)
+
+    def _apologise(self, citizen_id: int, message_ids: list[int]) -> None:
+        """The messages stay stored (marked failed) and the citizen hears that something went wrong."""
+        with self.store.session() as session:
+            lock_citizen(session, citizen_id)
+            messages = [m for i in message_ids if (m := session.get(Message, i)) is not None]
+            citizen = session.get(Citizen, citizen_id)
+            if not messages or citizen is None:
+                session.commit()
+                return
+            for message in messages:
+                message.failed = True
+                session.add(message)
+            conversation = session.get(Conversation, messages[-1].conversation_id)
+            assert conversation is not None
             apology = add_message(session, conversation, direction="out", sender="bot",
                                   text=t("error", citizen.language), decision={"error": True})
+            apology.reply_to = messages[-1].id
             session.commit()
-            return Reply(conversation_id, message, [apology], conversation.status)
+
+    def process_backlog(self, now: dt.datetime | None = None) -> int:
+        """Drain every citizen whose messages nobody processed: held fragments whose window has
+        passed, and messages a killed worker left. Returns how many groups were processed."""
+        cutoff = (now or utcnow()) - dt.timedelta(seconds=self.settings.burst_window_seconds)
+        with self.store.session() as session:
+            rows = session.exec(
+                select(Message.citizen_id, func.max(Message.created_at))
+                .where(Message.direction == "in", col(Message.processed_at).is_(None),
+                       col(Message.failed).is_(False))
+                .group_by(col(Message.citizen_id))
+            ).all()
+            session.commit()
+        done = 0
+        for citizen_id, newest in rows:
+            if _aware(newest) <= cutoff:
+                done += self.drain(citizen_id, force=True)
+        if done:
+            log.info("processed %d waiting message groups", done)
+        return done
+
+    def _delete_data(self, incoming: Incoming) -> Reply:
+        """Deleting one's data: nothing is stored about it, the confirmation is sent and forgotten."""
+        with self.store.session() as session:
+            lang = session.exec(
+                select(Citizen.language).where(Citizen.channel == incoming.channel,
+                                               Citizen.channel_user_id == incoming.user_id)
+            ).first() or incoming.language or "zh"
+            deleted = actions.delete_citizen_data(session, incoming.channel, incoming.user_id)
+            session.commit()
+        notice = t("deleted" if deleted else "nothing_to_delete", lang)
+        empty = Message(conversation_id=0, citizen_id=0, direction="in", sender="citizen")
+        return Reply(0, empty, [], ConversationStatus.closed.value, notices=[notice])
 
     def _process(self, session: Session, citizen: Citizen, conversation: Conversation, message: Message,
-                 incoming: Incoming) -> list[Message]:
+                 text: str, awaited: Feedback | None) -> list[Message]:
         out: list[Message] = []
-        first_contact = citizen.notice_shown_at is None and incoming.language is None
-        if first_contact and _looks_english(incoming.text):
-            citizen.language = "en"
         lang = citizen.language
 
-        def say(text: str, buttons: list[dict[str, str]] | None = None, sender: str = "bot",
+        def say(reply: str, buttons: list[dict[str, str]] | None = None, sender: str = "bot",
                 decision: dict[str, Any] | None = None) -> None:
-            out.append(add_message(session, conversation, direction="out", sender=sender, text=text,
-                                   buttons=buttons, decision=decision))
+            sent = add_message(session, conversation, direction="out", sender=sender, text=reply,
+                               buttons=buttons, decision=decision)
+            sent.reply_to = message.id
+            out.append(sent)
 
         if citizen.notice_shown_at is None:
             citizen.notice_shown_at = utcnow()
             session.add(citizen)
             say(t("notice", lang), sender="system")
 
-        payload = incoming.payload
+        payload = (message.decision or {}).get("payload") if message.kind in (Kind.button, Kind.command,
+                                                                                Kind.event) else None
         if payload:
             self._payload(session, citizen, conversation, payload, lang, say)
             return out
-
-        awaited = _pending_comment(session, citizen) if incoming.kind == "text" else None
-        if awaited is not None and awaited.conversation_id == conversation.id and (incoming.text or "").strip():
-            awaited.comment = incoming.text.strip()[:2000]
+        if awaited is not None and text.strip():
+            awaited.comment = text.strip()[:2000]
             session.add(awaited)
             message.decision = {"feedback_comment": True}
             say(t("comment_thanks", lang))
             return out
-
-        if incoming.kind not in TEXT_KINDS:
-            message.decision = {"rejected": "unsupported_kind", "kind": incoming.kind}
-            say(t("no_text", lang))
+        if message.kind == Kind.location:
+            say(actions.located_reply(message.decision or {}, lang))
+            if (message.decision or {}).get("centre") and conversation.pending_outcome is None:
+                conversation.pending_outcome = Outcome.referred.value  # sent to a service centre
+                session.add(conversation)
+            return out
+        if message.kind != Kind.text:
+            message.decision = {**(message.decision or {}), "rejected": "unsupported_kind"}
+            if conversation.status != ConversationStatus.with_lawyer:
+                say(t("no_text", lang))
             return out
 
         status = ConversationStatus(conversation.status)
         if status is ConversationStatus.with_lawyer:
             return out  # the lawyer reads it in the console
-        if not has_meaningful_text(incoming.text or ""):
-            message.decision = {"rejected": "empty" if not (incoming.text or "").strip() else "no_words"}
+        if not has_meaningful_text(text):
+            message.decision = {"rejected": "empty" if not text.strip() else "no_words"}
             if status is not ConversationStatus.waiting:
                 say(t("empty", lang))
             return out
@@ -284,10 +481,10 @@ class Engine:
                 say(t("still_waiting", lang, ahead=ahead), buttons=[_button(t("btn_cancel", lang), "/cancel")])
             return out
 
-        if len(incoming.text) > MAX_PROCESSED_CHARS:
+        if len(text) > MAX_PROCESSED_CHARS:
             say(t("too_long", lang))
         clarified = status is ConversationStatus.clarifying
-        decision = self.decide(incoming.text, clarified=clarified)
+        decision = self.decide(text, clarified=clarified)
         message.decision = decision.record()
         session.add(message)
         c = decision.classification
@@ -301,7 +498,7 @@ class Engine:
         if decision.action == "answer":
             self._answer(session, conversation, decision, lang, say)
         elif decision.action == "clarify":
-            conversation.clarify_text = incoming.text[:MAX_PROCESSED_CHARS]
+            conversation.clarify_text = text[:MAX_PROCESSED_CHARS]
             set_status(session, conversation, ConversationStatus.clarifying)
             buttons = [_button(display_name(tp, lang), f"/topic:{tp.value}") for tp in c.top_topics(3)]
             buttons += [_button(t("btn_other", lang), "/topic:none"), _button(t("btn_lawyer", lang), "/lawyer")]
@@ -386,7 +583,7 @@ class Engine:
                     conversation.pending_outcome = None
                     session.add(conversation)
                 say(t("not_helpful", lang), buttons=[_button(t("btn_lawyer", lang), "/lawyer")])
-        elif payload == "/menu":  # /start on Telegram, the menu button on WeChat
+        elif payload == actions.MENU:  # /start, "菜单", the WeChat menu button, subscribing
             self._small_talk(session, conversation, Act.greet, lang, say)
         elif payload == "/lawyer":
             if status in (ConversationStatus.waiting, ConversationStatus.with_lawyer):
@@ -395,11 +592,8 @@ class Engine:
         elif payload == "/cancel":
             ticket = open_ticket(session, conversation.id or 0)
             if status is ConversationStatus.waiting and ticket is not None:
-                ticket.status = "cancelled"
-                ticket.resolved_at = utcnow()
-                ticket.outcome = Outcome.withdrawn.value
-                session.add(ticket)
-                close_conversation(session, conversation, Outcome.withdrawn, "citizen_cancelled")
+                close_conversation(session, conversation, Outcome.withdrawn, "citizen_cancelled",
+                                   ticket_status=TicketStatus.cancelled)
                 say(t("withdrawn", lang))
         elif payload.startswith("/topic:"):
             self._picked_topic(session, conversation, payload.split(":", 1)[1], lang, say)
@@ -407,6 +601,20 @@ class Engine:
             self._rate(session, citizen, payload.split(":", 1)[1], lang, say)
         elif payload == "/comment":
             self._ask_comment(session, citizen, lang, say)
+        elif payload == actions.HELP:
+            say(*actions.help_reply(lang))
+        elif payload == actions.PRIVACY:
+            say(*actions.privacy_reply(lang))
+        elif payload == actions.LANGUAGE:
+            say(*actions.language_reply(lang))
+        elif payload.startswith(actions.LANGUAGE_PREFIX):
+            say(actions.set_language(session, citizen, payload))
+        elif payload == actions.DELETE:
+            say(*actions.confirm_delete_reply(lang))
+        elif payload == actions.DELETE_CANCEL:
+            say(t("delete_cancelled", lang))
+        elif payload == actions.UNSUBSCRIBE:
+            return  # recorded for the lawyer; nothing can reach the citizen any more
         else:
             say(t("empty", lang))
 

@@ -84,6 +84,76 @@ TEXTS: dict[str, dict[str, str]] = {
     "btn_cancel": {"zh": "取消转接", "en": "Cancel"},
     "btn_other": {"zh": "都不是", "en": "None of these"},
     "btn_menu": {"zh": "菜单", "en": "Menu"},
+    # ---- what a citizen can ask for besides a question (bot/actions.py) ----
+    "help": {
+        "zh": "请直接用文字说说您遇到的法律问题，我会给出一般性解答和法律依据；复杂或紧急的情况为您转接律师。\n\n"
+              "{commands}\n\n"
+              "发送位置可查询离您最近的公共法律服务中心。如遇人身危险，请先拨打110。",
+        "en": "Just describe your legal problem in words: I give general information with its legal basis, and "
+              "connect you to a lawyer for complex or urgent matters.\n\n{commands}\n\n"
+              "Share your location to find the nearest public legal service centre. If you are in danger, call 110 "
+              "first.",
+    },
+    "help_keywords": {
+        "zh": "“菜单”：选择问题类别\n“转人工”：转接律师\n“English”：切换语言\n“隐私”：隐私说明\n"
+              "“删除我的数据”：删除我的消息和个人信息\n“帮助”：本说明",
+        "en": "\"menu\": pick a category\n\"lawyer\": talk to a lawyer\n\"中文\": switch language\n"
+              "\"privacy\": privacy notice\n\"delete my data\": delete my messages and personal data\n\"help\": this help",
+    },
+    "privacy": {
+        "zh": "隐私说明\n"
+              "· 我们保存您发来的消息和助手的回复，只用于解答您的问题、转接律师和改进服务。\n"
+              "· 只有在您被转接后，值班律师才会看到对话内容。\n"
+              "· 您分享的位置只用来查找最近的服务中心，坐标不会被保存。\n"
+              "· 请不要发送身份证号、银行卡号等敏感信息；日志中的这类号码会被遮盖。\n"
+              "· 点下面的按钮或发送“删除我的数据”（Telegram：/delete_my_data）可删除您的全部消息和个人信息，"
+              "只保留不含个人信息的统计数字。",
+        "en": "Privacy notice\n"
+              "· We store your messages and the assistant's replies only to answer you, connect you to a lawyer "
+              "and improve the service.\n"
+              "· A duty lawyer sees the conversation only after you have been handed over.\n"
+              "· A location you share is used only to find the nearest service centre; it is not stored.\n"
+              "· Please do not send ID or bank card numbers; such numbers are masked in our logs.\n"
+              "· Press the button below or send \"delete my data\" (Telegram: /delete_my_data) to delete all your "
+              "messages and personal data; only anonymous counts remain.",
+    },
+    "choose_language": {"zh": "请选择语言 / Please choose a language:", "en": "Please choose a language / 请选择语言:"},
+    "language_set": {"zh": "已切换为中文。", "en": "Language set to English."},
+    "confirm_delete": {
+        "zh": "确定要删除您在本服务中的全部消息和个人信息吗？删除后无法恢复，正在进行的咨询和律师转接也会取消。",
+        "en": "Delete all your messages and personal data from this service? This cannot be undone, and any "
+              "open consultation or lawyer handoff is cancelled.",
+    },
+    "btn_delete": {"zh": "删除我的数据", "en": "Delete my data"},
+    "btn_confirm_delete": {"zh": "确认删除", "en": "Delete my data"},
+    "btn_keep": {"zh": "取消", "en": "Cancel"},
+    "deleted": {
+        "zh": "您的消息和个人信息已删除，只保留了不含个人信息的统计数字。如需再次咨询，直接发消息即可。",
+        "en": "Your messages and personal data have been deleted; only anonymous counts remain. Write any time "
+              "to start again.",
+    },
+    "nothing_to_delete": {"zh": "我们没有保存您的任何消息。", "en": "We hold no messages from you."},
+    "delete_cancelled": {"zh": "好的，没有删除任何内容。", "en": "OK, nothing was deleted."},
+    "nearest_centre": {
+        "zh": "离您最近的公共法律服务中心：\n{name}\n地址：{address}\n电话：{phone}\n（直线距离约 {km:.1f} 公里）\n"
+              "也可拨打12348公共法律服务热线。",
+        "en": "The nearest public legal service centre:\n{name}\nAddress: {address}\nPhone: {phone}\n"
+              "(about {km:.1f} km away)\nYou can also call the 12348 hotline.",
+    },
+    "no_centre": {"zh": "抱歉，暂时查不到附近的公共法律服务中心。请拨打12348公共法律服务热线咨询。",
+                  "en": "Sorry, I could not find a service centre near you. Please call the 12348 hotline."},
+    # ---- how channels without buttons show them (WeChat) ----
+    "menu_line": {"zh": "回复 {n} {label}", "en": "Reply {n}: {label}"},
+    "lawyer_prefix": {"zh": "【律师】", "en": "[Lawyer] "},
+}
+
+#: The command menu a messenger shows (Telegram's setMyCommands), per language of the citizen's app.
+COMMAND_MENU: dict[str, list[tuple[str, str]]] = {
+    "zh": [("start", "开始，选择问题类别"), ("lawyer", "转接律师"), ("language", "切换语言 / Switch language"),
+           ("privacy", "隐私说明"), ("delete_my_data", "删除我的消息和个人信息"), ("help", "帮助")],
+    "en": [("start", "Start and pick a category"), ("lawyer", "Talk to a lawyer"),
+           ("language", "Switch language / 切换语言"), ("privacy", "Privacy notice"),
+           ("delete_my_data", "Delete my messages and personal data"), ("help", "Help")],
 }
 
 

@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     idle_timeout_lawyer_minutes: int = 2 * 60
     sweep_interval_seconds: int = 60
 
+    #: A burst: short fragments ("在吗", "我想问个事") are held this long for the rest of the question
+    #: and answered together with it; 0 answers every message on its own.
+    burst_window_seconds: float = 2.0
+    #: Messages up to this many characters that would only get a greeting or a clarifying question are
+    #: fragments worth holding.
+    burst_fragment_chars: int = 12
+    #: How often each worker looks for messages nobody has processed (held fragments, a killed worker).
+    inbox_interval_seconds: float = 1.0
+
     #: Handoff SLA: an unclaimed ticket is escalated (raised to urgent) after this many minutes ...
     sla_escalate_minutes: int = 10
     #: ... and a lawyer silent this long in a claimed chat gets a reminder.

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint, event
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint, event, text
 from sqlalchemy.engine import Engine
-from sqlmodel import Field, Session, SQLModel, create_engine
+from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 from bot.taxonomy import ConversationStatus, Priority, TicketStatus
 
@@ -54,7 +54,12 @@ class ConversationBase(SQLModel):
 
 class Conversation(ConversationBase, table=True):
     __tablename__ = "conversation"
-    __table_args__ = (Index("ix_conversation_citizen_status", "citizen_id", "status"),)
+    __table_args__ = (
+        Index("ix_conversation_citizen_status", "citizen_id", "status"),
+        # At most one open conversation per citizen, whatever two workers do at once.
+        Index("ux_conversation_open", "citizen_id", unique=True,
+              sqlite_where=text("status != 'closed'"), postgresql_where=text("status != 'closed'")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     citizen_id: int = Field(foreign_key="citizen.id", index=True)
@@ -82,6 +87,12 @@ class MessageBase(SQLModel):
 
 class Message(MessageBase, table=True):
     __tablename__ = "message"
+    __table_args__ = (
+        # The inbox: inbound messages the engine has not processed yet (a burst being held, a crash).
+        Index("ix_message_unprocessed", "citizen_id",
+              sqlite_where=text("direction = 'in' AND processed_at IS NULL AND NOT failed"),
+              postgresql_where=text("direction = 'in' AND processed_at IS NULL AND NOT failed")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     conversation_id: int = Field(foreign_key="conversation.id", index=True)
@@ -92,6 +103,11 @@ class Message(MessageBase, table=True):
     decision: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     #: Processing failed after the message was stored (the citizen got an apology).
     failed: bool = False
+    #: Inbound: when the engine processed it (set in the same transaction as its replies), so a message
+    #: stored but never processed — held for a burst, or its worker killed — is found and processed.
+    processed_at: datetime | None = None
+    #: Outgoing: the inbound message whose processing produced it (the last fragment of a burst).
+    reply_to: int | None = Field(default=None, index=True)
     #: For outgoing messages on push channels (Telegram, WeChat): when the channel accepted it. The relay
     #: sends every outgoing message still without it, so a lawyer's reply survives a restart.
     delivered_at: datetime | None = None
@@ -155,6 +171,12 @@ class HandoffTicketBase(SQLModel):
 
 class HandoffTicket(HandoffTicketBase, table=True):
     __tablename__ = "handoff_ticket"
+    __table_args__ = (
+        # At most one open ticket per conversation, so two lawyers can never hold one chat.
+        Index("ux_handoff_ticket_open", "conversation_id", unique=True,
+              sqlite_where=text("status IN ('waiting', 'claimed')"),
+              postgresql_where=text("status IN ('waiting', 'claimed')")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     conversation_id: int = Field(foreign_key="conversation.id", index=True)
@@ -227,6 +249,17 @@ class Feedback(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+def lock_citizen(session: Session, citizen_id: int) -> None:
+    """Hold the citizen until the transaction ends: one citizen's messages, closes and claims are
+    processed one at a time across workers. PostgreSQL locks the row; on SQLite every transaction
+    already holds the database's single write lock (BEGIN IMMEDIATE in ``make_engine``).
+
+    Take it before any other row lock in the transaction, so two transactions never wait on each
+    other in opposite orders."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.exec(select(Citizen.id).where(Citizen.id == citizen_id).with_for_update())
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -241,6 +274,15 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            # pysqlite's own BEGIN is deferred: a transaction that read and then writes fails at once
+            # with "database is locked" when another wrote meanwhile. Begin every transaction
+            # IMMEDIATE instead, so writers queue on the busy timeout (one writer at a time, as
+            # SQLite allows anyway); this is also what serialises each citizen's messages.
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     # Room for the web workers' threads plus the sweeper and the relay.
@@ -258,6 +300,10 @@ class Store:
     def session(self) -> Iterator[Session]:
         with Session(self.engine, expire_on_commit=False) as session:
             yield session
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
 
     def upgrade(self) -> None:
         from bot.migrate import upgrade

@@ -53,6 +53,17 @@ class Act(StrEnum):
     question = "question"
 
 
+class Kind(StrEnum):
+    """What a citizen sent, as every channel reports it to the engine."""
+
+    text = "text"
+    button = "button"  # a pressed button, a typed menu number, a menu click
+    command = "command"  # /start, /help …, or a keyword a channel maps to one
+    location = "location"
+    event = "event"  # subscribe, unsubscribe
+    media = "media"  # a photo, voice, sticker … without words
+
+
 class Outcome(StrEnum):
     answered = "answered"
     resolved_by_lawyer = "resolved_by_lawyer"

@@ -23,6 +23,7 @@ from bot.store import (
     Message,
     Store,
     TicketNote,
+    lock_citizen,
     utcnow,
 )
 from bot.taxonomy import ConversationStatus, Outcome, Priority, TicketStatus
@@ -173,28 +174,27 @@ class HandoffQueue:
     def claim(self, ticket_id: int, lawyer: Lawyer) -> TicketView:
         """Exactly once: the update only succeeds while the ticket is still waiting."""
         with self.store.session() as session:
-            result = session.execute(
-                update(HandoffTicket)
-                .where(col(HandoffTicket.id) == ticket_id, col(HandoffTicket.status) == TicketStatus.waiting)
-                .values(status=TicketStatus.claimed, lawyer_id=lawyer.id, claimed_at=utcnow())
-            )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+            ticket = session.get(HandoffTicket, ticket_id)
+            if ticket is None:
+                raise HandoffError("没有这个工单")
+            citizen_id = self._hold_citizen_of(session, ticket)
+            view = self._claim_held(session, ticket_id, lawyer) if citizen_id is not None else None
+            if view is None:
                 session.rollback()
-                if session.get(HandoffTicket, ticket_id) is None:
-                    raise HandoffError("没有这个工单")
                 raise AlreadyClaimed("该工单已被其他律师接手或已结束")
             session.commit()
         log.info("ticket %s claimed by lawyer %s", ticket_id, lawyer.id)
-        return self._after_claim(ticket_id, lawyer)
+        return view
 
-    def next_for(self, session: Session, lawyer: Lawyer) -> int | None:
+    def next_for(self, session: Session, lawyer: Lawyer, skip: set[int] | None = None) -> int | None:
         """The ticket this lawyer should take next: urgent first, then their specialty and language,
         then the longest waiting. On PostgreSQL the row is locked with SKIP LOCKED, so concurrent
         claimers each get a different ticket instead of queueing behind one row."""
         specialty = case((col(HandoffTicket.topic).in_(lawyer.topics or ["-"]), 0), else_=1)
         language = case((col(HandoffTicket.language).in_(lawyer.languages or ["zh"]), 0), else_=1)
         query = (
-            select(HandoffTicket.id).where(HandoffTicket.status == TicketStatus.waiting)
+            select(HandoffTicket.id).where(HandoffTicket.status == TicketStatus.waiting,
+                                           col(HandoffTicket.id).not_in(skip or {0}))
             .order_by(_PRIORITY_ORDER, language, specialty, col(HandoffTicket.created_at), col(HandoffTicket.id))
             .limit(1)
         )
@@ -203,39 +203,69 @@ class HandoffQueue:
         return session.exec(query).first()
 
     def claim_next(self, lawyer: Lawyer, attempts: int = 20) -> TicketView | None:
-        """Claim the best waiting ticket for this lawyer, exactly once, or None if the queue is empty."""
+        """Claim the best waiting ticket for this lawyer, exactly once, or None if the queue is empty.
+
+        A ticket whose citizen is being answered right now is passed over rather than waited for: a
+        claimer holding a ticket never waits on a citizen (who may be waiting on that ticket)."""
         for _ in range(attempts):
             with self.store.session() as session:
-                ticket_id = self.next_for(session, lawyer)
-                if ticket_id is None:
+                busy: set[int] = set()
+                while (ticket_id := self.next_for(session, lawyer, busy)) is not None:
+                    ticket = session.get(HandoffTicket, ticket_id)
+                    assert ticket is not None
+                    if self._hold_citizen_of(session, ticket, wait=False) is None:
+                        busy.add(ticket_id)
+                        continue
+                    view = self._claim_held(session, ticket_id, lawyer)
+                    if view is None:
+                        break  # SQLite: somebody else was quicker; start again
+                    session.commit()
+                    log.info("ticket %s claimed by lawyer %s", ticket_id, lawyer.id)
+                    return view
+                session.rollback()
+                if ticket_id is None and not busy:
                     return None
-                now = utcnow()
-                result = session.execute(
-                    update(HandoffTicket)
-                    .where(col(HandoffTicket.id) == ticket_id, col(HandoffTicket.status) == TicketStatus.waiting)
-                    .values(status=TicketStatus.claimed, lawyer_id=lawyer.id, claimed_at=now)
-                )
-                if result.rowcount != 1:  # type: ignore[attr-defined]
-                    session.rollback()  # SQLite: somebody else was quicker; try the next one
-                    continue
-                session.commit()
-            return self._after_claim(ticket_id, lawyer)
         return None
 
-    def _after_claim(self, ticket_id: int, lawyer: Lawyer) -> TicketView:
-        with self.store.session() as session:
-            ticket = session.get(HandoffTicket, ticket_id)
-            assert ticket is not None
-            conversation = session.get(Conversation, ticket.conversation_id)
-            assert conversation is not None
-            citizen = session.get(Citizen, conversation.citizen_id)
-            set_status(session, conversation, ConversationStatus.with_lawyer)
-            add_message(session, conversation, direction="out", sender="system",
-                        text=t("lawyer_joined", citizen.language if citizen else "zh", name=lawyer.display_name),
-                        lawyer_id=lawyer.id)
-            audit(session, lawyer.id, "claim", ticket_id)
-            session.commit()
-            return TicketView(ticket, lawyer.username, conversation.channel)
+    def _hold_citizen_of(self, session: Session, ticket: HandoffTicket, wait: bool = True) -> int | None:
+        """Hold the ticket's citizen (see ``lock_citizen``); None if ``wait`` is False and they are busy."""
+        conversation = session.get(Conversation, ticket.conversation_id)
+        assert conversation is not None
+        citizen_id = conversation.citizen_id
+        if wait:
+            lock_citizen(session, citizen_id)
+        elif session.get_bind().dialect.name == "postgresql":
+            held = session.exec(select(Citizen.id).where(Citizen.id == citizen_id)
+                                .with_for_update(skip_locked=True)).first()
+            if held is None:
+                return None
+        session.refresh(ticket)
+        session.refresh(conversation)
+        return citizen_id
+
+    def _claim_held(self, session: Session, ticket_id: int, lawyer: Lawyer) -> TicketView | None:
+        """Claim with the citizen held: the conversation moves to the lawyer in the same transaction."""
+        result = session.execute(
+            update(HandoffTicket)
+            .where(col(HandoffTicket.id) == ticket_id, col(HandoffTicket.status) == TicketStatus.waiting)
+            .values(status=TicketStatus.claimed, lawyer_id=lawyer.id, claimed_at=utcnow())
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        ticket = session.get(HandoffTicket, ticket_id)
+        assert ticket is not None
+        session.refresh(ticket)
+        conversation = session.get(Conversation, ticket.conversation_id)
+        assert conversation is not None
+        if conversation.status == ConversationStatus.closed:
+            return None  # a ticket left open by an old version; the caller rolls back
+        citizen = session.get(Citizen, conversation.citizen_id)
+        set_status(session, conversation, ConversationStatus.with_lawyer)
+        add_message(session, conversation, direction="out", sender="system",
+                    text=t("lawyer_joined", citizen.language if citizen else "zh", name=lawyer.display_name),
+                    lawyer_id=lawyer.id)
+        audit(session, lawyer.id, "claim", ticket_id)
+        return TicketView(ticket, lawyer.username, conversation.channel)
 
     def record(self, lawyer: Lawyer, action: str, ticket_id: int | None = None, **detail: Any) -> None:
         with self.store.session() as session:
@@ -267,14 +297,16 @@ class HandoffQueue:
         with self.store.session() as session:
             rows = session.exec(
                 select(HandoffTicket, Lawyer).join(Lawyer, col(Lawyer.id) == HandoffTicket.lawyer_id)
-                .where(HandoffTicket.status == TicketStatus.claimed)
+                .where(HandoffTicket.status == TicketStatus.claimed).order_by(col(HandoffTicket.id))
             ).all()
+            session.commit()
             for ticket, lawyer in rows:
                 seen = lawyer.last_seen_at or ticket.claimed_at or now
                 if now - seen < offline_after:
                     continue
                 if lawyer.telegram_user_id is not None and not _citizen_waiting(session, ticket, seen, now - offline_after):
                     continue  # the citizen's messages reach this lawyer's phone; nobody is waiting on them yet
+                self._hold_citizen_of(session, ticket)
                 result = session.execute(
                     update(HandoffTicket)
                     .where(col(HandoffTicket.id) == ticket.id, col(HandoffTicket.status) == TicketStatus.claimed,
@@ -282,6 +314,7 @@ class HandoffQueue:
                     .values(status=TicketStatus.waiting, lawyer_id=None, claimed_at=None)
                 )
                 if result.rowcount != 1:  # type: ignore[attr-defined]
+                    session.commit()
                     continue
                 conversation = session.get(Conversation, ticket.conversation_id)
                 if conversation is not None and conversation.status == ConversationStatus.with_lawyer:
@@ -289,6 +322,7 @@ class HandoffQueue:
                 audit(session, lawyer.id, "released_offline", ticket.id)
                 assert ticket.id is not None
                 released.append(ticket.id)
+                session.commit()  # one citizen held at a time
             session.commit()
         return released
 
@@ -301,7 +335,8 @@ class HandoffQueue:
         reminded: list[int] = []
         with self.store.session() as session:
             for ticket in session.exec(select(HandoffTicket).where(
-                    HandoffTicket.status == TicketStatus.waiting, col(HandoffTicket.escalated_at).is_(None))).all():
+                    HandoffTicket.status == TicketStatus.waiting, col(HandoffTicket.escalated_at).is_(None))
+                    .order_by(col(HandoffTicket.id))).all():
                 if now - ticket.created_at >= escalate_after:
                     ticket.escalated_at = now
                     ticket.priority = Priority.urgent
@@ -310,7 +345,8 @@ class HandoffQueue:
                     assert ticket.id is not None
                     escalated.append(ticket.id)
             for ticket in session.exec(select(HandoffTicket).where(
-                    HandoffTicket.status == TicketStatus.claimed, col(HandoffTicket.reminded_at).is_(None))).all():
+                    HandoffTicket.status == TicketStatus.claimed, col(HandoffTicket.reminded_at).is_(None))
+                    .order_by(col(HandoffTicket.id))).all():
                 last = session.exec(
                     select(Message.created_at).where(Message.conversation_id == ticket.conversation_id,
                                                      Message.sender == "lawyer")
@@ -378,13 +414,18 @@ class HandoffQueue:
             return [(entry, username) for entry, username in rows]
 
     def _owned(self, session: Session, ticket_id: int, lawyer: Lawyer) -> tuple[HandoffTicket, Conversation]:
+        """The ticket, if this lawyer holds it on an open conversation; the citizen is held until the
+        transaction ends, so the conversation cannot close or move meanwhile."""
         ticket = session.get(HandoffTicket, ticket_id)
         if ticket is None:
             raise HandoffError("没有这个工单")
-        if ticket.status != TicketStatus.claimed or ticket.lawyer_id != lawyer.id:
-            raise HandoffError("只有接手该工单的律师才能回复或结案")
+        self._hold_citizen_of(session, ticket)
         conversation = session.get(Conversation, ticket.conversation_id)
         assert conversation is not None
+        if conversation.status == ConversationStatus.closed:
+            raise HandoffError(f"该对话已结束（{conversation.outcome}），不能再回复或结案")
+        if ticket.status != TicketStatus.claimed or ticket.lawyer_id != lawyer.id:
+            raise HandoffError("只有接手该工单的律师才能回复或结案")
         return ticket, conversation
 
     def reply(self, ticket_id: int, lawyer: Lawyer, text: str) -> Message:
@@ -421,7 +462,8 @@ class HandoffQueue:
             session.add(ticket)
             citizen = session.get(Citizen, conversation.citizen_id)
             lang = citizen.language if citizen else "zh"
-            close_conversation(session, conversation, chosen, "lawyer_resolved")
+            if not close_conversation(session, conversation, chosen, "lawyer_resolved"):
+                raise HandoffError(f"该对话已结束（{conversation.outcome}）")
             audit(session, lawyer.id, "resolve", ticket_id, outcome=chosen.value)
             add_message(session, conversation, direction="out", sender="system", text=t("resolved", lang),
                         buttons=[{"label": "★" * n, "payload": f"/rate:{n}"} for n in range(1, 6)])

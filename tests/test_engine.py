@@ -64,18 +64,30 @@ def test_urgent_message_puts_emergency_numbers_first_and_queues_a_priority_hando
     assert ticket.packet["urgent"] is True
 
 
-def test_not_urgent_questions_about_divorce_cooling_off(chat: TestChat) -> None:
-    chat.say("离婚冷静期多久")
-    assert chat.conversation().status != ConversationStatus.waiting
+def test_not_urgent_questions_about_divorce_cooling_off(runtime: Runtime, chat: TestChat) -> None:
+    chat.say("离婚冷静期多久")  # "离婚" is no emergency: answered from the family entries, no handoff
+    decision = chat.last.incoming.decision
+    assert decision is not None and decision["urgent"] is False
+    conversation = chat.conversation()
+    assert not conversation.urgent and conversation.status == ConversationStatus.bot
+    answer = chat.last.messages[-1]
+    assert answer.decision and answer.decision["action"] == "answer"
+    assert answer.decision["faq_id"].startswith("marriage_family-")
+    assert runtime.queue.tickets() == []
 
 
-def test_ambiguous_question_asks_once_with_categories_then_answers(chat: TestChat) -> None:
+def test_ambiguous_question_asks_once_with_categories_then_hands_off_when_none_fits(
+    runtime: Runtime, chat: TestChat
+) -> None:
     chat.say("这个事情我该怎么办啊")
     assert chat.conversation().status == ConversationStatus.clarifying
     payloads = chat.button_payloads()
     assert any(p.startswith("/topic:") for p in payloads) and "/lawyer" in payloads
     chat.press("/topic:none")
+    assert not any(p.startswith("/topic:") for p in chat.button_payloads())  # no second round of categories
     assert chat.conversation().status == ConversationStatus.waiting
+    [view] = runtime.queue.tickets()
+    assert view.ticket.reason == "unclear_after_clarifying"
 
 
 def test_a_pressed_button_is_stored_as_its_label_and_keeps_its_payload(runtime: Runtime, chat: TestChat) -> None:
@@ -168,11 +180,11 @@ def test_html_is_stored_verbatim_and_never_interpreted(chat: TestChat) -> None:
     assert chat.last.messages  # answered or clarified, not crashed
 
 
-@pytest.mark.parametrize("kind", ["photo", "voice", "sticker", "document", "location", "video"])
+@pytest.mark.parametrize("kind", ["photo", "voice", "sticker", "document", "video"])
 def test_unsupported_message_kinds_get_a_sensible_reply(chat: TestChat, kind: str) -> None:
     chat.send_kind(kind)
     assert "文字" in chat.last_text
-    assert chat.last.incoming.kind == kind
+    assert chat.last.incoming.kind == "media" and chat.last.incoming.decision["media"] == kind
 
 
 def test_not_helpful_withdraws_the_answered_outcome(chat: TestChat) -> None:

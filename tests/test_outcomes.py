@@ -8,11 +8,11 @@ import random
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.channels.testing import TestChat
 from bot.runtime import Runtime
-from bot.store import Conversation, HandoffTicket, Lawyer
+from bot.store import Conversation, HandoffTicket, Lawyer, Message
 from bot.taxonomy import ConversationStatus, Outcome, TicketStatus
 from handoff.auth import create_lawyer
 from handoff.queue import HandoffError
@@ -20,15 +20,18 @@ from handoff.queue import HandoffError
 TEXTS = [
     "老板拖欠工资三个月了", "你好", "谢谢", "再见", "我老公又在打我", "离婚孩子抚养权归谁", "帮我写首诗",
     "", "😀", "这个事情我该怎么办", "我想找律师帮我打官司", "对", "不是", "房东不退押金怎么办",
-    "公司已经起诉我了", "网上买的东西能退吗", "asdfgh", "你是机器人吗",
+    "公司已经起诉我了", "网上买的东西能退吗", "asdfgh", "你是机器人吗", "帮助", "/start", "删除我的数据", "隐私",
 ]
 PAYLOADS = ["/helpful", "/not_helpful", "/lawyer", "/cancel", "/topic:labor", "/topic:none", "/rate:4", "/comment",
-            "/bogus"]
+            "/bogus", "/menu", "/help", "/privacy", "/language:en", "/language:zh", "/delete_my_data",
+            "/delete_my_data:confirm", "/delete_my_data:cancel"]
 
 step = st.one_of(
     st.tuples(st.just("say"), st.sampled_from(TEXTS)),
     st.tuples(st.just("press"), st.sampled_from(PAYLOADS)),
     st.tuples(st.just("kind"), st.sampled_from(["photo", "voice", "location"])),
+    st.tuples(st.just("locate"), st.sampled_from(["30.27,120.15", "39.91,116.40", "95,200"])),
+    st.tuples(st.just("event"), st.sampled_from(["/menu", "/unsubscribe"])),
     st.tuples(st.just("silence"), st.just("")),
     st.tuples(st.just("lawyer_claim"), st.just("")),
     st.tuples(st.just("lawyer_reply"), st.just("")),
@@ -88,6 +91,11 @@ def test_after_the_sweeper_every_conversation_is_closed_with_exactly_one_outcome
             chats[i].press(arg)
         elif action == "kind":
             chats[i].send_kind(arg)
+        elif action == "locate":
+            lat, lon = (float(x) for x in arg.split(","))
+            chats[i].share_location(lat, lon)
+        elif action == "event":
+            chats[i].event(arg)
         elif action.startswith("lawyer"):
             _lawyer_act(runtime, lawyers, action, arg, rng)
 
@@ -104,3 +112,6 @@ def test_after_the_sweeper_every_conversation_is_closed_with_exactly_one_outcome
         assert conversation.closed_at is not None
     open_tickets = [t for t in tickets if t.status in (TicketStatus.waiting, TicketStatus.claimed)]
     assert open_tickets == []
+    with runtime.store.session() as session:  # nothing stored was left unanswered
+        assert session.exec(select(Message).where(Message.direction == "in", col(Message.processed_at).is_(None),
+                                                  col(Message.failed).is_(False))).all() == []

@@ -25,20 +25,16 @@ import hashlib
 import hmac
 import json
 import logging
-import math
 import os
 import re
-import secrets
 from collections.abc import AsyncIterator, Callable, Coroutine, Hashable
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from aiolimiter import AsyncLimiter
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import delete
-from sqlalchemy import update as sql_update
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 from telegram import BotCommand, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 from telegram import Message as TelegramMessage
 from telegram.constants import ChatType, InlineKeyboardButtonLimit, MessageLimit
@@ -47,22 +43,18 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, TypeHa
 
 from bot.channels.base import Channel
 from bot.channels.telegram_lawyers import LawyerDesk, is_link_command
-from bot.conversations import add_message, close_conversation, get_or_create_citizen, open_conversation
 from bot.delivery import LEASE_SECONDS, DeliveryError, deliver_pending, first_delivery
 from bot.engine import Incoming
-from bot.service_centres import load_service_centres, nearest_centre
+from bot.replies import COMMAND_MENU
 from bot.store import (
     Citizen,
     Conversation,
-    Feedback,
     HandoffTicket,
     InboundUpdate,
     Message,
     Store,
-    TicketNote,
-    utcnow,
 )
-from bot.taxonomy import ConversationStatus, Outcome, TicketStatus
+from bot.taxonomy import Kind
 from handoff.auth import lawyer_by_telegram
 
 if TYPE_CHECKING:
@@ -92,88 +84,10 @@ SHORT_LABEL = 8
 POLLING_RETRY_DELAYS = (1.0, 5.0)
 _SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
-LANGUAGE_PAYLOAD = "/language:"
-DELETE_CONFIRM = "/delete_my_data:confirm"
-DELETE_CANCEL = "/delete_my_data:cancel"
-#: The command menu registered with Telegram on start (setMyCommands): Chinese by default, and English
-#: for Telegram apps set to English.
-COMMANDS: dict[str, list[tuple[str, str]]] = {
-    "zh": [("start", "开始，选择问题类别"), ("lawyer", "转接律师"), ("language", "切换语言 / Switch language"),
-           ("privacy", "隐私说明"), ("delete_my_data", "删除我的消息和个人信息"), ("help", "帮助")],
-    "en": [("start", "Start and pick a category"), ("lawyer", "Talk to a lawyer"),
-           ("language", "Switch language / 切换语言"), ("privacy", "Privacy notice"),
-           ("delete_my_data", "Delete my messages and personal data"), ("help", "Help")],
-}
 #: Checked in this order: an animation is also a document, a video note is not a video.
 MEDIA_KINDS = ("photo", "sticker", "voice", "audio", "video_note", "video", "animation", "document", "contact")
 
-TEXTS: dict[str, dict[str, str]] = {
-    "help": {
-        "zh": "请直接用文字说说您遇到的法律问题，我会给出一般性解答和法律依据；复杂或紧急的情况为您转接律师。\n\n"
-              "/start 开始，选择问题类别\n/lawyer 转接律师\n/language 切换语言（中文 / English）\n"
-              "/privacy 隐私说明\n/delete_my_data 删除我的消息和个人信息\n/help 帮助\n\n"
-              "发送位置可查询离您最近的公共法律服务中心。如遇人身危险，请先拨打110。",
-        "en": "Just describe your legal problem in words: I give general information with its legal basis, and "
-              "connect you to a lawyer for complex or urgent matters.\n\n"
-              "/start start and pick a category\n/lawyer talk to a lawyer\n/language switch language (中文 / English)\n"
-              "/privacy privacy notice\n/delete_my_data delete my messages and personal data\n/help this help\n\n"
-              "Share your location to find the nearest public legal service centre. If you are in danger, call 110 "
-              "first.",
-    },
-    "privacy": {
-        "zh": "隐私说明\n"
-              "· 我们保存您发来的消息和助手的回复，只用于解答您的问题、转接律师和改进服务。\n"
-              "· 只有在您被转接后，值班律师才会看到对话内容。\n"
-              "· 您分享的位置只用来查找最近的服务中心，坐标不会被保存。\n"
-              "· 请不要发送身份证号、银行卡号等敏感信息；日志中的这类号码会被遮盖。\n"
-              "· 发送 /delete_my_data 可删除您的全部消息和个人信息，只保留不含个人信息的统计数字。",
-        "en": "Privacy notice\n"
-              "· We store your messages and the assistant's replies only to answer you, connect you to a lawyer "
-              "and improve the service.\n"
-              "· A duty lawyer sees the conversation only after you have been handed over.\n"
-              "· A location you share is used only to find the nearest service centre; it is not stored.\n"
-              "· Please do not send ID or bank card numbers; such numbers are masked in our logs.\n"
-              "· Send /delete_my_data to delete all your messages and personal data; only anonymous counts remain.",
-    },
-    "choose_language": {"zh": "请选择语言 / Please choose a language:", "en": "Please choose a language / 请选择语言:"},
-    "language_set": {"zh": "已切换为中文。", "en": "Language set to English."},
-    "confirm_delete": {
-        "zh": "确定要删除您在本服务中的全部消息和个人信息吗？删除后无法恢复，正在进行的咨询和律师转接也会取消。",
-        "en": "Delete all your messages and personal data from this service? This cannot be undone, and any "
-              "open consultation or lawyer handoff is cancelled.",
-    },
-    "btn_confirm_delete": {"zh": "确认删除", "en": "Delete my data"},
-    "btn_keep": {"zh": "取消", "en": "Cancel"},
-    "deleted": {
-        "zh": "您的消息和个人信息已删除，只保留了不含个人信息的统计数字。如需再次咨询，直接发消息即可。",
-        "en": "Your messages and personal data have been deleted; only anonymous counts remain. Write any time "
-              "to start again.",
-    },
-    "nothing_to_delete": {"zh": "我们没有保存您的任何消息。", "en": "We hold no messages from you."},
-    "delete_cancelled": {"zh": "好的，没有删除任何内容。", "en": "OK, nothing was deleted."},
-    "nearest_centre": {
-        "zh": "离您最近的公共法律服务中心：\n{name}\n地址：{address}\n电话：{phone}\n（直线距离约 {km:.1f} 公里）\n"
-              "也可拨打12348公共法律服务热线。",
-        "en": "The nearest public legal service centre:\n{name}\nAddress: {address}\nPhone: {phone}\n"
-              "(about {km:.1f} km away)\nYou can also call the 12348 hotline.",
-    },
-    "no_centre": {"zh": "抱歉，暂时查不到附近的公共法律服务中心。请拨打12348公共法律服务热线咨询。",
-                  "en": "Sorry, I could not find a service centre near you. Please call the 12348 hotline."},
-}
-
-#: A stored outgoing message: text and buttons [{label, payload}].
-Said = tuple[str, list[dict[str, str]]]
 JSONDict = dict[str, Any]
-
-
-def _t(key: str, lang: str, **kwargs: object) -> str:
-    texts = TEXTS[key]
-    template = texts.get(lang) or texts["zh"]
-    return template.format(**kwargs) if kwargs else template
-
-
-def _button(label: str, payload: str) -> dict[str, str]:
-    return {"label": label, "payload": payload}
 
 
 # ---- rendering -------------------------------------------------------------------------------------
@@ -268,62 +182,6 @@ def parse_update(body: bytes, bot: Any) -> Update | None:
         return Update.de_json(data, bot)
     except (AttributeError, KeyError, TypeError, ValueError):  # right shape at the top, wrong inside
         return None
-
-
-# ---- deleting a citizen's data ---------------------------------------------------------------------
-
-
-def delete_citizen_data(store: Store, channel: str, channel_user_id: str) -> bool:
-    """Delete a citizen's messages and personal data, keeping what the bureau counts, anonymously.
-
-    Open conversations are first closed as ``withdrawn`` (a waiting or claimed ticket is cancelled).
-    Then every message is deleted, the free text kept elsewhere (the question awaiting clarification,
-    the handoff packet and summary, lawyers' notes, feedback comments) is cleared, and the channel user
-    id becomes a salted hash that nobody can link back. The citizen row, the conversations with their
-    service, topic and outcome, the tickets and the ratings remain as anonymous counts. A later message
-    from the same chat starts a new citizen. Returns False when there was no such citizen.
-    """
-    with store.session() as session:
-        citizen = session.exec(
-            select(Citizen).where(Citizen.channel == channel, Citizen.channel_user_id == channel_user_id)
-        ).first()
-        if citizen is None:
-            return False
-        conversations = session.exec(select(Conversation).where(Conversation.citizen_id == citizen.id)).all()
-        for conversation in conversations:
-            if conversation.status != ConversationStatus.closed:
-                close_conversation(session, conversation, Outcome.withdrawn, "citizen_deleted_data")
-        conversation_ids = [c.id for c in conversations if c.id is not None]
-        if conversation_ids:
-            _clear_conversations(session, conversation_ids)
-        session.execute(delete(Message).where(col(Message.citizen_id) == citizen.id))
-        salt = secrets.token_bytes(32)
-        citizen.channel_user_id = "erased:" + hashlib.sha256(salt + channel_user_id.encode()).hexdigest()[:40]
-        citizen.display_name = None
-        citizen.last_inbound_at = None
-        session.add(citizen)
-        session.commit()
-    return True
-
-
-def _clear_conversations(session: Session, conversation_ids: list[int]) -> None:
-    in_these = col(HandoffTicket.conversation_id).in_(conversation_ids)
-    session.execute(
-        sql_update(HandoffTicket)
-        .where(in_these, col(HandoffTicket.status).in_([TicketStatus.waiting, TicketStatus.claimed]))
-        .values(status=TicketStatus.cancelled, resolved_at=utcnow(), outcome=Outcome.withdrawn.value)
-    )
-    session.execute(sql_update(HandoffTicket).where(in_these).values(packet={}, summary=None))
-    ticket_ids = session.exec(select(HandoffTicket.id).where(in_these)).all()
-    if ticket_ids:
-        session.execute(delete(TicketNote).where(col(TicketNote.ticket_id).in_(ticket_ids)))
-    session.execute(
-        sql_update(Feedback).where(col(Feedback.conversation_id).in_(conversation_ids))
-        .values(comment=None, message_id=None)
-    )
-    session.execute(
-        sql_update(Conversation).where(col(Conversation.id).in_(conversation_ids)).values(clarify_text=None)
-    )
 
 
 def forget_delivery(store: Store, channel: str, key: str) -> None:
@@ -473,8 +331,8 @@ class TelegramChannel(Channel):
     async def _register_commands(self) -> None:
         """The menu behind the "/" button. Cosmetic: a failure is logged and does not stop the channel."""
         try:
-            await self.bot.set_my_commands([BotCommand(*c) for c in COMMANDS["zh"]])
-            await self.bot.set_my_commands([BotCommand(*c) for c in COMMANDS["en"]], language_code="en")
+            await self.bot.set_my_commands([BotCommand(*c) for c in COMMAND_MENU["zh"]])
+            await self.bot.set_my_commands([BotCommand(*c) for c in COMMAND_MENU["en"]], language_code="en")
         except TelegramError as exc:
             log.warning("telegram: could not register the command menu (%s)", type(exc).__name__)
 
@@ -589,95 +447,39 @@ class TelegramChannel(Channel):
             self._deliver_soon(citizen_id)
 
     async def _dispatch(self, update: Update, user_id: str) -> int | None:
-        """Store and answer one update; returns the citizen whose replies are waiting."""
+        """Turn one update into an ``Incoming`` for the engine; returns the citizen whose replies wait."""
         language = await asyncio.to_thread(self._language_if_new, user_id, update.effective_user)
+        incoming = Incoming(channel=CHANNEL, user_id=user_id, language=language)
         query = update.callback_query
+        message = update.message
         if query is not None:
             await self._acknowledge(query)
-            return await self._pressed(user_id, language, query.data) if query.data else None
-        message = update.message
-        if message is None:
+            if not query.data:
+                return None
+            incoming.payload, incoming.kind = query.data, Kind.button
+        elif message is None:
             return None  # an edit or anything else without a new message: nothing to answer
-        message_id = str(message.message_id)
-        if message.location is not None:
-            return await self._located(user_id, language, message_id,
-                                       message.location.latitude, message.location.longitude)
-        if message.text is not None and message.text.startswith("/"):
-            return await self._command(user_id, language, message_id, message.text)
-        # A caption is read as the question; media without words gets the engine's "please write it".
-        text = message.text if message.text is not None else message.caption
-        if not text and message.effective_attachment is None:
-            return None  # a service message (a pin, a payment …): nothing the citizen wrote
-        kind = "text" if text else media_kind(message)
-        return await self._ask(Incoming(channel=CHANNEL, user_id=user_id, text=text or "", kind=kind,
-                                        channel_message_id=message_id, language=language))
-
-    async def _command(self, user_id: str, language: str | None, message_id: str, text: str) -> int:
-        command = text.split(maxsplit=1)[0][1:].split("@", 1)[0].lower()
-        if command in ("start", "lawyer"):  # typed, but the same as the menu and lawyer buttons
-            return await self._ask(Incoming(channel=CHANNEL, user_id=user_id, kind="command",
-                                            payload="/menu" if command == "start" else "/lawyer",
-                                            channel_message_id=message_id, language=language))
-
-        def respond(_session: Session, citizen: Citizen, _conversation: Conversation) -> list[Said]:
-            lang = citizen.language
-            if command == "language":
-                return [(_t("choose_language", lang), [_button("中文", LANGUAGE_PAYLOAD + "zh"),
-                                                       _button("English", LANGUAGE_PAYLOAD + "en")])]
-            if command == "privacy":
-                return [(_t("privacy", lang), [])]
-            if command == "delete_my_data":
-                return [(_t("confirm_delete", lang), [_button(_t("btn_confirm_delete", lang), DELETE_CONFIRM),
-                                                      _button(_t("btn_keep", lang), DELETE_CANCEL)])]
-            return [(_t("help", lang), [])]
-
-        return await asyncio.to_thread(self._exchange, user_id, language, text[:200], "command", message_id,
-                                       respond)
-
-    async def _pressed(self, user_id: str, language: str | None, payload: str) -> int | None:
-        """A button press: the language switch and data deletion are handled here, the rest by the engine."""
-        if payload == DELETE_CONFIRM:
-            await self._delete_data(user_id)
-            return None
-        if payload.startswith(LANGUAGE_PAYLOAD) or payload == DELETE_CANCEL:
-            chosen = payload.removeprefix(LANGUAGE_PAYLOAD)
-
-            def respond(session: Session, citizen: Citizen, _conversation: Conversation) -> list[Said]:
-                if payload == DELETE_CANCEL:
-                    return [(_t("delete_cancelled", citizen.language), [])]
-                if chosen in ("zh", "en"):
-                    citizen.language = chosen
-                    session.add(citizen)
-                return [(_t("language_set", citizen.language), [])]
-
-            # Stored as the button's label, like the engine stores its own buttons' presses.
-            label = {"zh": "中文", "en": "English"}.get(chosen) if payload != DELETE_CANCEL else _t("btn_keep", language or "zh")
-            return await asyncio.to_thread(self._exchange, user_id, language, label or payload, "button", None, respond)
-        return await self._ask(Incoming(channel=CHANNEL, user_id=user_id, payload=payload, language=language))
-
-    async def _located(self, user_id: str, language: str | None, message_id: str, lat: float, lon: float) -> int:
-        """A shared location: the nearest service centre, counted as a referral. The coordinates are not kept."""
-
-        def respond(session: Session, citizen: Citizen, conversation: Conversation) -> list[Said]:
-            try:
-                found = nearest_centre(load_service_centres(self.service_centres_file), lat, lon)
-            except (OSError, ValueError, yaml.YAMLError):
-                log.exception("telegram: cannot read the service centres file")
-                found = None
-            if found is None or not (math.isfinite(lat) and math.isfinite(lon)):
-                return [(_t("no_centre", citizen.language), [])]
-            centre, km = found
-            if conversation.pending_outcome is None:
-                conversation.pending_outcome = Outcome.referred.value
-                session.add(conversation)
-            return [(_t("nearest_centre", citizen.language, name=centre.name, address=centre.address,
-                        phone=centre.phone, km=km), [])]
-
-        return await asyncio.to_thread(self._exchange, user_id, language, "", "location", message_id, respond)
-
-    async def _ask(self, incoming: Incoming) -> int:
+        else:
+            incoming.channel_message_id = str(message.message_id)
+            # A caption is read as the question; media without words gets the engine's "please write it".
+            text = message.text if message.text is not None else message.caption
+            if message.location is not None:
+                incoming.kind = Kind.location
+                incoming.latitude, incoming.longitude = message.location.latitude, message.location.longitude
+            elif text:
+                incoming.text = text
+                incoming.kind = Kind.command if text.startswith("/") else Kind.text
+            elif message.effective_attachment is not None:
+                incoming.kind, incoming.media = Kind.media, media_kind(message)
+            else:
+                return None  # a service message (a pin, a payment …): nothing the citizen wrote
         reply = await asyncio.to_thread(self.engine.handle, incoming)
-        return reply.incoming.citizen_id
+        for notice in reply.notices:  # not stored (a data deletion's confirmation): sent straight away
+            try:
+                await self.bot.send_message(chat_id=int(user_id), text=notice)
+            except TelegramError as exc:
+                log.warning("telegram: could not send a notice (%s)", type(exc).__name__)
+        return reply.incoming.citizen_id or None
 
     async def _acknowledge(self, query: CallbackQuery) -> None:
         """Stop the button's spinner. Cosmetic: a failure here must not stop the press being handled."""
@@ -685,16 +487,6 @@ class TelegramChannel(Channel):
             await query.answer()
         except TelegramError as exc:
             log.warning("telegram: answerCallbackQuery failed (%s)", type(exc).__name__)
-
-    async def _delete_data(self, user_id: str) -> None:
-        lang = await asyncio.to_thread(self._citizen_language, user_id)
-        deleted = await asyncio.to_thread(delete_citizen_data, self.store, CHANNEL, user_id)
-        # Sent directly, not stored: storing it would start keeping data about the citizen again.
-        try:
-            await self.bot.send_message(chat_id=int(user_id), text=_t("deleted" if deleted else "nothing_to_delete",
-                                                                       lang or "zh"))
-        except TelegramError as exc:
-            log.warning("telegram: could not confirm a data deletion (%s)", type(exc).__name__)
 
     # ---- storage helpers (worker threads) ----------------------------------------------------------
 
@@ -705,28 +497,6 @@ class TelegramChannel(Channel):
                 select(Citizen.id).where(Citizen.channel == CHANNEL, Citizen.channel_user_id == user_id)
             ).first()
         return None if known is not None else telegram_language(user)
-
-    def _citizen_language(self, user_id: str) -> str | None:
-        with self.store.session() as session:
-            return session.exec(
-                select(Citizen.language).where(Citizen.channel == CHANNEL, Citizen.channel_user_id == user_id)
-            ).first()
-
-    def _exchange(self, user_id: str, language: str | None, text: str, kind: str, message_id: str | None,
-                  respond: Callable[[Session, Citizen, Conversation], list[Said]]) -> int:
-        """Store an incoming message and this channel's replies to it in one transaction."""
-        with self.store.session() as session:
-            citizen = get_or_create_citizen(session, CHANNEL, user_id, language)
-            citizen.last_inbound_at = utcnow()
-            session.add(citizen)
-            conversation = open_conversation(session, citizen)
-            add_message(session, conversation, direction="in", sender="citizen", kind=kind, text=text,
-                        channel_message_id=message_id)
-            for reply, buttons in respond(session, citizen, conversation):
-                add_message(session, conversation, direction="out", sender="bot", text=reply, buttons=buttons)
-            session.commit()
-            assert citizen.id is not None
-            return citizen.id
 
     # ---- sending -----------------------------------------------------------------------------------
 

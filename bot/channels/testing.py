@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from bot.engine import Engine, Incoming, Reply
 from bot.store import Conversation, Message
+from bot.taxonomy import Kind
 
 
 @dataclass
@@ -32,6 +33,17 @@ class TestChat:
 
     def send_kind(self, kind: str) -> list[Message]:
         return self._send(kind=kind)
+
+    def share_location(self, latitude: float, longitude: float) -> list[Message]:
+        return self._send(kind=Kind.location, latitude=latitude, longitude=longitude)
+
+    def event(self, payload: str) -> list[Message]:
+        """A platform event the channel reports as a payload (subscribing: ``/menu``)."""
+        return self._send(kind=Kind.event, payload=payload)
+
+    @property
+    def notices(self) -> list[str]:
+        return self.last.notices
 
     @property
     def last(self) -> Reply:

@@ -40,7 +40,10 @@ def router(engine: Engine) -> APIRouter:
         _check(client_id)
         reply = engine.handle(Incoming(channel=CHANNEL, user_id=client_id, text=body.text or "",
                                        payload=body.payload, kind=body.kind, language=body.lang))
-        return {"messages": [public(reply.incoming)] + [public(m) for m in reply.messages], "status": reply.status}
+        stored = [public(reply.incoming)] if reply.incoming.id is not None else []
+        # ``pending``: kept, and answered with the next fragment of a burst (the page polls for it).
+        return {"messages": stored + [public(m) for m in reply.messages], "status": reply.status,
+                "pending": reply.pending, "notices": reply.notices}
 
     @api.get("/{client_id}/messages")
     def get_messages(client_id: str, after: int = 0) -> dict[str, Any]:

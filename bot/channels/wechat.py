@@ -24,15 +24,13 @@ import math
 import secrets
 import time
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import requests
 import xmltodict
-import yaml
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import update as sql_update
@@ -43,14 +41,13 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.replies import create_reply
 from wechatpy.utils import WeChatSigner
 
+from bot.actions import MENU, UNSUBSCRIBE
 from bot.channels.base import Channel
-from bot.conversations import add_message, get_or_create_citizen, open_conversation
 from bot.delivery import LEASE_SECONDS, DeliveryError, first_delivery, register_reply_window
-from bot.engine import Incoming
+from bot.engine import Incoming, Reply
 from bot.replies import t
-from bot.service_centres import ServiceCentre, load_service_centres, nearest_centre
 from bot.store import Citizen, Conversation, Message, Store, utcnow
-from bot.taxonomy import ConversationStatus, Topic, display_name
+from bot.taxonomy import ConversationStatus, Kind
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -90,22 +87,7 @@ SENDING = "kf-sending:"  # claimed by a worker that is sending it now: "kf-sendi
 
 #: The stored inbound "message" of an unsubscribe event; no message can reach the citizen after it.
 UNSUBSCRIBED = "unsubscribe"
-#: Offered with the welcome after subscribing (the same categories as the engine's greeting).
-WELCOME_TOPICS = (Topic.labor, Topic.marriage_family, Topic.debt, Topic.property, Topic.traffic)
 MEDIA_KINDS = {"image": "image", "voice": "voice", "video": "video", "shortvideo": "video", "link": "link"}
-
-TEXTS: dict[str, dict[str, str]] = {
-    "menu_line": {"zh": "回复 {n} {label}", "en": "Reply {n}: {label}"},
-    "lawyer_prefix": {"zh": "【律师】", "en": "[Lawyer] "},
-    "nearest_centre": {
-        "zh": "离您最近的公共法律服务机构：\n{name}\n地址：{address}\n电话：{phone}\n（直线距离约 {km:.1f} 公里）\n"
-              "也可拨打12348公共法律服务热线。",
-        "en": "The nearest public legal service centre:\n{name}\nAddress: {address}\nPhone: {phone}\n"
-              "(about {km:.1f} km away)\nYou can also call the 12348 hotline.",
-    },
-    "no_centre": {"zh": "抱歉，暂时查不到附近的公共法律服务机构。请拨打12348公共法律服务热线咨询。",
-                  "en": "Sorry, I could not find a service centre near you. Please call the 12348 hotline."},
-}
 
 #: WeChat API errors after which sending the same message again cannot succeed, with what to do.
 FATAL_API_ERRORS = {
@@ -118,11 +100,6 @@ FATAL_API_ERRORS = {
 }
 #: Errors worth another try: system busy, rate limited, token expired or revoked meanwhile.
 RETRYABLE_API_ERRORS = {-1, 45009, 40001, 40014, 42001}
-
-
-def _t(key: str, lang: str, **kwargs: object) -> str:
-    texts = TEXTS[key]
-    return (texts.get(lang) or texts["zh"]).format(**kwargs)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -161,12 +138,13 @@ class Update:
     openid: str
     key: str  # the delivery key for first_delivery: MsgId, or FromUserName+CreateTime+Event for events
     action: str  # engine | welcome | unsubscribe | location | ignore
-    kind: str = "text"
+    kind: Kind = Kind.text
     text: str = ""
     payload: str | None = None
     msg_id: str | None = None
     latitude: float = 0.0
     longitude: float = 0.0
+    media: str | None = None
 
 
 def _text(value: Any, name: str, required: bool = False) -> str:
@@ -200,13 +178,13 @@ def read_update(message: Any) -> Update:
         event_key = _text(getattr(message, "key", None), "EventKey")
         key = f"{openid}:{create_time}:{event}:{event_key}"
         if event in ("subscribe", "subscribe_scan"):
-            return Update(openid, key, "welcome", kind="event", text="subscribe")
+            return Update(openid, key, "welcome", kind=Kind.event, text="subscribe")
         if event == "unsubscribe":
-            return Update(openid, key, "unsubscribe", kind="event", text=UNSUBSCRIBED)
+            return Update(openid, key, "unsubscribe", kind=Kind.event, text=UNSUBSCRIBED)
         if event == "click" and event_key:
-            return Update(openid, key, "engine", kind="event", payload=event_key[:200])
+            return Update(openid, key, "engine", kind=Kind.event, payload=event_key[:200])
         # Auto-reported LOCATION (sent every time the chat is opened), VIEW, SCAN, template results …
-        return Update(openid, key, "ignore", kind="event")
+        return Update(openid, key, "ignore", kind=Kind.event)
 
     msg_id = str(message.id) if message.id else None
     key = msg_id or f"{openid}:{create_time}:{message.type}"
@@ -216,12 +194,13 @@ def read_update(message: Any) -> Update:
         lat = _coordinate(message.location_x, "Location_X", 90)
         lon = _coordinate(message.location_y, "Location_Y", 180)
         label = _text(message.label, "Label")[:200]
-        return Update(openid, key, "location", kind="location", text=f"{label} ({lat:.4f}, {lon:.4f})".strip(),
+        # The label (a place name the citizen chose) is kept for the transcript; the coordinates are not.
+        return Update(openid, key, "location", kind=Kind.location, text=label,
                       msg_id=msg_id, latitude=lat, longitude=lon)
     if message.type == "voice" and _text(message.recognition, "Recognition"):
         # The account has speech recognition on: WeChat sends the words along with the audio.
         return Update(openid, key, "engine", text=message.recognition, msg_id=msg_id)
-    return Update(openid, key, "engine", kind=MEDIA_KINDS.get(message.type, "unknown"), msg_id=msg_id)
+    return Update(openid, key, "engine", kind=Kind.media, media=MEDIA_KINDS.get(message.type, "unknown"), msg_id=msg_id)
 
 
 # ---- rendering: buttons as a numbered menu -------------------------------------------------------
@@ -231,9 +210,9 @@ def render(message: Message, lang: str, menu: bool = True) -> str:
     """A stored outgoing message as WeChat text; its buttons as lines "回复 1 有帮助"."""
     text = message.text
     if message.sender == "lawyer":
-        text = _t("lawyer_prefix", lang) + text
+        text = t("lawyer_prefix", lang) + text
     if menu and message.buttons:
-        lines = [_t("menu_line", lang, n=n, label=b["label"]) for n, b in enumerate(message.buttons, start=1)]
+        lines = [t("menu_line", lang, n=n, label=b["label"]) for n, b in enumerate(message.buttons, start=1)]
         text = f"{text}\n\n" + "\n".join(lines)
     return text
 
@@ -504,22 +483,7 @@ def _api_error(exc: WeChatClientException, sent: int, parts: int) -> DeliveryErr
     return DeliveryError(f"wechat_api_error {code}: {exc.errmsg}", retryable=code in RETRYABLE_API_ERRORS)
 
 
-# ---- service centres for shared locations --------------------------------------------------------
-
-
-def load_centres(path: Path) -> list[ServiceCentre]:
-    """The centres, or none (with the reason logged) if the file is unreadable: the channel still runs."""
-    try:
-        return load_service_centres(path)
-    except (OSError, yaml.YAMLError, ValueError):
-        log.exception("cannot read the service centres file %s", path)
-        return []
-
-
 # ---- the channel ---------------------------------------------------------------------------------
-
-_Reply = tuple[str, str, list[dict[str, str]]]  # sender, text, buttons
-
 
 class WeChatChannel(Channel):
     name = CHANNEL
@@ -541,10 +505,9 @@ class WeChatChannel(Channel):
         self.client: APIClient | None = None
         if settings.wechat_app_id and settings.wechat_app_secret:
             self.client = APIClient(settings.wechat_app_id, settings.wechat_app_secret, settings.wechat_api_base)
-        self.centres = load_centres(settings.service_centres_file)
         #: Seconds to wait for the engine before answering "success" (WeChat allows 5).
         self.passive_timeout = PASSIVE_TIMEOUT
-        self._tasks: set[asyncio.Task[list[Message]]] = set()
+        self._tasks: set[asyncio.Task[Reply]] = set()
 
     @property
     def store(self) -> Store:
@@ -671,81 +634,35 @@ class WeChatChannel(Channel):
             xml = self.crypto.encrypt_message(xml, query["nonce"], query["timestamp"])
         return Response(xml, media_type="application/xml")
 
-    def _finished(self, task: asyncio.Task[list[Message]]) -> None:
+    def _finished(self, task: asyncio.Task[Reply]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("wechat: processing failed: %s", type(task.exception()).__name__)
 
     # ---- processing (worker thread) --------------------------------------------------------------
 
-    def _process(self, update: Update) -> list[Message]:
+    def _process(self, update: Update) -> Reply:
+        """The update as an ``Incoming`` for the engine (which decides everything, events included)."""
+        incoming = Incoming(channel=CHANNEL, user_id=update.openid, text=update.text, payload=update.payload,
+                            kind=update.kind, channel_message_id=update.msg_id, media=update.media)
         if update.action == "welcome":
-            return self._exchange(update, self._welcome)
-        if update.action == "location":
-            return self._exchange(update, lambda citizen: [("bot", self._nearest_text(update, citizen.language), [])])
-        if update.action == "unsubscribe":
-            self._unsubscribed(update)
-            return []
-        payload = update.payload
-        if payload is None and update.kind == "text":
+            incoming.payload = MENU  # the disclaimer once, the greeting and the categories
+        elif update.action == "unsubscribe":
+            incoming.payload = UNSUBSCRIBE  # recorded for the lawyer; nothing more can be sent
+        elif update.action == "location":
+            incoming.latitude, incoming.longitude = update.latitude, update.longitude
+        elif incoming.payload is None and update.kind == Kind.text:
             with self.store.session() as session:
-                payload = menu_payload(session, update.openid, update.text)
-        reply = self.runtime.engine.handle(Incoming(
-            channel=CHANNEL, user_id=update.openid, text="" if payload else update.text, payload=payload,
-            kind=update.kind, channel_message_id=update.msg_id,
-        ))
-        return reply.messages
+                typed = menu_payload(session, update.openid, update.text)
+            if typed is not None:  # a number typed for a numbered button
+                incoming.text, incoming.payload, incoming.kind = "", typed, Kind.button
+        return self.runtime.engine.handle(incoming)
 
-    def _exchange(self, update: Update, replies: Callable[[Citizen], list[_Reply]]) -> list[Message]:
-        """Store a push the engine has no hook for yet (subscribe, a shared location) and its replies."""
-        with self.store.session() as session:
-            citizen = get_or_create_citizen(session, CHANNEL, update.openid, None)
-            citizen.last_inbound_at = utcnow()
-            session.add(citizen)
-            conversation = open_conversation(session, citizen)
-            add_message(session, conversation, direction="in", sender="citizen", kind=update.kind, text=update.text,
-                        channel_message_id=update.msg_id)
-            out = [add_message(session, conversation, direction="out", sender=sender, text=text, buttons=buttons)
-                   for sender, text, buttons in replies(citizen)]
-            session.commit()
-            return out
-
-    def _welcome(self, citizen: Citizen) -> list[_Reply]:
-        """Subscribing: the disclaimer and privacy notice (once), a greeting and the category menu."""
-        lang = citizen.language
-        out: list[_Reply] = []
-        if citizen.notice_shown_at is None:
-            citizen.notice_shown_at = utcnow()
-            out.append(("system", t("notice", lang), []))
-        menu = [{"label": display_name(topic, lang), "payload": f"/topic:{topic.value}"} for topic in WELCOME_TOPICS]
-        out.append(("bot", t("greet", lang), menu))
-        return out
-
-    def _nearest_text(self, update: Update, lang: str) -> str:
-        found = nearest_centre(self.centres, update.latitude, update.longitude)
-        if found is None:
-            return _t("no_centre", lang)
-        centre, km = found
-        return _t("nearest_centre", lang, name=centre.name, address=centre.address, phone=centre.phone, km=km)
-
-    def _unsubscribed(self, update: Update) -> None:
-        """Recorded in the open conversation (the lawyer sees it, and nothing more is sent); no reply."""
-        with self.store.session() as session:
-            citizen = session.exec(
-                select(Citizen).where(Citizen.channel == CHANNEL, Citizen.channel_user_id == update.openid)
-            ).first()
-            if citizen is None:
-                return
-            conversation = session.exec(
-                select(Conversation).where(Conversation.citizen_id == citizen.id,
-                                           Conversation.status != ConversationStatus.closed)
-            ).first()
-            if conversation is not None:
-                add_message(session, conversation, direction="in", sender="citizen", kind="event", text=UNSUBSCRIBED)
-                session.commit()
-
-    def _passive_content(self, messages: list[Message], update: Update) -> str:
+    def _passive_content(self, reply: Reply, update: Update) -> str:
         """Claim the leading messages that fit in one text reply; the rest are left to the relay."""
+        if reply.notices:  # not stored (a data deletion's confirmation): only this reply can carry them
+            return "\n\n".join(reply.notices)
+        messages = reply.messages
         if not messages:
             return ""
         with self.store.session() as session:

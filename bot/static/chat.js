@@ -17,6 +17,7 @@
       placeholder: "请输入您的问题…",
       send: "发送",
       sending: "发送中…",
+      privacy: "隐私与删除",
       langSwitch: "English",
       langSwitchLabel: "Switch to English",
       sendFailed: "发送失败，请重试",
@@ -36,6 +37,7 @@
       placeholder: "Type your question…",
       send: "Send",
       sending: "Sending…",
+      privacy: "Privacy & deletion",
       langSwitch: "中文",
       langSwitchLabel: "切换到中文",
       sendFailed: "Could not send, please retry",
@@ -108,7 +110,8 @@
     form: document.getElementById("composer"),
     text: document.getElementById("text"),
     send: document.getElementById("send"),
-    lang: document.getElementById("lang")
+    lang: document.getElementById("lang"),
+    privacy: document.getElementById("privacy")
   };
 
   function t(key) {
@@ -145,6 +148,14 @@
     storageSet(LANG_KEY, lang);
     applyLang();
     if (stick) { scrollToBottom(); }
+  });
+
+  // the privacy notice, with its button to delete one's data (the same as typing 隐私)
+  els.privacy.addEventListener("click", function () {
+    if (sending) { return; }
+    setSending(true);
+    post({ payload: "/privacy" }).catch(function () { showError(); })
+      .then(function () { setSending(false); fetchMessages(false); });
   });
 
   // ---------- status ----------
@@ -340,6 +351,16 @@
       return r.json();
     }).then(function (data) {
       clearError();
+      if (data && Array.isArray(data.notices) && data.notices.length) {
+        // the citizen's data was deleted: nothing of it stays on the page either
+        els.messages.innerHTML = "";
+        shown = Object.create(null);
+        cursor = null;
+        lastOutId = null;
+        addMessages(data.notices.map(function (text) {
+          return { id: 0, direction: "out", sender: "system", kind: "text", text: text, buttons: [] };
+        }), true);
+      }
       addMessages((data && data.messages) || [], true);
       if (data && data.status) { setStatus(data.status); }
       return data;

@@ -1,0 +1,164 @@
+"""What a citizen can ask for besides a question, the same on every channel: the menu, help, a lawyer,
+the language, the privacy notice, deleting their data, and the nearest service centre for a shared
+location. Channels only report what was pressed, typed or shared; the engine calls these.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import re
+import secrets
+import unicodedata
+from pathlib import Path
+
+import yaml
+from sqlalchemy import delete, update
+from sqlmodel import Session, col, select
+
+from bot.conversations import close_conversation
+from bot.replies import t
+from bot.service_centres import load_service_centres, nearest_centre
+from bot.store import Citizen, Conversation, Feedback, HandoffTicket, Message, TicketNote, lock_citizen
+from bot.taxonomy import ConversationStatus, Outcome, TicketStatus
+
+log = logging.getLogger(__name__)
+
+MENU = "/menu"
+HELP = "/help"
+LAWYER = "/lawyer"
+PRIVACY = "/privacy"
+LANGUAGE = "/language"
+LANGUAGE_PREFIX = "/language:"
+DELETE = "/delete_my_data"
+DELETE_CONFIRM = "/delete_my_data:confirm"
+DELETE_CANCEL = "/delete_my_data:cancel"
+UNSUBSCRIBE = "/unsubscribe"
+
+#: Slash commands (typed on any channel; Telegram's command menu sends them) and their payloads.
+COMMANDS = {"start": MENU, "menu": MENU, "help": HELP, "lawyer": LAWYER, "privacy": PRIVACY,
+            "language": LANGUAGE, "delete_my_data": DELETE}
+#: Whole messages that mean a command on channels without a command menu (web chat, WeChat).
+KEYWORDS = {"菜单": MENU, "menu": MENU, "帮助": HELP, "help": HELP, "隐私": PRIVACY, "隐私说明": PRIVACY,
+            "privacy": PRIVACY, "删除我的数据": DELETE, "删除数据": DELETE, "delete my data": DELETE,
+            "english": LANGUAGE_PREFIX + "en", "中文": LANGUAGE_PREFIX + "zh"}
+_TRAILING = re.compile(r"[\s。．.!！?？~～]+$")
+
+
+def command_payload(text: str) -> str | None:
+    """The payload a typed command or keyword stands for, or None for an ordinary message."""
+    typed = _TRAILING.sub("", unicodedata.normalize("NFKC", text).strip()).lower()
+    if typed.startswith("/"):
+        name = typed[1:].split(maxsplit=1)[0].split("@", 1)[0] if len(typed) > 1 else ""
+        return COMMANDS.get(name, HELP)
+    return KEYWORDS.get(typed)
+
+
+def button(label: str, payload: str) -> dict[str, str]:
+    return {"label": label, "payload": payload}
+
+
+def help_reply(lang: str) -> tuple[str, list[dict[str, str]]]:
+    return (t("help", lang, commands=t("help_keywords", lang)),
+            [button(t("btn_menu", lang), MENU), button(t("btn_lawyer", lang), LAWYER),
+             button("English" if lang == "zh" else "中文", LANGUAGE_PREFIX + ("en" if lang == "zh" else "zh"))])
+
+
+def privacy_reply(lang: str) -> tuple[str, list[dict[str, str]]]:
+    return t("privacy", lang), [button(t("btn_delete", lang), DELETE)]
+
+
+def language_reply(lang: str) -> tuple[str, list[dict[str, str]]]:
+    return t("choose_language", lang), [button("中文", LANGUAGE_PREFIX + "zh"), button("English", LANGUAGE_PREFIX + "en")]
+
+
+def confirm_delete_reply(lang: str) -> tuple[str, list[dict[str, str]]]:
+    return t("confirm_delete", lang), [button(t("btn_confirm_delete", lang), DELETE_CONFIRM),
+                                       button(t("btn_keep", lang), DELETE_CANCEL)]
+
+
+def set_language(session: Session, citizen: Citizen, payload: str) -> str:
+    chosen = payload.removeprefix(LANGUAGE_PREFIX)
+    if chosen in ("zh", "en"):
+        citizen.language = chosen
+        session.add(citizen)
+    return t("language_set", citizen.language)
+
+
+# ---- a shared location ------------------------------------------------------------------------------
+
+
+def locate(centres_file: Path, lat: float | None, lon: float | None) -> dict[str, object]:
+    """The nearest centre, as stored with the message (the coordinates themselves are not kept)."""
+    if lat is None or lon is None or not (math.isfinite(lat) and math.isfinite(lon)) \
+            or abs(lat) > 90 or abs(lon) > 180:
+        return {"centre": None}
+    try:
+        found = nearest_centre(load_service_centres(centres_file), lat, lon)
+    except (OSError, ValueError, yaml.YAMLError):
+        log.exception("cannot read the service centres file")
+        return {"centre": None}
+    if found is None:
+        return {"centre": None}
+    centre, km = found
+    return {"centre": {"name": centre.name, "address": centre.address, "phone": centre.phone, "km": round(km, 1)}}
+
+
+def located_reply(decision: dict[str, object], lang: str) -> str:
+    centre = decision.get("centre")
+    if not isinstance(centre, dict):
+        return t("no_centre", lang)
+    return t("nearest_centre", lang, **centre)
+
+
+# ---- deleting a citizen's data ----------------------------------------------------------------------
+
+
+def delete_citizen_data(session: Session, channel: str, channel_user_id: str) -> bool:
+    """Delete a citizen's messages and personal data, keeping what the bureau counts, anonymously.
+
+    Open conversations are first closed as ``withdrawn`` (a waiting or claimed ticket is cancelled).
+    Then every message is deleted, the free text kept elsewhere (the question awaiting clarification,
+    the handoff packet and summary, lawyers' notes, feedback comments) is cleared, and the channel user
+    id becomes a salted hash that nobody can link back. The citizen row, the conversations with their
+    service, topic and outcome, the tickets and the ratings remain as anonymous counts. A later message
+    from the same chat starts a new citizen. Returns False when there was no such citizen. The caller
+    commits.
+    """
+    citizen = session.exec(
+        select(Citizen).where(Citizen.channel == channel, Citizen.channel_user_id == channel_user_id)
+    ).first()
+    if citizen is None or citizen.id is None:
+        return False
+    lock_citizen(session, citizen.id)
+    conversations = session.exec(select(Conversation).where(Conversation.citizen_id == citizen.id)).all()
+    for conversation in conversations:
+        if conversation.status != ConversationStatus.closed:
+            close_conversation(session, conversation, Outcome.withdrawn, "citizen_deleted_data",
+                               ticket_status=TicketStatus.cancelled)
+    conversation_ids = [c.id for c in conversations if c.id is not None]
+    if conversation_ids:
+        _clear_conversations(session, conversation_ids)
+    session.execute(delete(Message).where(col(Message.citizen_id) == citizen.id))
+    salt = secrets.token_bytes(32)
+    citizen.channel_user_id = "erased:" + hashlib.sha256(salt + channel_user_id.encode()).hexdigest()[:40]
+    citizen.display_name = None
+    citizen.last_inbound_at = None
+    session.add(citizen)
+    return True
+
+
+def _clear_conversations(session: Session, conversation_ids: list[int]) -> None:
+    in_these = col(HandoffTicket.conversation_id).in_(conversation_ids)
+    session.execute(update(HandoffTicket).where(in_these).values(packet={}, summary=None))
+    ticket_ids = session.exec(select(HandoffTicket.id).where(in_these)).all()
+    if ticket_ids:
+        session.execute(delete(TicketNote).where(col(TicketNote.ticket_id).in_(ticket_ids)))
+    session.execute(
+        update(Feedback).where(col(Feedback.conversation_id).in_(conversation_ids))
+        .values(comment=None, message_id=None)
+    )
+    session.execute(
+        update(Conversation).where(col(Conversation.id).in_(conversation_ids)).values(clarify_text=None)
+    )
