@@ -78,10 +78,15 @@ def _bootstrap_admin(runtime) -> None:  # type: ignore[no-untyped-def]
     """First start: create an admin with a random password, written to a file only its owner can read."""
     import secrets
 
-    from handoff.auth import create_lawyer
+    from sqlalchemy.exc import IntegrityError
+
+    from handoff.auth import AccountError, create_lawyer
 
     password = secrets.token_urlsafe(12)
-    create_lawyer(runtime.store, "admin", password, display_name="管理员", role="admin")
+    try:
+        create_lawyer(runtime.store, "admin", password, display_name="管理员", role="admin")
+    except (IntegrityError, AccountError):  # another worker starting at the same moment created it
+        return
     path = Path(runtime.settings.data_dir) / "admin-password.txt"
     path.write_text(f"username: admin\npassword: {password}\n")
     path.chmod(0o600)

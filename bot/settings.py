@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     service_hours: str = "09:00-18:00"
     service_days: str = "1,2,3,4,5"
 
-    # ---- Telegram (bot/channels/telegram.py) --------------------------------------------------------
+    # ---- Telegram (bot/channels/telegram/) --------------------------------------------------------
     #: The bot token from @BotFather; the channel starts when it is set.
     telegram_token: str | None = None
     #: ``polling`` for development, ``webhook`` for production (served by this app).
@@ -87,7 +87,7 @@ class Settings(BaseSettings):
     #: Chat id of the lawyers' group (negative) that gets each new ticket with a claim button (lawyer mode).
     telegram_lawyers_chat_id: int | None = None
 
-    # ---- WeChat Official Account (bot/channels/wechat.py) -----------------------------------------
+    # ---- WeChat Official Account (bot/channels/wechat/) -----------------------------------------
     wechat_token: str | None = None
     wechat_app_id: str | None = None
     wechat_app_secret: str | None = None

@@ -121,6 +121,12 @@ class MessagePublic(MessageBase):
     id: int
 
 
+def public_message(message: Message) -> dict[str, Any]:
+    """What a citizen's page or a lawyer's console may show of a message (no decision, no delivery data)."""
+    data = MessagePublic.model_validate(message, from_attributes=True).model_dump(mode="json")
+    return {k: data[k] for k in ("id", "direction", "sender", "kind", "text", "buttons", "created_at")}
+
+
 class InboundUpdate(SQLModel, table=True):
     """One row per channel delivery (Telegram update_id, WeChat MsgId): a redelivery is recognised and
     dropped, so a citizen never gets a second reply. Inserted before processing, in its own transaction."""
@@ -192,7 +198,7 @@ class HandoffTicket(HandoffTicketBase, table=True):
 
 class TelegramTicketSync(SQLModel, table=True):
     """What Telegram's lawyers have been shown of a ticket, so the lawyers' group post and the claiming
-    lawyer's private chat catch up with the ticket after any restart or outage (bot/channels/telegram_lawyers.py)."""
+    lawyer's private chat catch up with the ticket after any restart or outage (bot/channels/telegram/lawyers/)."""
 
     __tablename__ = "telegram_ticket_sync"
 

@@ -9,8 +9,8 @@ import yaml
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from bot.channels.web import public
 from bot.store import Lawyer
+from bot.store import public_message as public
 from handoff.auth import TELEGRAM_LINK_TTL, authenticate, issue_telegram_link, unlink_telegram
 from handoff.queue import AlreadyClaimed, HandoffError, HandoffQueue
 

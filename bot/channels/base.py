@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter
 
+from bot.engine import Engine, Incoming, Reply
 from bot.store import Message
 
 if TYPE_CHECKING:
@@ -24,6 +25,15 @@ class Channel(ABC):
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+
+    @property
+    def engine(self) -> Engine:
+        return self.runtime.engine
+
+    def receive(self, incoming: Incoming) -> Reply:
+        """The one way in: the engine stores, decides and answers (blocking; push channels call it
+        from a worker thread). What comes back is rendered and sent by the channel."""
+        return self.engine.handle(incoming)
 
     def router(self) -> APIRouter | None:
         """Webhook routes this channel adds to the app, if any."""

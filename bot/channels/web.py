@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from bot.engine import Engine, Incoming
-from bot.store import Message, MessagePublic
+from bot.store import public_message as public
 
 CHANNEL = "web"
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -20,11 +20,6 @@ class WebMessageIn(BaseModel):
     payload: str | None = Field(default=None, max_length=200)
     lang: str | None = Field(default=None, pattern="^(zh|en)$")
     kind: str = Field(default="text", max_length=16)
-
-
-def public(message: Message) -> dict[str, Any]:
-    data = MessagePublic.model_validate(message, from_attributes=True).model_dump(mode="json")
-    return {k: data[k] for k in ("id", "direction", "sender", "kind", "text", "buttons", "created_at")}
 
 
 def _check(client_id: str) -> None:

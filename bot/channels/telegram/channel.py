@@ -1,48 +1,36 @@
-"""The Telegram channel (python-telegram-bot v22): long polling for development, a webhook for production.
-
-``LEGALBOT_TELEGRAM_MODE=polling`` runs the library's updater inside our event loop;
-``webhook`` registers ``POST /webhooks/telegram`` of this app with ``setWebhook`` and a secret token
-that every request must carry. Either way each update goes through ``TelegramChannel.handle_update``:
-
-1. its ``update_id`` is recorded with ``first_delivery`` before anything else, so a redelivery, even one
-   that arrives while the first copy is still being processed, is dropped;
-2. the message is stored and answered by the engine in a worker thread (the engine is synchronous),
-   or, for what only Telegram has (commands, the language switch, data deletion, shared locations), by
-   this module, which stores its replies the same way;
-3. the stored replies are sent by the relay path (``deliver_pending``), which claims each message
-   before sending it, so each reaches the citizen once and is marked delivered.
-
-Every Bot API call passes ``FloodLimiter``: 30 messages/s overall, one per second in a private chat,
-20 a minute in a group, and a retry once a 429's ``retry_after`` has passed. What still fails becomes a
-``DeliveryError`` and the relay tries again later, so no reply is lost.
-"""
+"""The Telegram channel adapter: updates in (polling or webhook), stored replies out."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
-import json
 import logging
 import os
-import re
-from collections.abc import AsyncIterator, Callable, Coroutine, Hashable
 from typing import TYPE_CHECKING, Any
 
-from aiolimiter import AsyncLimiter
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import delete
 from sqlmodel import col, select
-from telegram import BotCommand, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
-from telegram import Message as TelegramMessage
-from telegram.constants import ChatType, InlineKeyboardButtonLimit, MessageLimit
+from telegram import BotCommand, CallbackQuery, Update, User
+from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, TypeHandler
 
 from bot.channels.base import Channel
-from bot.channels.telegram_lawyers import LawyerDesk, is_link_command
+from bot.channels.telegram.flood import FloodLimiter, KeyedLocks
+from bot.channels.telegram.lawyers import LawyerDesk, is_link_command
+from bot.channels.telegram.render import inline_keyboard, media_kind, split_text, telegram_language
+from bot.channels.telegram.webhook import (
+    MAX_UPDATE_BYTES,
+    SECRET_HEADER,
+    SECRET_TOKEN_FORMAT,
+    WEBHOOK_PATH,
+    forget_delivery,
+    parse_update,
+    read_body,
+    secret_matches,
+    webhook_secret,
+)
 from bot.delivery import LEASE_SECONDS, DeliveryError, deliver_pending, first_delivery
 from bot.engine import Incoming
 from bot.replies import COMMAND_MENU
@@ -50,9 +38,7 @@ from bot.store import (
     Citizen,
     Conversation,
     HandoffTicket,
-    InboundUpdate,
     Message,
-    Store,
 )
 from bot.taxonomy import Kind
 from handoff.auth import lawyer_by_telegram
@@ -67,195 +53,12 @@ log = logging.getLogger(__name__)
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 CHANNEL = "telegram"
-WEBHOOK_PATH = "/webhooks/telegram"
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-#: Telegram's updates are a few KB; a 4096-character message with a quoted reply stays far below this.
-MAX_UPDATE_BYTES = 128 * 1024
 #: What the bot asks Telegram for; everything else (edits, reactions, member changes) is not sent.
 ALLOWED_UPDATES = ["message", "callback_query"]
-MAX_CALLBACK_BYTES = int(InlineKeyboardButtonLimit.MAX_CALLBACK_DATA)
-#: Telegram counts some characters twice (UTF-16); stay clear of the 4096 limit.
-TEXT_LIMIT = int(MessageLimit.MAX_TEXT_LENGTH) - 96
 #: One send, 429 retries included, gives up well before the relay's claim on the message expires.
 SEND_DEADLINE = LEASE_SECONDS / 2
-#: Labels up to this long share a keyboard row in pairs; longer ones get a row each.
-SHORT_LABEL = 8
 #: Pauses before trying a failed update again in polling mode.
 POLLING_RETRY_DELAYS = (1.0, 5.0)
-_SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-
-#: Checked in this order: an animation is also a document, a video note is not a video.
-MEDIA_KINDS = ("photo", "sticker", "voice", "audio", "video_note", "video", "animation", "document", "contact")
-
-JSONDict = dict[str, Any]
-
-
-# ---- rendering -------------------------------------------------------------------------------------
-
-
-def inline_keyboard(buttons: list[dict[str, str]]) -> InlineKeyboardMarkup | None:
-    """The stored buttons as an inline keyboard whose callback data is the payload (at most 64 bytes)."""
-    usable: list[InlineKeyboardButton] = []
-    for button in buttons:
-        label, payload = button.get("label", ""), button.get("payload", "")
-        if not label or not payload or len(payload.encode()) > MAX_CALLBACK_BYTES:
-            log.warning("button with payload %r cannot be a Telegram button; left out", payload[:80])
-            continue
-        usable.append(InlineKeyboardButton(label, callback_data=payload))
-    if not usable:
-        return None
-    per_row = 2 if all(len(b.text) <= SHORT_LABEL for b in usable) else 1
-    return InlineKeyboardMarkup([usable[i:i + per_row] for i in range(0, len(usable), per_row)])
-
-
-def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Cut a long text into messages Telegram accepts, at a line break where one is near."""
-    pieces: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        newline = rest.rfind("\n", 0, limit)
-        cut = newline + 1 if newline > limit // 2 else limit
-        pieces.append(rest[:cut].rstrip("\n"))
-        rest = rest[cut:]
-    if rest or not pieces:
-        pieces.append(rest)
-    return pieces
-
-
-def telegram_language(user: User | None) -> str | None:
-    """The bot's language for a Telegram user's app language, when it is one the bot speaks."""
-    code = (user.language_code or "").lower() if user is not None else ""
-    if code.startswith("zh"):
-        return "zh"
-    if code.startswith("en"):
-        return "en"
-    return None
-
-
-def media_kind(message: TelegramMessage) -> str:
-    for kind in MEDIA_KINDS:
-        if getattr(message, kind, None):
-            return kind
-    return "other"
-
-
-# ---- webhook request checks ------------------------------------------------------------------------
-
-
-def webhook_secret(token: str) -> str:
-    """The secret token for setWebhook when none is configured: derived from the bot token, so every
-    worker of one deployment registers and expects the same value."""
-    return hmac.new(token.encode(), b"legalbot telegram webhook", hashlib.sha256).hexdigest()
-
-
-def secret_matches(expected: str, given: str | None) -> bool:
-    """Constant-time comparison of the X-Telegram-Bot-Api-Secret-Token header."""
-    if given is None:
-        return False
-    # Starlette decodes header values as latin-1, so this round-trips whatever the client sent.
-    return hmac.compare_digest(expected.encode(), given.encode("latin-1"))
-
-
-async def read_body(request: Request, limit: int) -> bytes | None:
-    """The request body, or None once it grows past ``limit`` (a declared length is checked first)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        return None
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            return None
-    return bytes(body)
-
-
-def parse_update(body: bytes, bot: Any) -> Update | None:
-    """A Telegram ``Update`` from a webhook body, or None when it is not one."""
-    try:
-        data = json.loads(body)
-    except ValueError:  # includes UnicodeDecodeError
-        return None
-    update_id = data.get("update_id") if isinstance(data, dict) else None
-    if not isinstance(update_id, int) or isinstance(update_id, bool) or update_id < 0:
-        return None
-    try:
-        return Update.de_json(data, bot)
-    except (AttributeError, KeyError, TypeError, ValueError):  # right shape at the top, wrong inside
-        return None
-
-
-def forget_delivery(store: Store, channel: str, key: str) -> None:
-    """Undo ``first_delivery`` for an update whose processing failed, so its redelivery is processed."""
-    with store.session() as session:
-        session.execute(delete(InboundUpdate).where(col(InboundUpdate.channel) == channel,
-                                                    col(InboundUpdate.key) == key[:128]))
-        session.commit()
-
-
-# ---- flood limits ----------------------------------------------------------------------------------
-
-
-class FloodLimiter(AIORateLimiter):
-    """``AIORateLimiter`` plus Telegram's limit of about one message a second in a private chat.
-
-    AIORateLimiter keeps the bot under 30 messages a second overall and 20 a minute per group, and
-    after a 429 holds every request back for its ``retry_after`` before trying again, ``max_retries``
-    times. It leaves private chats alone, so a reply of several messages would go out in one burst.
-    """
-
-    __slots__ = ("_chat_limiters", "_chat_rate")
-
-    def __init__(self, max_retries: int = 3, chat_rate: float = 1.0) -> None:
-        super().__init__(max_retries=max_retries)
-        self._chat_rate = chat_rate
-        self._chat_limiters: dict[int, AsyncLimiter] = {}
-
-    def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
-        if len(self._chat_limiters) > 1024:  # forget chats whose limiter is idle again
-            for key, limiter in list(self._chat_limiters.items()):
-                if key != chat_id and limiter.has_capacity(limiter.max_rate):
-                    del self._chat_limiters[key]
-        if chat_id not in self._chat_limiters:
-            self._chat_limiters[chat_id] = AsyncLimiter(max_rate=1, time_period=1 / self._chat_rate)
-        return self._chat_limiters[chat_id]
-
-    async def process_request(
-        self,
-        callback: Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]],
-        args: Any,
-        kwargs: dict[str, Any],
-        endpoint: str,
-        data: dict[str, Any],
-        rate_limit_args: int | None,
-    ) -> bool | JSONDict | list[JSONDict]:
-        chat_id = data.get("chat_id")
-        if self._chat_rate > 0 and isinstance(chat_id, int) and chat_id > 0:  # private chats only
-            async with self._chat_limiter(chat_id):
-                return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
-        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
-
-
-class KeyedLocks:
-    """One asyncio lock per key (a chat), forgotten when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[Hashable, asyncio.Lock] = {}
-        self._users: dict[Hashable, int] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: Hashable) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        self._users[key] = self._users.get(key, 0) + 1
-        try:
-            async with lock:
-                yield
-        finally:
-            self._users[key] -= 1
-            if not self._users[key]:
-                del self._users[key], self._locks[key]
-
-
-# ---- the channel -----------------------------------------------------------------------------------
 
 
 class TelegramChannel(Channel):
@@ -272,12 +75,10 @@ class TelegramChannel(Channel):
             raise ValueError("LEGALBOT_TELEGRAM_WEBHOOK_URL must be set in webhook mode")
         self.mode = settings.telegram_mode
         self.store = runtime.store
-        self.engine = runtime.engine
         self.webhook_url = settings.telegram_webhook_url
-        self.service_centres_file = settings.service_centres_file
         self.secret_token = settings.telegram_secret_token or webhook_secret(settings.telegram_token)
-        if not _SECRET_TOKEN.match(self.secret_token):
-            raise ValueError("LEGALBOT_TELEGRAM_SECRET_TOKEN: 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        if not SECRET_TOKEN_FORMAT.match(self.secret_token):
+            raise ValueError("LEGALBOT_TELEGRAMSECRET_TOKEN_FORMAT: 1-256 characters of A-Z, a-z, 0-9, _ and -")
 
         builder = (ApplicationBuilder().token(settings.telegram_token).base_url(settings.telegram_api_base)
                    .rate_limiter(rate_limiter or FloodLimiter()).concurrent_updates(True).job_queue(None))
@@ -473,7 +274,7 @@ class TelegramChannel(Channel):
                 incoming.kind, incoming.media = Kind.media, media_kind(message)
             else:
                 return None  # a service message (a pin, a payment …): nothing the citizen wrote
-        reply = await asyncio.to_thread(self.engine.handle, incoming)
+        reply = await asyncio.to_thread(self.receive, incoming)
         for notice in reply.notices:  # not stored (a data deletion's confirmation): sent straight away
             try:
                 await self.bot.send_message(chat_id=int(user_id), text=notice)

@@ -1,430 +1,53 @@
-"""Telegram lawyer mode: the lawyers' group and each lawyer's private chat with the bot.
-
-* Every new ticket is posted to the lawyers' group (``LEGALBOT_TELEGRAM_LAWYERS_CHAT_ID``) with a Claim
-  button; an SLA escalation posts it again, marked urgent; a claim or an end edits the post, so the
-  group always sees who has which chat.
-* A lawyer links their Telegram account once, by sending the bot ``/link CODE`` with a one-time code
-  from the console or ``legalbot lawyer telegram-link``. Pressing Claim then claims the chat exactly once
-  (the same conditional update as the console).
-* The lawyer holding a chat gets the handoff packet and transcript in their private chat with the bot;
-  what they write there goes to the citizen on the citizen's own channel, the citizen's messages come to
-  them, a quiet chat gets the SLA reminder, and ``/resolve`` closes it with an outcome.
-
-Nothing here is sent straight from the event that causes it. ``LawyerDesk.sync`` compares each ticket
-with what Telegram has been shown of it (``TelegramTicketSync``) and sends what is missing, recording
-each step as it goes; it runs every few seconds and at once after a claim. So a post, a briefing or a
-forwarded message survives a restart or a Telegram outage, and a lease on the row keeps two workers
-from sending the same thing.
-"""
+"""The lawyers' desk on Telegram: the lawyers' group, linked lawyers' private chats, and the sync pass."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, func, or_
 from sqlalchemy import update as sql_update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
-from telegram import BotCommand, BotCommandScopeChat, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram import Message as TelegramMessage
 from telegram.error import BadRequest, Forbidden, TelegramError
 
-from bot.redact import redact
+from bot.channels.telegram.lawyers.sync import Snapshot, SyncState, command_of
+from bot.channels.telegram.lawyers.views import (
+    CLAIM,
+    GROUP_COMMANDS,
+    HELP,
+    LAWYER_COMMANDS,
+    NOT_LINKED,
+    OUTCOME_LABELS,
+    QUEUE_SHOWN,
+    RESOLVE,
+    SYNC_INTERVAL,
+    USE,
+    _label,
+    _markup,
+    _minutes,
+    briefing,
+    ended_text,
+    forwarded_text,
+    group_post,
+    group_state,
+    parse_resolve,
+    superseded,
+)
+from bot.channels.telegram.render import split_text
 from bot.store import (
-    Conversation,
     HandoffTicket,
     Lawyer,
-    Message,
     Store,
-    TelegramTicketSync,
-    TicketNote,
-    utcnow,
 )
-from bot.taxonomy import Outcome, Priority, Service, TicketStatus, Topic, display_name
+from bot.taxonomy import Priority, TicketStatus, Topic
 from handoff.auth import lawyer_by_telegram, redeem_telegram_link, unlink_telegram
 from handoff.queue import LAWYER_OUTCOMES, HandoffError, HandoffQueue
 
 log = logging.getLogger(__name__)
-
-#: How often ``sync`` runs when nothing wakes it sooner.
-SYNC_INTERVAL = 2.0
-#: A worker bringing a ticket up to date holds it this long at most.
-LEASE = dt.timedelta(seconds=60)
-#: The briefing shows this many of the latest messages; the console has the rest.
-TRANSCRIPT_MESSAGES = 30
-#: /queue in the lawyers' group lists at most this many waiting chats.
-QUEUE_SHOWN = 10
-#: The citizen's first message in the group post is cut to this many characters.
-GROUP_EXCERPT = 200
-
-CLAIM = "/claim:"
-USE = "/use:"
-RESOLVE = "/resolve:"
-OPEN = (TicketStatus.waiting, TicketStatus.claimed)
-
-OUTCOME_LABELS: dict[Outcome, str] = {
-    Outcome.resolved_by_lawyer: "已解答",
-    Outcome.referred: "已转介",
-    Outcome.emergency_referred: "紧急转介",
-    Outcome.out_of_scope: "不属于法律问题",
-    Outcome.withdrawn: "群众取消",
-    Outcome.abandoned: "群众离开",
-    Outcome.answered: "已答复",
-}
-#: What a lawyer may type after /resolve: the slug, the label, or a short word.
-OUTCOME_WORDS: dict[str, Outcome] = {
-    **{o.value: o for o in LAWYER_OUTCOMES},
-    **{OUTCOME_LABELS[o]: o for o in LAWYER_OUTCOMES},
-    "解答": Outcome.resolved_by_lawyer, "转介": Outcome.referred, "紧急": Outcome.emergency_referred,
-    "不属于": Outcome.out_of_scope, "resolved": Outcome.resolved_by_lawyer,
-}
-REASON_LABELS = {"urgent": "紧急情况", "asked_for_human": "群众要求人工", "complex": "情况复杂",
-                 "unclear_after_clarifying": "追问后仍无法判断", "transfer": "同事转交"}
-TRIAGE_LABELS = {"domestic_violence": "家庭暴力", "threat_to_life": "人身威胁", "self_harm": "自伤风险",
-                 "child_in_danger": "儿童危险", "just_detained": "刚被羁押", "imminent_deadline": "期限紧迫",
-                 "wage_crowd": "群体讨薪", "eviction_today": "当天被驱逐", "proceedings_under_way": "已进入诉讼/仲裁",
-                 "asks_for_lawyer": "要求律师", "amount_above_limit": "金额较大", "several_issues": "多个问题",
-                 "learned": "模型判断紧急"}
-CHANNEL_LABELS = {"web": "网页", "telegram": "Telegram", "wechat": "微信公众号", "terminal": "终端", "test": "测试"}
-FACT_LABELS = (("amounts", "金额"), ("dates", "日期"), ("places", "地点"), ("parties", "当事人"))
-SENDER_LABELS = {"citizen": "市民", "bot": "助手", "lawyer": "律师", "system": "系统"}
-MEDIA_LABELS = {"photo": "图片", "voice": "语音", "video": "视频", "document": "文件", "sticker": "表情",
-                "location": "位置", "audio": "音频", "video_note": "视频", "animation": "动图", "contact": "名片"}
-
-HELP = (
-    "律师模式\n"
-    "· 在律师群里点「接手」认领工单；或发送 /next 领取最适合您的下一个。\n"
-    "· 认领后，您在这里发送的文字会转给当前工单的市民，市民的消息也会转到这里。\n"
-    "/tickets 我的工单（切换当前工单）\n"
-    "/packet 再看一遍当前工单的材料和对话\n"
-    "/note 文字 —— 添加仅律师可见的备注\n"
-    "/resolve —— 结案（也可以 /resolve 已解答 简要说明）\n"
-    "/release 退回队列　/transfer 用户名 转给同事\n"
-    "/unlink 解除与律师账号的绑定"
-)
-GROUP_COMMANDS = [("queue", "等待接手的咨询")]
-LAWYER_COMMANDS = [("tickets", "我的工单"), ("next", "领取下一个"), ("packet", "当前工单的材料"),
-                   ("note", "添加备注"), ("resolve", "结案"), ("release", "退回队列"), ("transfer", "转给同事"),
-                   ("help", "律师模式帮助"), ("unlink", "解除绑定")]
-NOT_LINKED = "这个 Telegram 账号还没有绑定律师账号。请在律师工作台点「绑定 Telegram」，再把得到的 /link 指令发给我。"
-
-
-# ---- what a ticket looks like on Telegram ----------------------------------------------------------
-
-
-def group_state(ticket: HandoffTicket) -> str:
-    """What the lawyers' group post of a ticket should show."""
-    if ticket.status == TicketStatus.waiting:
-        return "escalated" if ticket.escalated_at is not None else "waiting"
-    if ticket.status == TicketStatus.claimed:
-        return f"claimed:{ticket.lawyer_id}"
-    return "closed"
-
-
-def _label(slug: str | None, kind: type[Service] | type[Topic]) -> str:
-    if not slug:
-        return "未分类"
-    try:
-        return display_name(kind(slug))
-    except ValueError:
-        return slug
-
-
-def outcome_label(value: str | None) -> str | None:
-    try:
-        return OUTCOME_LABELS.get(Outcome(value or ""), value)
-    except ValueError:
-        return value
-
-
-def _minutes(since: dt.datetime, now: dt.datetime | None = None) -> int:
-    return max(0, int(((now or utcnow()) - since).total_seconds() // 60))
-
-
-def headline(ticket: HandoffTicket, channel: str) -> str:
-    parts = [_label(ticket.topic, Topic), _label(ticket.service, Service),
-             "English" if ticket.language == "en" else "中文", CHANNEL_LABELS.get(channel, channel)]
-    return " · ".join(parts)
-
-
-def reasons(ticket: HandoffTicket) -> str:
-    packet = ticket.packet or {}
-    reason = REASON_LABELS.get(ticket.reason, ticket.reason) if ticket.reason else ""
-    flags = [TRIAGE_LABELS.get(r, str(r)) for r in [*packet.get("urgent_reasons", []), *packet.get("complex_reasons", [])]]
-    return "；".join(part for part in (reason, "、".join(dict.fromkeys(flags))) if part)
-
-
-def facts(ticket: HandoffTicket) -> list[str]:
-    found = (ticket.packet or {}).get("facts") or {}
-    return [f"{label}：{'、'.join(map(str, found[key]))}" for key, label in FACT_LABELS if found.get(key)]
-
-
-def group_post(ticket: HandoffTicket, channel: str, state: str, lawyer_name: str | None = None) -> str:
-    """The lawyers' group post. Personal numbers are masked: the group is wider than the lawyer who claims."""
-    number = f"#{ticket.id}"
-    if state.startswith("claimed"):
-        return f"✅ {number} 已由 {lawyer_name or '一位律师'} 接手\n{headline(ticket, channel)}"
-    if state == "closed":
-        ended = {TicketStatus.cancelled: "市民已取消", TicketStatus.expired: "已超时关闭"}.get(
-            TicketStatus(ticket.status), outcome_label(ticket.outcome) or "已结案")
-        return f"☑️ {number} 已结束：{ended}\n{headline(ticket, channel)}"
-    if state == "escalated":
-        top = f"⚠️ 超时未接手 {number} · 已等待 {_minutes(ticket.created_at)} 分钟，已升为紧急"
-    else:
-        top = f"🆕 待接手 {number}" + (" · 🔴 紧急" if ticket.priority == Priority.urgent else "")
-    lines = [top, headline(ticket, channel)]
-    if why := reasons(ticket):
-        lines.append(f"原因：{why}")
-    first = redact(str((ticket.packet or {}).get("first_message") or "")).strip()
-    if first:
-        cut = first[:GROUP_EXCERPT] + ("…" if len(first) > GROUP_EXCERPT else "")
-        lines.append(f"市民：{cut}")
-    lines += [redact(line) for line in facts(ticket)]
-    return "\n".join(lines)
-
-
-def superseded(ticket: HandoffTicket, shown: str | None, state: str) -> str:
-    """What an old group post says once a new one replaces it."""
-    if state == "escalated" and shown == "waiting":
-        return f"⚠️ #{ticket.id} 超时未接手，已升为紧急（见下方新消息）"
-    return f"↩️ #{ticket.id} 已退回队列（见下方新消息）"
-
-
-def message_line(message: Message) -> str:
-    when = message.created_at.astimezone().strftime("%H:%M")
-    who = SENDER_LABELS.get(message.sender, message.sender)
-    text = message.text.strip() or f"（{MEDIA_LABELS.get(message.kind, message.kind)}）"
-    pressed = "（按钮）" if message.kind == "button" else ""
-    return f"[{when}] {who}{pressed}：{text}"
-
-
-def briefing(ticket: HandoffTicket, channel: str, messages: list[Message], notes: list[str]) -> str:
-    """The packet and transcript for the lawyer who holds the chat, so they never re-ask."""
-    urgent = " · 🔴 紧急" if ticket.priority == Priority.urgent else ""
-    waited = _minutes(ticket.created_at, ticket.claimed_at or utcnow())
-    lines = [f"📋 工单 #{ticket.id}{urgent} · 等待了 {waited} 分钟", headline(ticket, channel)]
-    if why := reasons(ticket):
-        lines.append(f"转接原因：{why}")
-    lines += facts(ticket)
-    shown = (ticket.packet or {}).get("faq_shown") or []
-    if shown:
-        lines.append("已给出的 FAQ 解答：" + "、".join(map(str, shown)))
-    lines += [f"备注：{note}" for note in notes]
-    lines.append("—— 对话记录 ——")
-    if len(messages) > TRANSCRIPT_MESSAGES:
-        lines.append(f"（前面还有 {len(messages) - TRANSCRIPT_MESSAGES} 条，完整记录见律师工作台）")
-    lines += [message_line(m) for m in messages[-TRANSCRIPT_MESSAGES:]]
-    lines.append("——")
-    lines.append(f"现在您在这里发送的文字会转给工单 #{ticket.id} 的市民。/resolve 结案 · /note 备注 · /release 退回队列 · /help 帮助")
-    return "\n".join(lines)
-
-
-def ended_text(ticket: HandoffTicket, holder_name: str | None) -> str:
-    if ticket.status == TicketStatus.claimed:
-        return f"↪️ 工单 #{ticket.id} 已转给 {holder_name or '另一位律师'}，您的消息不会再转给这位市民。"
-    if ticket.status == TicketStatus.waiting:
-        return f"↩️ 工单 #{ticket.id} 已退回队列。"
-    if ticket.status == TicketStatus.cancelled:
-        return f"☑️ 市民已取消工单 #{ticket.id}。"
-    if ticket.status == TicketStatus.expired:
-        return f"☑️ 工单 #{ticket.id} 因长时间没有消息已关闭。"
-    return f"☑️ 工单 #{ticket.id} 已结案：{outcome_label(ticket.outcome) or '已结束'}。"
-
-
-def forwarded_text(ticket_id: int, message: Message) -> str:
-    text = message.text.strip() or f"（市民发来了{MEDIA_LABELS.get(message.kind, '一条消息')}，这里只转发文字）"
-    pressed = "（按钮）" if message.kind == "button" else ""
-    return f"💬 #{ticket_id} 市民{pressed}：{text}"
-
-
-def _markup(buttons: list[tuple[str, str]]) -> InlineKeyboardMarkup | None:
-    if not buttons:
-        return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data)] for label, data in buttons])
-
-
-def parse_resolve(args: str) -> tuple[Outcome | None, str]:
-    """``/resolve`` arguments: an outcome word (slug, label or short form) and an optional summary."""
-    word, _, summary = args.strip().partition(" ")
-    if not word:
-        return None, ""
-    return OUTCOME_WORDS.get(word) or OUTCOME_WORDS.get(word.lower()), summary.strip()
-
-
-# ---- the sync state, in worker threads --------------------------------------------------------------
-
-
-@dataclass
-class Snapshot:
-    """A ticket and everything needed to bring its Telegram side up to date."""
-
-    ticket: HandoffTicket
-    sync: TelegramTicketSync
-    channel: str
-    holder: Lawyer | None  # the lawyer holding the chat, if any
-    briefed: Lawyer | None  # the lawyer whose private chat has it, if any
-    messages: list[Message] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def holder_chat(self) -> int | None:
-        """The private chat of the lawyer holding the chat, when they are on Telegram."""
-        if self.ticket.status != TicketStatus.claimed or self.holder is None:
-            return None
-        return self.holder.telegram_user_id
-
-
-def command_of(text: str) -> tuple[str, str]:
-    """``/Resolve@some_bot 已解答 说明`` → ``("resolve", "已解答 说明")``; ``("", text)`` for a non-command."""
-    text = text.strip()
-    if not text.startswith("/"):
-        return "", text
-    head, _, args = text.partition(" ")
-    return head[1:].split("@", 1)[0].lower(), args.strip()
-
-
-def is_link_command(update: Update) -> bool:
-    """``/link CODE`` or ``/start link-CODE`` (the deep link): how a lawyer links their Telegram account."""
-    command, args = command_of(update.message.text or "" if update.message is not None else "")
-    return command == "link" or (command == "start" and args.startswith("link-"))
-
-
-def needs_work(ticket: HandoffTicket, sync: TelegramTicketSync | None, holder: Lawyer | None,
-               last_citizen_message: int | None, group_on: bool) -> bool:
-    """Whether what Telegram shows of this ticket is behind it (cheap: no messages are loaded)."""
-    sync = sync or TelegramTicketSync(ticket_id=ticket.id or 0)
-    holder_on_telegram = (ticket.status == TicketStatus.claimed and holder is not None
-                          and holder.telegram_user_id is not None)
-    if group_on and group_state(ticket) != sync.group_shown and not (sync.group_shown is None and ticket.status not in OPEN):
-        return True
-    if sync.briefed_lawyer_id is not None and not (holder_on_telegram and ticket.lawyer_id == sync.briefed_lawyer_id):
-        return True
-    if not holder_on_telegram:
-        return False
-    assert holder is not None
-    if sync.briefed_lawyer_id != holder.id:
-        return True
-    if last_citizen_message is not None and last_citizen_message > sync.forwarded_upto:
-        return True
-    return ticket.reminded_at is not None and ticket.reminded_at != sync.reminded_at
-
-
-class SyncState:
-    """Reads and writes of ``TelegramTicketSync`` (synchronous; called in worker threads)."""
-
-    def __init__(self, store: Store, group_on: bool) -> None:
-        self.store = store
-        self.group_on = group_on
-
-    def due(self, limit: int = 200) -> list[int]:
-        """Tickets whose Telegram side is behind: open ones, and ended ones still shown as open."""
-        with self.store.session() as session:
-            rows = session.exec(
-                select(HandoffTicket, TelegramTicketSync, Lawyer)
-                .join(TelegramTicketSync, col(TelegramTicketSync.ticket_id) == HandoffTicket.id, isouter=True)
-                .join(Lawyer, col(Lawyer.id) == HandoffTicket.lawyer_id, isouter=True)
-                .where(col(HandoffTicket.status).in_(OPEN)).order_by(col(HandoffTicket.id))
-            ).all()
-            claimed = [t.conversation_id for t, _, _ in rows if t.status == TicketStatus.claimed]
-            last_in: dict[int, int] = {}
-            if claimed:
-                last_in = {conversation_id: last or 0 for conversation_id, last in session.exec(
-                    select(Message.conversation_id, func.max(Message.id))
-                    .where(col(Message.conversation_id).in_(claimed), Message.direction == "in")
-                    .group_by(col(Message.conversation_id))
-                ).all()}
-            behind: list[Any] = [col(TelegramTicketSync.briefed_lawyer_id).is_not(None)]
-            if self.group_on:
-                behind.append(and_(col(TelegramTicketSync.group_shown).is_not(None),
-                                   col(TelegramTicketSync.group_shown) != "closed"))
-            ended = session.exec(
-                select(HandoffTicket.id).join(TelegramTicketSync, col(TelegramTicketSync.ticket_id) == HandoffTicket.id)
-                .where(col(HandoffTicket.status).not_in(OPEN), or_(*behind)).limit(limit)
-            ).all()
-        due = [t.id for t, sync, holder in rows
-               if t.id is not None and needs_work(t, sync, holder, last_in.get(t.conversation_id), self.group_on)]
-        return (due + [i for i in ended if i is not None])[:limit]
-
-    def lease(self, ticket_id: int) -> bool:
-        """Take the ticket for this worker; False while another one has it."""
-        now = utcnow()
-        with self.store.session() as session:
-            if session.get(TelegramTicketSync, ticket_id) is None:
-                session.add(TelegramTicketSync(ticket_id=ticket_id))
-                try:
-                    session.commit()
-                except IntegrityError:  # another worker created it first
-                    session.rollback()
-            result = session.execute(
-                sql_update(TelegramTicketSync)
-                .where(col(TelegramTicketSync.ticket_id) == ticket_id,
-                       or_(col(TelegramTicketSync.lease_until).is_(None), col(TelegramTicketSync.lease_until) < now))
-                .values(lease_until=now + LEASE)
-            )
-            session.commit()
-            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
-
-    def release(self, ticket_id: int) -> None:
-        self.save(ticket_id, lease_until=None)
-
-    def save(self, ticket_id: int, **values: Any) -> None:
-        with self.store.session() as session:
-            session.execute(sql_update(TelegramTicketSync)
-                            .where(col(TelegramTicketSync.ticket_id) == ticket_id).values(**values))
-            session.commit()
-
-    def snapshot(self, ticket_id: int) -> Snapshot | None:
-        with self.store.session() as session:
-            ticket = session.get(HandoffTicket, ticket_id)
-            sync = session.get(TelegramTicketSync, ticket_id)
-            if ticket is None or sync is None:
-                return None
-            conversation = session.get(Conversation, ticket.conversation_id)
-            holder = session.get(Lawyer, ticket.lawyer_id) if ticket.lawyer_id else None
-            briefed = session.get(Lawyer, sync.briefed_lawyer_id) if sync.briefed_lawyer_id else None
-            snap = Snapshot(ticket, sync, conversation.channel if conversation else "", holder, briefed)
-            if snap.holder_chat is not None:
-                snap.messages = list(session.exec(
-                    select(Message).where(Message.conversation_id == ticket.conversation_id).order_by(col(Message.id))
-                ).all())
-                snap.notes = list(session.exec(
-                    select(TicketNote.text).where(TicketNote.ticket_id == ticket_id).order_by(col(TicketNote.id))
-                ).all())
-        return snap
-
-    def briefed(self, ticket_id: int, lawyer_id: int, upto: int) -> None:
-        """The lawyer has the packet: forward from here on, and make it the chat they write to."""
-        with self.store.session() as session:
-            session.execute(sql_update(TelegramTicketSync).where(col(TelegramTicketSync.ticket_id) == ticket_id)
-                            .values(briefed_lawyer_id=lawyer_id, forwarded_upto=upto, error=None))
-            session.execute(sql_update(Lawyer).where(col(Lawyer.id) == lawyer_id).values(telegram_ticket_id=ticket_id))
-            session.commit()
-
-    def unbriefed(self, ticket_id: int, lawyer_id: int) -> None:
-        """The lawyer no longer holds the chat; what they write goes to another chat of theirs, if any."""
-        with self.store.session() as session:
-            session.execute(sql_update(TelegramTicketSync).where(col(TelegramTicketSync.ticket_id) == ticket_id)
-                            .values(briefed_lawyer_id=None))
-            lawyer = session.get(Lawyer, lawyer_id)
-            if lawyer is not None and lawyer.telegram_ticket_id == ticket_id:
-                lawyer.telegram_ticket_id = session.exec(
-                    select(HandoffTicket.id).where(HandoffTicket.lawyer_id == lawyer_id,
-                                                   HandoffTicket.status == TicketStatus.claimed,
-                                                   HandoffTicket.id != ticket_id)
-                    .order_by(col(HandoffTicket.claimed_at).desc())
-                ).first()
-                session.add(lawyer)
-            session.commit()
-
-
-# ---- the desk ----------------------------------------------------------------------------------------
-
 
 class LawyerDesk:
     """Lawyer mode of one Telegram bot: ``sync`` pushes ticket news out, ``from_group`` and
@@ -576,7 +199,6 @@ class LawyerDesk:
     async def _send(self, chat_id: int, text: str, buttons: list[tuple[str, str]] | None = None) -> int | None:
         """Send ``text`` (in pieces if long); the last piece's id, or None when Telegram refuses it for good
         (the bot was blocked or removed: logged, not retried). Errors that may pass are raised."""
-        from bot.channels.telegram import split_text
 
         pieces = split_text(text)
         sent: TelegramMessage | None = None
