@@ -33,24 +33,25 @@ from bot.conversations import (
     set_status,
     sweep,
 )
+from bot.policy import MAX_PROCESSED_CHARS, Decision, Policy
 from bot.replies import t
 from bot.settings import Settings
 from bot.store import Citizen, Conversation, Feedback, Message, Store, lock_citizen, utcnow
 from bot.taxonomy import Act, ConversationStatus, Kind, Outcome, TicketStatus, Topic, display_name
 from handoff.packet import build_packet
 from handoff.queue import enqueue, expected_wait_minutes, in_service_hours, open_ticket, position
-from knowledge_base.index import Hit, KnowledgeBase
-from nlu.classifier import Classification, Classifier
-from nlu.text import has_meaningful_text, is_chinese, normalize
+from knowledge_base.index import KnowledgeBase
+from nlu.classifier import Classifier
+from nlu.text import has_meaningful_text, is_chinese
 
 log = logging.getLogger(__name__)
 
-MAX_PROCESSED_CHARS = 2000
+
 MAX_STORED_CHARS = 20_000
 #: Fragments of one burst are read as one question, joined with this.
 FRAGMENT_JOIN = "，"
-#: How much more retrieval must score when the classifier is unsure of the topic.
-AMBIGUITY_EXTRA = 0.05
+
+
 SMALL_TALK = {Act.greet, Act.thanks, Act.goodbye, Act.affirm, Act.deny, Act.chitchat}
 
 
@@ -92,39 +93,6 @@ class Accepted:
     conversation_id: int
     message: Message
     held: bool
-
-
-@dataclass
-class Decision:
-    """What the bot would do with one question (``legalbot ask --json``), without side effects."""
-
-    text: str
-    classification: Classification
-    action: str  # answer | clarify | handoff
-    reason: str = ""
-    hit: Hit | None = None
-    hits: list[Hit] = field(default_factory=list)
-    ambiguous: bool = False
-
-    def contract(self, lang: str = "zh") -> dict[str, Any]:
-        c = self.classification
-        entry = self.hit.entry if self.hit and self.action == "answer" else None
-        return {
-            "text": self.text,
-            "service": c.service.value,
-            "topic": c.topic.value,
-            "urgent": c.urgent,
-            "action": self.action,
-            "faq_id": entry.id if entry else None,
-            "score": round(self.hit.score, 4) if self.hit else None,
-            "answer": entry.answer if entry else None,
-            "legal_basis": [str(b) for b in entry.legal_basis] if entry else [],
-        }
-
-    def record(self) -> dict[str, Any]:
-        return {**self.classification.decision(), "action": self.action, "reason": self.reason,
-                "ambiguous": self.ambiguous,
-                "hits": [h.as_dict() for h in self.hits[:3]]}
 
 
 def _pending_comment(session: Session, citizen: Citizen) -> Feedback | None:
@@ -179,49 +147,15 @@ class Engine:
         self.classifier = classifier
         self.kb = kb
         self.settings = settings
+        self.policy = Policy(classifier, kb, settings)
 
-    # ---- pure decision -------------------------------------------------------------------------
+    # ---- pure decision (bot/policy.py) -----------------------------------------------------------
 
     def decide(self, text: str, topic: Topic | None = None, clarified: bool = False) -> Decision:
-        text = normalize(text)[:MAX_PROCESSED_CHARS]
-        c = self.classifier.classify(text)
-        if c.urgent:
-            return Decision(text, c, "handoff", reason="urgent")
-        if c.act is Act.ask_human:
-            return Decision(text, c, "handoff", reason="asked_for_human")
-        if c.triage.complex:
-            return Decision(text, c, "handoff", reason="complex:" + ",".join(c.triage.complex_reasons))
-        ambiguous = topic is None and self.ambiguous(c)
-        prior = topic or (None if ambiguous else c.topic)
-        hits = self.kb.search(text, topic=prior, k=5)
-        best = hits[0] if hits else None
-        # An unsure classifier needs a clearer retrieval match before the bot answers on its own.
-        needed = self.settings.kb_answer_threshold + (AMBIGUITY_EXTRA if ambiguous else 0.0)
-        if best and best.score >= needed:
-            return Decision(text, c, "answer", reason="retrieved", hit=best, hits=hits, ambiguous=ambiguous)
-        if clarified or topic is not None:
-            return Decision(text, c, "handoff", reason="unclear_after_clarifying", hit=best, hits=hits,
-                            ambiguous=ambiguous)
-        return Decision(text, c, "clarify", reason="ambiguous" if ambiguous else "low_confidence", hit=best,
-                        hits=hits, ambiguous=ambiguous)
-
-    def ambiguous(self, c: Classification) -> bool:
-        """Low topic confidence, or two topics too close to call (LEGALBOT_NLU_* settings)."""
-        ranking = c.rankings.topic
-        margin = ranking[0][1] - ranking[1][1] if len(ranking) > 1 else 1.0
-        return c.topic_confidence < self.settings.nlu_fallback_threshold or margin < self.settings.nlu_ambiguity_margin
+        return self.policy.decide(text, topic=topic, clarified=clarified)
 
     def is_fragment(self, text: str) -> bool:
-        """A short piece of a burst that alone would only get a greeting or a clarifying question."""
-        text = normalize(text)
-        if self.settings.burst_window_seconds <= 0 or len(text) > self.settings.burst_fragment_chars:
-            return False
-        if not has_meaningful_text(text):
-            return False
-        c = self.classifier.classify(text)
-        if c.urgent:
-            return False
-        return c.act in (Act.greet, Act.chitchat) or self.decide(text).action == "clarify"
+        return self.policy.is_fragment(text)
 
     def warm_up(self) -> None:
         """Load the models and the index now, so the first citizen does not wait for them."""

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine import AMBIGUITY_EXTRA, Engine
+from bot.engine import Engine
+from bot.policy import AMBIGUITY_EXTRA
 from bot.settings import Settings
 from bot.store import Store
 from knowledge_base.encoder import HashingEncoder
