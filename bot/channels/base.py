@@ -49,3 +49,26 @@ class Channel(ABC):
     @abstractmethod
     async def send(self, user_id: str, message: Message) -> str | None:
         """Deliver one stored outgoing message (used by the relay); raise bot.delivery.DeliveryError."""
+
+
+def split_lines(text: str, limit: int, encoding: str | None = None) -> list[str]:
+    """Cut a long text into pieces a platform accepts, at a line break where one is near.
+
+    ``limit`` counts characters, or bytes of ``encoding`` where the platform counts those."""
+    def size(rest: str) -> int:
+        return len(rest.encode(encoding)) if encoding else len(rest)
+
+    def fitting(rest: str) -> int:  # how many characters of ``rest`` fit
+        return len(rest.encode(encoding)[:limit].decode(encoding, errors="ignore")) if encoding else limit
+
+    pieces: list[str] = []
+    rest = text
+    while size(rest) > limit:
+        fits = fitting(rest)
+        newline = rest.rfind("\n", 0, fits)
+        cut = newline + 1 if newline > fits // 2 else fits
+        pieces.append(rest[:cut].rstrip("\n"))
+        rest = rest[cut:]
+    if rest or not pieces:
+        pieces.append(rest)
+    return pieces

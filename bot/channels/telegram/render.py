@@ -11,6 +11,7 @@ from telegram.constants import InlineKeyboardButtonLimit, MessageLimit
 
 if TYPE_CHECKING:
     pass
+from bot.channels.base import split_lines
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +40,8 @@ def inline_keyboard(buttons: list[dict[str, str]]) -> InlineKeyboardMarkup | Non
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Cut a long text into messages Telegram accepts, at a line break where one is near."""
-    pieces: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        newline = rest.rfind("\n", 0, limit)
-        cut = newline + 1 if newline > limit // 2 else limit
-        pieces.append(rest[:cut].rstrip("\n"))
-        rest = rest[cut:]
-    if rest or not pieces:
-        pieces.append(rest)
-    return pieces
+    """Cut a long text into messages Telegram accepts (it counts characters)."""
+    return split_lines(text, limit)
 
 
 def telegram_language(user: User | None) -> str | None:

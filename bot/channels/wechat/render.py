@@ -15,6 +15,7 @@ from bot.taxonomy import ConversationStatus
 
 if TYPE_CHECKING:
     pass
+from bot.channels.base import split_lines
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +46,8 @@ def _utf8_len(text: str) -> int:
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Cut a long text into pieces of at most ``limit`` UTF-8 bytes, at a line break where possible."""
-    pieces: list[str] = []
-    rest = text
-    while _utf8_len(rest) > limit:
-        fits = len(rest.encode()[:limit].decode("utf-8", errors="ignore"))
-        newline = rest.rfind("\n", 0, fits)
-        cut = newline + 1 if newline > fits // 2 else fits
-        pieces.append(rest[:cut].rstrip("\n"))
-        rest = rest[cut:]
-    if rest or not pieces:
-        pieces.append(rest)
-    return pieces
+    """Cut a long text into pieces of at most ``limit`` UTF-8 bytes (WeChat counts bytes)."""
+    return split_lines(text, limit, "utf-8")
 
 
 def _cdata_safe(text: str) -> str:
