@@ -7,7 +7,6 @@ import os
 import shutil
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from bot.runtime import Runtime
 from bot.settings import PROJECT_ROOT
 from handoff.auth import create_lawyer
 from tests.conftest import require
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 CHROMIUM = "/usr/bin/chromium"
@@ -52,10 +52,7 @@ def serve_app(runtime: Runtime, channels: list[Channel] | None = None) -> Iterat
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
-    deadline = time.time() + 20
-    while not srv.started:
-        assert time.time() < deadline, "server did not start"
-        time.sleep(0.05)
+    wait_until(lambda: srv.started, timeout=20, message="the server did not start")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

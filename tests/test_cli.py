@@ -59,7 +59,11 @@ def test_ask_json_gives_the_full_decision(cli: CliRunner) -> None:
 
 
 def test_ask_has_no_side_effects(cli: CliRunner, tmp_path: Path) -> None:
-    cli.invoke(app, ["ask", "--json", "房东不退押金"])
+    result = cli.invoke(app, ["ask", "--json", "房东不退押金"])
+    assert result.exit_code == 0, result.output
+    [decision] = _objects(result.output)
+    assert set(decision) == ASK_KEYS and decision["text"] == "房东不退押金"
+    assert decision["action"] == "answer" and decision["faq_id"].startswith("property-") and decision["answer"]
     assert not (tmp_path / "cli.db").exists()
 
 

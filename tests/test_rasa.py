@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.settings import Settings
@@ -41,9 +43,12 @@ def rasa_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def test_rasa_server_parses_through_the_backend(rasa_url: str) -> None:
     backend = RasaBackend(rasa_url)
-    request = backend.client.build_request("POST", "/")
-    assert request is not None
+    sent: list[httpx.Request] = []
+    backend.client.event_hooks["request"].append(sent.append)
     rankings = backend.rank("我想申请法律援助，没钱请律师")
+    [request] = sent  # one call, to the configured server's parse endpoint, with the text
+    assert (request.method, str(request.url)) == ("POST", f"{rasa_url.rstrip('/')}/model/parse")
+    assert json.loads(request.content) == {"text": "我想申请法律援助，没钱请律师"}
     assert rankings.service and rankings.topic and rankings.act
     assert abs(sum(c for _, c in rankings.service) - 1) < 1e-3
     assert "question" in {label for label, _ in rankings.act}

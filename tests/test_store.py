@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, select
 
+from bot.migrate import alembic_config
 from bot.store import Citizen, Conversation, Message, Store
 
 
@@ -31,8 +33,28 @@ def test_models_and_migrations_agree(store: Store) -> None:
     assert diff == [], "a model changed without a migration: run bot.migrate.revision(...)"
 
 
+def _revision(store: Store) -> str | None:
+    with store.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def _schema(store: Store) -> dict[str, list[str]]:
+    inspector = inspect(store.engine)
+    return {table: sorted(c["name"] for c in inspector.get_columns(table)) for table in inspector.get_table_names()}
+
+
 def test_upgrade_is_idempotent(store: Store) -> None:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None and _revision(store) == head
+    with store.session() as session:
+        session.add(Citizen(channel="web", channel_user_id="kept"))
+        session.commit()
+    schema = _schema(store)
     store.upgrade()
+    assert _revision(store) == head
+    assert _schema(store) == schema
+    with store.session() as session:
+        assert [c.channel_user_id for c in session.exec(select(Citizen)).all()] == ["kept"]
 
 
 def test_citizen_is_unique_per_channel_and_user(store: Store) -> None:

@@ -37,6 +37,7 @@ from bot.runtime import Runtime
 from bot.service_centres import haversine_km
 from bot.store import Citizen, Conversation, Feedback, HandoffTicket, InboundUpdate, Message
 from tests.fakes.telegram_api import FakeTelegramAPI, running
+from tests.waiting import until, wait_until
 
 CHAT = 424242
 T = TypeVar("T")
@@ -70,7 +71,9 @@ def configured(runtime: Runtime, fake: FakeTelegramAPI, centres: Path, **setting
     update = {"telegram_token": fake.token, "telegram_api_base": fake.base_url, "service_centres_file": centres,
               "telegram_mode": "webhook", "telegram_webhook_url": "https://bot.example.org/webhooks/telegram",
               **settings}
-    return dataclasses.replace(runtime, settings=runtime.settings.model_copy(update=update))
+    configured_settings = runtime.settings.model_copy(update=update)
+    runtime.engine.settings = configured_settings  # the engine finds the service centres
+    return dataclasses.replace(runtime, settings=configured_settings)
 
 
 @pytest.fixture
@@ -102,11 +105,37 @@ async def feed(channel: TelegramChannel, update: dict[str, Any]) -> None:
     await channel.drain()
 
 
-async def until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.05)
+@dataclasses.dataclass
+class RelayPasses:
+    """Counts the app relay's passes (``relay_forever`` calling ``bot.delivery.deliver_pending``)."""
+
+    started: int = 0
+    finished: int = 0
+
+    def wait_for_a_whole_pass(self, timeout: float = 15.0) -> None:
+        """Block until a relay pass that began after this call has finished (passes run one after another)."""
+        target = self.started + 1
+        wait_until(lambda: self.finished >= target, timeout, message="no relay pass ran")
+
+
+@pytest.fixture
+def relay_passes(monkeypatch: pytest.MonkeyPatch) -> RelayPasses:
+    """Only the relay's passes are counted: the channel's immediate delivery and the tests import their own
+    reference to ``deliver_pending``; ``relay_forever`` looks the module's up on every pass."""
+    import bot.delivery
+
+    passes = RelayPasses()
+    original = bot.delivery.deliver_pending
+
+    async def counted(*args: Any, **kwargs: Any) -> int:
+        passes.started += 1
+        try:
+            return await original(*args, **kwargs)
+        finally:
+            passes.finished += 1
+
+    monkeypatch.setattr(bot.delivery, "deliver_pending", counted)
+    return passes
 
 
 def messages(rt: Runtime, chat_id: int = CHAT, direction: str | None = None) -> list[Message]:
@@ -315,7 +344,7 @@ def test_photos_stickers_and_voice_get_a_sensible_reply(rt: Runtime, fake: FakeT
     texts = fake.texts(CHAT)
     assert sum("只能看懂文字" in t for t in texts) == 4
     assert "法律依据" in texts[-1]  # a caption is read as the question
-    kinds = [m.kind for m in messages(rt, direction="in")]
+    kinds = [(m.decision or {}).get("media", m.kind) for m in messages(rt, direction="in")]
     assert kinds == ["photo", "sticker", "voice", "document", "text"]
 
 
@@ -324,12 +353,13 @@ def test_a_shared_location_gets_the_nearest_service_centre(rt: Runtime, fake: Fa
         await feed(channel, fake.location_update(CHAT, 39.9150, 116.4040))  # Tiananmen, Beijing
 
     with_channel(rt, scenario)
-    [reply] = fake.texts(CHAT)
+    notice, reply = fake.texts(CHAT)  # a first contact: the disclaimer comes first, as on every channel
+    assert "我不是律师" in notice
     assert "北京市东城区公共法律服务中心" in reply and "010-12348" in reply and "东四北大街1号" in reply
     assert "公里" in reply and "杭州" not in reply
     incoming, outgoing = messages(rt, direction="in"), messages(rt, direction="out")
     assert incoming[0].kind == "location" and incoming[0].text == ""  # the coordinates are not kept
-    assert outgoing[0].text == reply and outgoing[0].delivered_at is not None
+    assert outgoing[-1].text == reply and outgoing[-1].delivered_at is not None
     with rt.store.session() as session:
         conversation = session.get(Conversation, incoming[0].conversation_id)
         assert conversation is not None and conversation.pending_outcome == "referred"
@@ -344,7 +374,8 @@ def test_the_commands(rt: Runtime, fake: FakeTelegramAPI) -> None:
     sent = fake.sent(CHAT)
     greeting = next(p for p in sent if "/topic:labor" in callback_data(p))
     assert "请直接说说" in greeting["text"]
-    assert sum("/delete_my_data" in p["text"] for p in sent) == 3  # /help, /privacy and the unknown command
+    # /help, /privacy and the unknown command tell how to delete one's data
+    assert sum("删除我的数据" in p["text"] for p in sent) == 3
     assert any(p["text"].startswith("隐私说明") for p in sent)
     assert callback_data(sent[-1]) == ["/language:zh", "/language:en"]
     assert [m.kind for m in messages(rt, direction="in")] == ["command"] * 5
@@ -459,15 +490,16 @@ def test_the_webhook_is_registered_with_a_secret_token(
 
 
 def test_a_webhook_request_without_the_right_secret_is_refused_and_not_processed(
-        webhook: tuple[TestClient, TelegramChannel], rt: Runtime, fake: FakeTelegramAPI) -> None:
+        webhook: tuple[TestClient, TelegramChannel], rt: Runtime, fake: FakeTelegramAPI,
+        relay_passes: RelayPasses) -> None:
     client, channel = webhook
     update = fake.text_update(CHAT, "老板拖欠工资三个月了")
     assert client.post(WEBHOOK_PATH, json=update).status_code == 403
     for wrong in ("wrong", channel.secret_token[:-1], channel.secret_token + "x", b"\xe9" * 64):
         assert client.post(WEBHOOK_PATH, json=update, headers={SECRET_HEADER: wrong}).status_code == 403
     assert count(rt, InboundUpdate) == 0 and count(rt, Message) == 0 and count(rt, Citizen) == 0
-    time.sleep(1.2)  # a relay pass
-    assert fake.sent() == []
+    relay_passes.wait_for_a_whole_pass()  # the relay had its chance to send anything
+    assert fake.sent() == [] and count(rt, Message) == 0
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b'{"message": {}}', b'{"update_id": "7"}',
@@ -492,7 +524,7 @@ def test_an_oversized_update_is_a_413(webhook: tuple[TestClient, TelegramChannel
 
 def test_the_webhook_answers_once_even_when_telegram_retries(
         webhook: tuple[TestClient, TelegramChannel], rt: Runtime, fake: FakeTelegramAPI,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, relay_passes: RelayPasses) -> None:
     client, channel = webhook
     headers = {SECRET_HEADER: channel.secret_token}
     first = fake.text_update(CHAT, "老板拖欠工资三个月了")
@@ -511,9 +543,12 @@ def test_the_webhook_answers_once_even_when_telegram_retries(
         post.join()
     assert statuses == [200, 200]
     fake.wait_for("sendMessage", 3)
-    time.sleep(1.5)  # long enough for a relay pass to send anything extra
+    wait_until(lambda: all(m.delivered_at is not None for m in messages(rt, direction="out")),
+               message="the replies were not all delivered")
+    relay_passes.wait_for_a_whole_pass()  # and the relay had its chance to send anything extra
     texts = fake.texts(CHAT)
-    assert len(texts) == 3 and sum("法律依据" in t for t in texts) == 1 and texts[-1].startswith("您好！请直接说说")
+    assert len(texts) == 3 and len(messages(rt, direction="out")) == 3
+    assert sum("法律依据" in t for t in texts) == 1 and texts[-1].startswith("您好！请直接说说")
     assert len(messages(rt, direction="in")) == 2
 
 
@@ -571,11 +606,24 @@ def test_the_distance_is_a_great_circle() -> None:
 def test_an_unreachable_bot_api_does_not_stop_the_server(runtime: Runtime, fake: FakeTelegramAPI,
                                                         centres: Path) -> None:
     rt = configured(runtime, fake, centres, telegram_api_base="http://127.0.0.1:9/bot")  # nothing listens there
-
-    async def scenario(channel: TelegramChannel) -> None:
-        await asyncio.sleep(0.1)
-
-    with_channel(rt, scenario)
+    channel = TelegramChannel(rt, rate_limiter=FloodLimiter(chat_rate=0))
+    with TestClient(create_app(rt, run_sweeper=False, channels=[channel])) as client:  # the start did not fail
+        assert client.get("/healthz").json() == {"status": "ok"}
+        connecting = channel._connecting
+        assert connecting is not None and not connecting.done()  # still trying to reach Telegram
+        # Updates are still taken in, stored and answered; the replies wait for the relay.
+        response = client.post(WEBHOOK_PATH, json=fake.text_update(CHAT, "老板拖欠工资三个月了"),
+                               headers={SECRET_HEADER: channel.secret_token})
+        assert response.status_code == 200
+        wait_until(lambda: any(m.delivery_error for m in messages(rt, direction="out")),
+                   message="no delivery was attempted")
+        assert client.get("/healthz").json() == {"status": "ok"}
+    assert [m.text for m in messages(rt, direction="in")] == ["老板拖欠工资三个月了"]
+    outgoing = messages(rt, direction="out")
+    assert len(outgoing) == 2 and any("法律依据" in m.text for m in outgoing)
+    assert all(m.delivered_at is None and m.delivery_attempts < MAX_ATTEMPTS for m in outgoing)  # kept for later
+    assert "will retry" in (outgoing[0].delivery_error or "")  # a retryable network failure
+    assert fake.calls == []
 
 
 def test_settings_are_checked_when_the_channel_is_made(runtime: Runtime, fake: FakeTelegramAPI,

@@ -20,7 +20,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from bot.channels.telegram import FloodLimiter, TelegramChannel
-from bot.channels.telegram_lawyers import LawyerDesk, parse_resolve
+from bot.channels.telegram.lawyers import LawyerDesk, parse_resolve
 from bot.runtime import Runtime
 from bot.store import AuditEntry, Conversation, HandoffTicket, Lawyer, Message, TelegramTicketSync, utcnow
 from bot.taxonomy import Outcome, TicketStatus
