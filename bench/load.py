@@ -318,7 +318,9 @@ class Stats:
 
 
 REPLY_TIMEOUT = 20.0
-POLL_INTERVAL = 0.25
+#: How often a waiting citizen asks for new messages. The web page polls every 2 s and once after each
+#: message it sends; 1 s is a busier page than that.
+POLL_INTERVAL = 1.0
 
 
 def client(connections: int = 1000) -> httpx.AsyncClient:

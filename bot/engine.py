@@ -106,6 +106,11 @@ def _pending_comment(session: Session, citizen: Citizen) -> Feedback | None:
     ).first()
 
 
+def _group_text(group: list[Message]) -> str:
+    """Fragments of one burst, read as one question."""
+    return FRAGMENT_JOIN.join(m.text for m in group if m.text.strip()) if len(group) > 1 else group[-1].text
+
+
 def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
@@ -203,8 +208,9 @@ class Engine:
         with self.store.session() as session:
             citizen = get_or_create_citizen(session, incoming.channel, incoming.user_id, incoming.language)
             assert citizen.id is not None
-            lock_citizen(session, citizen.id)
-            session.refresh(citizen)
+            if self.store.is_postgres:  # read again, holding the citizen (SQLite's write lock came first)
+                lock_citizen(session, citizen.id)
+                session.refresh(citizen)
             citizen.last_inbound_at = utcnow()
             if citizen.notice_shown_at is None and incoming.language is None and kind is Kind.text \
                     and _looks_english(text):
@@ -228,7 +234,7 @@ class Engine:
 
     def reply_to(self, message_id: int, conversation_id: int) -> Reply:
         """What was said in answer to one stored message (or nothing yet, if it is held)."""
-        with self.store.session() as session:
+        with self.store.reader() as session:
             message = session.get(Message, message_id)
             if message is None:  # the citizen's data was deleted meanwhile
                 return Reply(conversation_id, Message(conversation_id=conversation_id, citizen_id=0, direction="in",
@@ -252,9 +258,10 @@ class Engine:
         trailing run of fragments waits for its window unless ``force``."""
         groups = 0
         while True:
+            self._prepare(citizen_id, force)
             with self.store.session() as session:
                 lock_citizen(session, citizen_id)
-                group = self._next_group(session, citizen_id, force)
+                group, more = self._next_group(session, citizen_id, force)
                 if not group:
                     session.commit()
                     return groups
@@ -268,8 +275,26 @@ class Engine:
                     session.rollback()
                     self._apologise(citizen_id, [i for i in ids if i is not None])
                 groups += 1
+                if not more:  # what arrives now is drained by its own request, or by the inbox
+                    return groups
 
-    def _next_group(self, session: Session, citizen_id: int, force: bool) -> list[Message]:
+    def _prepare(self, citizen_id: int, force: bool) -> None:
+        """Classify and retrieve for the next group before holding the citizen (the slow part), so
+        that holding the citizen — on SQLite, the database — takes only the database work. If the
+        conversation moves on meanwhile, the decision is not used and is made again."""
+        with self.store.reader() as session:
+            group, _ = self._next_group(session, citizen_id, force)
+            last = group[-1] if group else None
+            conversation = session.get(Conversation, last.conversation_id) if last else None
+        if last is None or conversation is None or last.kind != Kind.text or \
+                conversation.status not in (ConversationStatus.bot, ConversationStatus.clarifying):
+            return
+        text = _group_text(group)
+        if has_meaningful_text(text):
+            self.policy.prepare(text, clarified=conversation.status == ConversationStatus.clarifying)
+
+    def _next_group(self, session: Session, citizen_id: int, force: bool) -> tuple[list[Message], bool]:
+        """The next messages to read together, and whether more wait behind them."""
         pending = session.exec(
             select(Message).where(Message.citizen_id == citizen_id, Message.direction == "in",
                                   col(Message.processed_at).is_(None), col(Message.failed).is_(False))
@@ -279,11 +304,11 @@ class Engine:
         for message in pending:
             group.append(message)
             if not (message.decision or {}).get("fragment"):
-                return group
+                return group, len(pending) > len(group)
         window = dt.timedelta(seconds=self.settings.burst_window_seconds)
         if group and (force or utcnow() - _aware(group[-1].created_at) >= window):
-            return group
-        return []
+            return group, False
+        return [], False
 
     def _process_group(self, session: Session, group: list[Message]) -> None:
         last = group[-1]
@@ -303,7 +328,7 @@ class Engine:
             message.decision = {**(message.decision or {}), "read_with": last.id}
             message.processed_at = now
             session.add(message)
-        text = FRAGMENT_JOIN.join(m.text for m in group if m.text.strip()) if len(group) > 1 else last.text
+        text = _group_text(group)
         self._process(session, citizen, conversation, last, text, awaited if is_comment else None)
         last.processed_at = now
         session.add(last)
@@ -607,7 +632,7 @@ class Engine:
                          lawyer_minutes=self.settings.idle_timeout_lawyer_minutes, now=now)
 
     def history(self, channel: str, user_id: str, after: int = 0, limit: int = 500) -> tuple[list[Message], str]:
-        with self.store.session() as session:
+        with self.store.reader() as session:
             citizen = session.exec(
                 select(Citizen).where(Citizen.channel == channel, Citizen.channel_user_id == user_id)
             ).first()

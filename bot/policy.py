@@ -5,6 +5,8 @@ The engine asks it for every text a citizen writes; ``legalbot ask --json`` show
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +19,9 @@ from nlu.text import has_meaningful_text, normalize
 MAX_PROCESSED_CHARS = 2000
 #: How much more retrieval must score when the classifier is unsure of the topic.
 AMBIGUITY_EXTRA = 0.05
+#: A decision made when a short message arrived is reused when it is processed, if that is this soon.
+RECENT_SECONDS = 10.0
+RECENT_SIZE = 256
 
 
 @dataclass
@@ -57,9 +62,22 @@ class Policy:
         self.classifier = classifier
         self.kb = kb
         self.settings = settings
+        self._recent: dict[tuple[str, bool], tuple[float, Decision]] = {}
+        # Classifying and retrieving is Python work that holds the GIL: one thread at a time does it,
+        # so that the threads holding a citizen (and, on SQLite, the database) are not starved of
+        # the GIL by a crowd of others deciding. Throughput is the same: the GIL allowed one anyway.
+        self._thinking = threading.Lock()
 
     def decide(self, text: str, topic: Topic | None = None, clarified: bool = False) -> Decision:
         text = normalize(text)[:MAX_PROCESSED_CHARS]
+        if topic is None:
+            fresh = self._recent.pop((text, clarified), None)  # decided a moment ago (``prepare``)
+            if fresh is not None and time.monotonic() - fresh[0] < RECENT_SECONDS:
+                return fresh[1]
+        with self._thinking:
+            return self._decide(text, topic, clarified)
+
+    def _decide(self, text: str, topic: Topic | None, clarified: bool) -> Decision:
         c = self.classifier.classify(text)
         if c.urgent:
             return Decision(text, c, "handoff", reason="urgent")
@@ -87,6 +105,15 @@ class Policy:
         margin = ranking[0][1] - ranking[1][1] if len(ranking) > 1 else 1.0
         return c.topic_confidence < self.settings.nlu_fallback_threshold or margin < self.settings.nlu_ambiguity_margin
 
+    def prepare(self, text: str, clarified: bool = False) -> Decision:
+        """Decide now and keep the decision for a moment: the engine decides before it holds the
+        citizen, so the database is held only for what the database must do."""
+        decision = self.decide(text, clarified=clarified)
+        if len(self._recent) >= RECENT_SIZE:
+            self._recent.pop(next(iter(self._recent)), None)
+        self._recent[(decision.text, clarified)] = (time.monotonic(), decision)
+        return decision
+
     def is_fragment(self, text: str) -> bool:
         """A short piece of a burst that alone would only get a greeting or a clarifying question."""
         text = normalize(text)
@@ -94,7 +121,8 @@ class Policy:
             return False
         if not has_meaningful_text(text):
             return False
-        c = self.classifier.classify(text)
+        decision = self.prepare(text)
+        c = decision.classification
         if c.urgent:
             return False
-        return c.act in (Act.greet, Act.chitchat) or self.decide(text).action == "clarify"
+        return c.act in (Act.greet, Act.chitchat) or decision.action == "clarify"

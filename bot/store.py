@@ -7,6 +7,8 @@ models that name them on purpose.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -288,7 +290,9 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # A reader (``Store.reader``) never writes, so it needs no lock: WAL lets it read beside the writer.
+            readonly = connection.get_execution_options().get("legalbot_readonly")
+            connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
         return engine
     # Room for the web workers' threads plus the sweeper and the relay.
@@ -301,10 +305,22 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
+        # SQLite has one writer at a time; a thread that finds the lock taken waits in SQLite's busy
+        # handler, which sleeps in steps of up to 100 ms. Queue this process's threads here instead,
+        # so each gets the database as soon as the one before is done (other processes still wait
+        # on the busy timeout).
+        self._turn = threading.RLock() if self.engine.dialect.name == "sqlite" else None
+        self._reading = self.engine.execution_options(legalbot_readonly=True)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as session:
+        with self._turn or contextlib.nullcontext(), Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    @contextmanager
+    def reader(self) -> Iterator[Session]:
+        """A session that only reads (a chat page polling its history): it never waits for writers."""
+        with Session(self._reading, expire_on_commit=False) as session:
             yield session
 
     @property

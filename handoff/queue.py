@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, update
+from sqlalchemy import and_, case, func, literal, or_, update
 from sqlmodel import Session, col, select
 
 from bot.conversations import add_message, close_conversation, set_status
@@ -87,12 +87,18 @@ def enqueue(session: Session, conversation: Conversation, *, urgent: bool, reaso
 
 
 def position(session: Session, ticket: HandoffTicket) -> int:
-    """How many waiting tickets are ahead of this one (urgent first, then oldest)."""
-    waiting = session.exec(
-        select(HandoffTicket.id).where(HandoffTicket.status == TicketStatus.waiting)
-        .order_by(_PRIORITY_ORDER, col(HandoffTicket.created_at), col(HandoffTicket.id))
-    ).all()
-    return waiting.index(ticket.id) if ticket.id in waiting else 0
+    """How many waiting tickets are ahead of this one (urgent first, then oldest): one count, not a list."""
+    if ticket.status != TicketStatus.waiting:
+        return 0
+    mine = literal(0 if ticket.priority == Priority.urgent else 1)
+    earlier = or_(col(HandoffTicket.created_at) < ticket.created_at,
+                  and_(col(HandoffTicket.created_at) == ticket.created_at, col(HandoffTicket.id) < (ticket.id or 0)))
+    ahead = session.exec(
+        select(func.count()).select_from(HandoffTicket).where(
+            HandoffTicket.status == TicketStatus.waiting,
+            or_(mine > _PRIORITY_ORDER, and_(mine == _PRIORITY_ORDER, earlier)))
+    ).one()
+    return int(ahead)
 
 
 def expected_wait_minutes(session: Session, ahead: int, default_minutes: float = 10.0) -> int:
