@@ -718,10 +718,11 @@ def main() -> None:
         body = (f"Code: {code_version()}. {args.citizens} simulated citizens for {args.seconds:.0f} s (think time ~{args.think} s; questions, "
                 f"greetings, button presses, bursts of 2-4 fragments) on {args.workers} `legalbot serve` "
                 f"worker(s) on {args.db}. Latency: POST sent → response; first reply: a single message → the first "
-                "bot message seen (POST response or GET polling every 0.25 s); held: messages the bot kept for "
+                f"bot message seen (POST response or GET polling every {POLL_INTERVAL:g} s); held: messages the bot kept for "
                 "the rest of a burst (POST said `pending`).\n\n" + table(result) +
                 "".join(f"\n- {v}" for v in report.violations))
-        write_section(f"load ({args.db}, {args.workers} worker{'s' if args.workers > 1 else ''})", command, body)
+        pace = ", saturated: no think time" if args.think == 0 else ""
+        write_section(f"load ({args.db}, {args.workers} worker{'s' if args.workers > 1 else ''}{pace})", command, body)
 
 
 if __name__ == "__main__":

@@ -160,7 +160,13 @@ class Engine:
         return self.policy.decide(text, topic=topic, clarified=clarified)
 
     def is_fragment(self, text: str) -> bool:
-        return self.policy.is_fragment(text)
+        """Whether to hold a message for the rest of a burst; if deciding fails, it is not held (it is
+        stored and then processed, where a failure gets an apology)."""
+        try:
+            return self.policy.is_fragment(text)
+        except Exception:
+            log.warning("could not tell whether a message is a fragment; answering it on its own", exc_info=True)
+            return False
 
     def warm_up(self) -> None:
         """Load the models and the index now, so the first citizen does not wait for them."""
@@ -291,7 +297,10 @@ class Engine:
             return
         text = _group_text(group)
         if has_meaningful_text(text):
-            self.policy.prepare(text, clarified=conversation.status == ConversationStatus.clarifying)
+            try:
+                self.policy.prepare(text, clarified=conversation.status == ConversationStatus.clarifying)
+            except Exception:  # decided again while holding the citizen, where a failure is answered
+                log.warning("deciding ahead failed; deciding while holding the citizen instead", exc_info=True)
 
     def _next_group(self, session: Session, citizen_id: int, force: bool) -> tuple[list[Message], bool]:
         """The next messages to read together, and whether more wait behind them."""

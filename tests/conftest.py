@@ -30,6 +30,20 @@ def require(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True)
+def _forget_fastapi_endpoints() -> Iterator[None]:
+    """FastAPI (0.16x) keeps an lru_cache keyed by endpoint functions, which are closures over a test's
+    runtime: without clearing it, every app a test built stays in memory with its models (~200 MB)."""
+    yield
+    import fastapi.dependencies.models as models
+    import fastapi.dependencies.utils as utils
+
+    for module in (models, utils):
+        for value in vars(module).values():
+            if callable(getattr(value, "cache_clear", None)):
+                value.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def built_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Train the NLU and build the index once, from the project's real training data and FAQ."""
