@@ -35,6 +35,9 @@ DELETE = "/delete_my_data"
 DELETE_CONFIRM = "/delete_my_data:confirm"
 DELETE_CANCEL = "/delete_my_data:cancel"
 UNSUBSCRIBE = "/unsubscribe"
+#: Answers to the safety question ("are you safe now?").
+DANGER = "/danger"
+SAFE = "/safe"
 
 #: Slash commands (typed on any channel; Telegram's command menu sends them) and their payloads.
 COMMANDS = {"start": MENU, "menu": MENU, "help": HELP, "lawyer": LAWYER, "privacy": PRIVACY,
@@ -53,6 +56,27 @@ def command_payload(text: str) -> str | None:
         name = typed[1:].split(maxsplit=1)[0].split("@", 1)[0] if len(typed) > 1 else ""
         return COMMANDS.get(name, HELP)
     return KEYWORDS.get(typed)
+
+
+_NOT_IN_DANGER = re.compile(r"(没有|没|不|并不)(在)?(危险|事)|not in danger|no danger")
+_IN_DANGER = re.compile(r"危险|不安全|救命|救我|快来|报警|help|sos|danger|not safe|unsafe|🆘")
+_SAFE = re.compile(r"安全|没事|还好|放心|\bsafe\b|\bfine\b|\bok(ay)?\b|^好的?$|^是的?$")
+#: A typed answer to the safety question is short; anything longer is read as a new message.
+SAFETY_ANSWER_CHARS = 20
+
+
+def safety_answer(text: str) -> str | None:
+    """DANGER or SAFE when a short typed reply answers "are you safe now?", else None."""
+    typed = unicodedata.normalize("NFKC", text).strip().lower()
+    if not typed or len(typed) > SAFETY_ANSWER_CHARS:
+        return None
+    if _NOT_IN_DANGER.search(typed):
+        return SAFE
+    if _IN_DANGER.search(typed):
+        return DANGER
+    if _SAFE.search(typed):
+        return SAFE
+    return None
 
 
 def button(label: str, payload: str) -> dict[str, str]:

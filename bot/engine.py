@@ -42,6 +42,7 @@ from handoff.packet import build_packet
 from handoff.queue import enqueue, expected_wait_minutes, in_service_hours, open_ticket, position
 from knowledge_base.index import KnowledgeBase
 from nlu.classifier import Classifier
+from nlu.urgency import KINDS as URGENCY_KINDS
 from nlu.text import has_meaningful_text, is_chinese
 
 log = logging.getLogger(__name__)
@@ -144,6 +145,12 @@ def pressed_label(payload: str, lang: str) -> str:
     if name == "/rate" and value.isdigit() and 1 <= int(value) <= 5:
         return "★" * int(value)  # the rating buttons' label (handoff.queue)
     return payload
+
+
+def emergency_kinds(reasons: list[str]) -> list[str]:
+    """The kinds of danger whose first aid the reply gives, most specific first, at most two."""
+    kinds = [r for r in dict.fromkeys(reasons) if r in URGENCY_KINDS][:2]
+    return kinds or ["learned"]
 
 
 class Engine:
@@ -399,67 +406,104 @@ class Engine:
         out: list[Message] = []
         lang = citizen.language
 
+        notice_due = citizen.notice_shown_at is None
+
         def say(reply: str, buttons: list[dict[str, str]] | None = None, sender: str = "bot",
-                decision: dict[str, Any] | None = None) -> None:
+                decision: dict[str, Any] | None = None, emergency: bool = False) -> None:
+            nonlocal notice_due
+            if notice_due and not emergency:
+                show_notice()  # first contact: the notice first, unless what follows is about danger
             sent = add_message(session, conversation, direction="out", sender=sender, text=reply,
                                buttons=buttons, decision=decision)
             sent.reply_to = message.id
             out.append(sent)
 
-        if citizen.notice_shown_at is None:
+        def show_notice() -> None:
+            nonlocal notice_due
+            notice_due = False
             citizen.notice_shown_at = utcnow()
             session.add(citizen)
             say(t("notice", lang), sender="system")
 
+        try:
+            self._respond(session, citizen, conversation, message, text, awaited, lang, say)
+        finally:
+            if notice_due:
+                show_notice()  # after the emergency text, or when nothing else was said
+        return out
+
+    def _respond(self, session: Session, citizen: Citizen, conversation: Conversation, message: Message,
+                 text: str, awaited: Feedback | None, lang: str, say: Any) -> None:
         payload = (message.decision or {}).get("payload") if message.kind in (Kind.button, Kind.command,
                                                                                 Kind.event) else None
         if payload:
             self._payload(session, citizen, conversation, payload, lang, say)
-            return out
+            return
         if awaited is not None and text.strip():
             awaited.comment = text.strip()[:2000]
             session.add(awaited)
             message.decision = {"feedback_comment": True}
             say(t("comment_thanks", lang))
-            return out
+            return
         if message.kind == Kind.location:
             say(actions.located_reply(message.decision or {}, lang))
             if (message.decision or {}).get("centre") and conversation.pending_outcome is None:
                 conversation.pending_outcome = Outcome.referred.value  # sent to a service centre
                 session.add(conversation)
-            return out
+            return
         if message.kind != Kind.text:
             message.decision = {**(message.decision or {}), "rejected": "unsupported_kind"}
             if conversation.status != ConversationStatus.with_lawyer:
                 say(t("no_text", lang))
-            return out
+            return
 
         status = ConversationStatus(conversation.status)
         if status is ConversationStatus.with_lawyer:
-            return out  # the lawyer reads it in the console
+            return  # the lawyer reads it in the console
         if not has_meaningful_text(text):
             message.decision = {"rejected": "empty" if not text.strip() else "no_words"}
             if status is not ConversationStatus.waiting:
                 say(t("empty", lang))
-            return out
+            return
         if status is ConversationStatus.waiting:
             ticket = open_ticket(session, conversation.id or 0)
             if ticket is not None:
                 ahead = position(session, ticket)
                 say(t("still_waiting", lang, ahead=ahead), buttons=[_button(t("btn_cancel", lang), "/cancel")])
-            return out
+            return
 
+        answer = actions.safety_answer(text) if self._pending_check(session, conversation) else None
+        if answer is not None:
+            message.decision = {"safety_answer": answer}
+            self._payload(session, citizen, conversation, answer, lang, say)
+            return
         if len(text) > MAX_PROCESSED_CHARS:
             say(t("too_long", lang))
         clarified = status is ConversationStatus.clarifying
         decision = self.decide(text, clarified=clarified)
         message.decision = decision.record()
         session.add(message)
+        if decision.action == "safety_check" and self._pending_check(session, conversation) is not None:
+            # Asked already and the citizen wrote more that again reads like danger: do not ask twice.
+            kind = decision.classification.triage.check_kind or "learned"
+            self._hand_off(session, conversation, "urgent", {**message.decision, "urgent_reasons": [kind]}, True,
+                           [kind], lang, say)
+            return
+        self._act(session, conversation, decision, lang, say, text=text)
+
+    def _act(self, session: Session, conversation: Conversation, decision: Decision, lang: str, say: Any,
+             text: str) -> None:
+        """Carry out a decision on a question: answer, clarify, ask whether the citizen is safe, hand off."""
         c = decision.classification
 
+        if decision.action == "safety_check":
+            say(t("safety_check", lang), emergency=True,
+                buttons=[_button(t("btn_danger", lang), actions.DANGER), _button(t("btn_safe", lang), actions.SAFE)],
+                decision={"action": "safety_check", "kind": c.triage.check_kind or "learned"})
+            return
         if decision.action != "handoff" and c.act in SMALL_TALK | {Act.out_of_scope}:
             self._small_talk(session, conversation, c.act, lang, say)
-            return out
+            return
         conversation.service = c.service.value
         conversation.topic = c.topic.value
         session.add(conversation)
@@ -474,7 +518,32 @@ class Engine:
         else:
             self._hand_off(session, conversation, decision.reason, decision.record(), c.urgent,
                            c.triage.urgent_reasons, lang, say)
-        return out
+
+    def _pending_check(self, session: Session, conversation: Conversation) -> Message | None:
+        """The safety question, if it is the bot's latest word in this conversation."""
+        last = session.exec(
+            select(Message).where(Message.conversation_id == conversation.id, Message.direction == "out",
+                                  Message.sender == "bot")
+            .order_by(col(Message.id).desc()).limit(1)
+        ).first()
+        return last if last is not None and (last.decision or {}).get("action") == "safety_check" else None
+
+    def _checked(self, session: Session, conversation: Conversation, payload: str, lang: str, say: Any) -> None:
+        """The citizen's answer to "are you safe now?": danger is urgent at once; safe goes on with the question."""
+        check = self._pending_check(session, conversation)
+        asked = session.get(Message, check.reply_to) if check is not None and check.reply_to else None
+        kind = (check.decision or {}).get("kind", "learned") if check is not None else "learned"
+        if payload == actions.DANGER:
+            record = dict(asked.decision or {}) if asked is not None else {}
+            record.update(urgent=True, urgent_reasons=[kind], safety_check="danger")
+            self._hand_off(session, conversation, "urgent", record, True, [kind], lang, say)
+        elif asked is not None and asked.text:
+            say(t("safe_noted", lang))
+            decision = self.decide(asked.text, clarified=conversation.status == ConversationStatus.clarifying,
+                                   safe=True)
+            self._act(session, conversation, decision, lang, say, text=asked.text)
+        else:
+            say(t("safe_noted", lang))
 
     def _small_talk(self, session: Session, conversation: Conversation, act: Act, lang: str, say: Any) -> None:
         if act is Act.greet:
@@ -516,14 +585,9 @@ class Engine:
             return
         if urgent:
             conversation.urgent = True
-            extra = ""
-            if "domestic_violence" in urgent_reasons:
-                extra = t("urgent_dv", lang)
-            elif "self_harm" in urgent_reasons:
-                extra = t("urgent_self_harm", lang)
-            elif "threat_to_life" in urgent_reasons or "child_in_danger" in urgent_reasons:
-                extra = t("urgent_medical", lang)
-            say(t("urgent", lang, extra=extra), decision={"action": "handoff", "reason": reason})
+            for kind in emergency_kinds(urgent_reasons):
+                say(t("emergency_" + kind, lang), emergency=True, decision={"action": "handoff", "reason": reason,
+                                                                            "kind": kind})
         elif reason.startswith("complex"):
             say(t("handoff_complex", lang))
         elif reason == "unclear_after_clarifying":
@@ -531,6 +595,12 @@ class Engine:
         conversation.pending_outcome = None
         packet = build_packet(session, conversation, reason, record)
         ticket = enqueue(session, conversation, urgent=urgent, reason=reason.split(":")[0], packet=packet)
+        if urgent:  # never told that others are ahead: danger goes first
+            say(t("urgent_handoff", lang), emergency=True, buttons=[_button(t("btn_cancel", lang), "/cancel")],
+                decision={"action": "handoff", "ticket": ticket.id})
+            if not in_service_hours(self.settings):
+                say(t("urgent_out_of_hours", lang), emergency=True)
+            return
         ahead = position(session, ticket)
         say(t("handoff", lang, ahead=ahead, minutes=expected_wait_minutes(session, ahead)),
             buttons=[_button(t("btn_cancel", lang), "/cancel")], decision={"action": "handoff", "ticket": ticket.id})
@@ -553,6 +623,9 @@ class Engine:
                 say(t("not_helpful", lang), buttons=[_button(t("btn_lawyer", lang), "/lawyer")])
         elif payload == actions.MENU:  # /start, "菜单", the WeChat menu button, subscribing
             self._small_talk(session, conversation, Act.greet, lang, say)
+        elif payload in (actions.DANGER, actions.SAFE):
+            if status in (ConversationStatus.bot, ConversationStatus.clarifying):
+                self._checked(session, conversation, payload, lang, say)
         elif payload == "/lawyer":
             if status in (ConversationStatus.waiting, ConversationStatus.with_lawyer):
                 return
@@ -602,12 +675,7 @@ class Engine:
             say(t("affirm", lang))
             return
         decision = self.decide(question, topic=topic, clarified=True)
-        if decision.action == "answer":
-            self._answer(session, conversation, decision, lang, say)
-        else:
-            c = decision.classification
-            self._hand_off(session, conversation, decision.reason, decision.record(), c.urgent,
-                           c.triage.urgent_reasons, lang, say)
+        self._act(session, conversation, decision, lang, say, text=question)
 
     def _rate(self, session: Session, citizen: Citizen, value: str, lang: str, say: Any) -> None:
         if not value.isdigit() or not 1 <= int(value) <= 5:

@@ -30,7 +30,7 @@ class Decision:
 
     text: str
     classification: Classification
-    action: str  # answer | clarify | handoff
+    action: str  # answer | clarify | handoff | safety_check
     reason: str = ""
     hit: Hit | None = None
     hits: list[Hit] = field(default_factory=list)
@@ -68,19 +68,23 @@ class Policy:
         # the GIL by a crowd of others deciding. Throughput is the same: the GIL allowed one anyway.
         self._thinking = threading.Lock()
 
-    def decide(self, text: str, topic: Topic | None = None, clarified: bool = False) -> Decision:
+    def decide(self, text: str, topic: Topic | None = None, clarified: bool = False, safe: bool = False) -> Decision:
+        """``safe``: the citizen has answered the safety check with "I am safe"; do not ask again."""
         text = normalize(text)[:MAX_PROCESSED_CHARS]
-        if topic is None:
+        if topic is None and not safe:
             fresh = self._recent.pop((text, clarified), None)  # decided a moment ago (``prepare``)
             if fresh is not None and time.monotonic() - fresh[0] < RECENT_SECONDS:
                 return fresh[1]
         with self._thinking:
-            return self._decide(text, topic, clarified)
+            return self._decide(text, topic, clarified, safe)
 
-    def _decide(self, text: str, topic: Topic | None, clarified: bool) -> Decision:
+    def _decide(self, text: str, topic: Topic | None, clarified: bool, safe: bool = False) -> Decision:
         c = self.classifier.classify(text)
         if c.urgent:
             return Decision(text, c, "handoff", reason="urgent")
+        if c.triage.safety_check and not safe:
+            # Unsure whether this is danger now: one tap from the citizen beats a guess either way.
+            return Decision(text, c, "safety_check", reason="unsure_danger:" + (c.triage.check_kind or "learned"))
         if c.act is Act.ask_human:
             return Decision(text, c, "handoff", reason="asked_for_human")
         if c.triage.complex:
@@ -123,6 +127,6 @@ class Policy:
             return False
         decision = self.prepare(text)
         c = decision.classification
-        if c.urgent:
+        if c.urgent or decision.action == "safety_check":
             return False
         return c.act in (Act.greet, Act.chitchat) or decision.action == "clarify"

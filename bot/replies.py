@@ -51,15 +51,88 @@ TEXTS: dict[str, dict[str, str]] = {
     "handoff_unclear": {"zh": "我没能准确理解您的问题，为避免给出错误解答，将为您转接律师。",
                         "en": "I could not understand your question well enough to answer safely, so I will connect "
                               "you to a lawyer."},
-    "urgent": {"zh": "⚠️ 如果您或他人正处于危险中，请立即拨打110报警{extra}。\n我已为您优先转接值班律师，请保持联系。法律咨询可拨打12348。",
-               "en": "⚠️ If you or someone else is in danger, call 110 now{extra}.\nI have put you first in line "
-                     "for the duty lawyer. For legal advice you can also call 12348."},
-    "urgent_dv": {"zh": "；家庭暴力可拨打妇女维权热线12338，也可向法院申请人身安全保护令",
-                  "en": "; for domestic violence you can also call the women's hotline 12338 and ask a court "
-                        "for a personal safety protection order"},
-    "urgent_medical": {"zh": "；需要急救请拨打120", "en": "; for an ambulance call 120"},
-    "urgent_self_harm": {"zh": "；需要急救请拨打120，心理援助热线可拨打12356",
-                         "en": "; for an ambulance call 120, or the mental health hotline 12356"},
+    # ---- danger (nlu/triage.py kinds): the first line names the number that helps with this kind ----
+    "emergency_domestic_violence": {
+        "zh": "⚠️ 正在遭受暴力请立即拨打110报警；妇女维权热线12338。\n能离开就先到安全的地方（亲友家、派出所）。"
+              "公安机关可以对施暴人出具告诫书；您可以向法院申请人身安全保护令，情况紧急的法院应在24小时内作出"
+              "（《反家庭暴力法》第十六条、第二十三条、第二十八条）。",
+        "en": "⚠️ If you are being hurt, call the police on 110 now; women's hotline 12338.\nIf you can, go somewhere "
+              "safe (family, friends, a police station). The police can issue a written warning to the abuser, and a "
+              "court can grant a personal safety protection order, within 24 hours when urgent (Anti-Domestic "
+              "Violence Law arts. 16, 23, 28)."},
+    "emergency_threat_to_life": {
+        "zh": "⚠️ 您正面临人身危险，请立即拨打110报警，尽量到人多、安全的地方，保存威胁的聊天记录和录音。",
+        "en": "⚠️ Your life may be in danger: call the police on 110 now, get to a busy, safe place, and keep any "
+              "threatening messages or recordings."},
+    "emergency_self_harm": {
+        "zh": "💛 谢谢您愿意说出来。请现在就拨打心理援助热线12356，有人会听您说；如果已经服药或受伤，请马上拨打120。"
+              "\n欠债、官司、工资这些难处都有办法商量，不必一个人扛。",
+        "en": "💛 Thank you for telling me. Please call the psychological assistance hotline 12356 now; someone will "
+              "listen. If you have taken something or are hurt, call 120 at once.\nDebts, lawsuits and unpaid wages "
+              "can be worked out; you do not have to carry this alone."},
+    "emergency_child_in_danger": {
+        "zh": "⚠️ 孩子正处于危险中，请立即拨打110报警；青少年求助热线12355。\n如果您就是孩子，请告诉一位信任的大人或老师，"
+              "您没有做错什么。",
+        "en": "⚠️ A child is in danger: call the police on 110 now; youth helpline 12355.\nIf you are the child, tell an "
+              "adult or teacher you trust. It is not your fault."},
+    "emergency_just_detained": {
+        "zh": "⚖️ 家人被带走时，法律援助和咨询请拨打12348。\n今天可以做的：公安机关拘留后，除法律规定的例外情形，应当在24小时"
+              "以内通知家属（《刑事诉讼法》第八十五条）；被第一次讯问或者被采取强制措施之日起就可以委托律师（第三十四条），"
+              "经济困难的可以申请法律援助。",
+        "en": "⚖️ When a relative has been taken by the police, call 12348 for legal aid and advice.\nWhat you can do "
+              "today: after a detention the police must, with narrow exceptions, notify the family within 24 hours "
+              "(Criminal Procedure Law art. 85); a lawyer can be instructed from the first interrogation or coercive "
+              "measure (art. 34), and people without means can apply for legal aid."},
+    "emergency_imminent_deadline": {
+        "zh": "⏰ 期限很近，今天就先把文书递交上去：上诉状、仲裁申请书或答辩状写明请求和简要理由即可，证据和详细理由可以之后补充；"
+              "请保留递交凭证（回执、快递单）。法律咨询可拨打12348。",
+        "en": "⏰ Your deadline is close: file today. An appeal, arbitration application or defence only needs your "
+              "request and short reasons; evidence and details can follow. Keep proof of filing (receipt, courier "
+              "slip). For legal advice call 12348."},
+    "emergency_wage_crowd": {
+        "zh": "⚠️ 如果有人站在高处或发生冲突，请立即拨打110。请不要用堵路、爬高的方式讨薪，既危险也可能违法。"
+              "\n欠薪可以拨打12333向劳动保障监察投诉，也可以申请劳动仲裁和法律援助（12348）。",
+        "en": "⚠️ If anyone is on a roof or crane, or a fight starts, call 110 now. Please do not block roads or climb to "
+              "demand wages: it is dangerous and may be unlawful.\nReport unpaid wages on 12333 (labour "
+              "inspection) and ask for arbitration and legal aid (12348)."},
+    "emergency_eviction_today": {
+        "zh": "⚠️ 有人正在强行换锁、扔东西、断水断电或拆房，可以立即拨打110报警，请民警到场。"
+              "\n拍照录像保存证据，不要动手；法律咨询可拨打12348。",
+        "en": "⚠️ If someone is changing your locks, throwing out your things, cutting water or power or demolishing "
+              "now, call 110 and ask the police to come.\nFilm and photograph everything, do not fight; for legal "
+              "advice call 12348."},
+    "emergency_injury_now": {
+        "zh": "🚑 有人受伤请立即拨打120急救；交通事故请拨打122或110，肇事车辆离开请记下车牌。\n先救人，费用和责任之后再算。",
+        "en": "🚑 Someone is hurt: call an ambulance on 120 now; for a road accident call 122 or 110 and note the plate "
+              "of any vehicle that drives off.\nTreatment first; costs and liability can be settled later."},
+    "emergency_elder_abuse": {
+        "zh": "⚠️ 老人正在受到伤害或无人照管，请立即拨打110报警；也可以找村（居）委会上门。",
+        "en": "⚠️ An older person is being hurt or left without care: call the police on 110 now; the neighbourhood or "
+              "village committee can also visit."},
+    "emergency_held_captive": {
+        "zh": "⚠️ 被限制人身自由，请在保证安全的前提下立即拨打110报警，告诉警察您所在的位置和看到的标志。",
+        "en": "⚠️ If you are held against your will, call the police on 110 as soon as it is safe, and tell them where "
+              "you are and any landmarks you can see."},
+    "emergency_stalking": {
+        "zh": "⚠️ 如果对方正跟着您或说要上门，请立即拨打110，并到人多的地方；保存跟踪和威胁的照片、聊天记录。",
+        "en": "⚠️ If someone is following you or says they are coming, call 110 now and go somewhere busy; keep "
+              "photos and messages of the stalking and threats."},
+    "emergency_extortion": {
+        "zh": "⚠️ 请不要转账，立即拨打110报警；保存聊天记录、转账账号和对方的联系方式。",
+        "en": "⚠️ Do not pay. Call the police on 110 now, and keep the messages, account numbers and contacts."},
+    "emergency_learned": {
+        "zh": "⚠️ 如果您或他人正处于危险中，请立即拨打110报警（医疗急救120）。",
+        "en": "⚠️ If you or someone else is in danger, call 110 now (ambulance 120)."},
+    "urgent_handoff": {"zh": "我已为您优先转接值班律师，您排在最前面，律师会尽快在这里回复您。",
+                       "en": "You are first in line for the duty lawyer, who will reply here as soon as possible."},
+    "urgent_out_of_hours": {"zh": "现在是律师非工作时间，值班律师上班后会首先处理您的咨询；等待期间请按上面的电话求助。",
+                            "en": "Lawyers are off duty now; yours will be the first chat they take. Until then, "
+                                  "please use the numbers above."},
+    "safety_check": {"zh": "想先确认一下：您（或您说的人）现在安全吗？", "en": "First, to be sure: are you (or the person you "
+                     "mention) safe right now?"},
+    "btn_danger": {"zh": "我现在有危险", "en": "I am in danger now"},
+    "btn_safe": {"zh": "我现在安全", "en": "I am safe now"},
+    "safe_noted": {"zh": "好的，放心。我们接着说您的问题。", "en": "Good. Let's go on with your question."},
     "still_waiting": {"zh": "您的消息已转给律师。目前您前面还有 {ahead} 位，请稍候。",
                       "en": "Your message was passed to the lawyer. {ahead} ahead of you; please wait."},
     "lawyer_joined": {"zh": "{name}律师已接入，您可以直接在这里和律师交流。",

@@ -91,7 +91,11 @@ class TicketStatus(StrEnum):
 
 
 class Priority(StrEnum):
+    """Queue order, highest first. ``overdue``: nobody claimed it in time (the SLA raised it); it goes
+    before ordinary chats but never before a citizen in danger."""
+
     urgent = "urgent"
+    overdue = "overdue"
     normal = "normal"
 
 

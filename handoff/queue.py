@@ -63,7 +63,9 @@ class TicketView:
         }
 
 
-_PRIORITY_ORDER = case((col(HandoffTicket.priority) == Priority.urgent, 0), else_=1)
+_RANK = {Priority.urgent: 0, Priority.overdue: 1, Priority.normal: 2}
+_PRIORITY_ORDER = case((col(HandoffTicket.priority) == Priority.urgent, 0),
+                       (col(HandoffTicket.priority) == Priority.overdue, 1), else_=2)
 
 
 def audit(session: Session, lawyer_id: int | None, action: str, ticket_id: int | None = None,
@@ -87,10 +89,10 @@ def enqueue(session: Session, conversation: Conversation, *, urgent: bool, reaso
 
 
 def position(session: Session, ticket: HandoffTicket) -> int:
-    """How many waiting tickets are ahead of this one (urgent first, then oldest): one count, not a list."""
+    """How many waiting tickets are ahead of this one (urgent, then overdue, then oldest): one count."""
     if ticket.status != TicketStatus.waiting:
         return 0
-    mine = literal(0 if ticket.priority == Priority.urgent else 1)
+    mine = literal(_RANK.get(ticket.priority, 2))
     earlier = or_(col(HandoffTicket.created_at) < ticket.created_at,
                   and_(col(HandoffTicket.created_at) == ticket.created_at, col(HandoffTicket.id) < (ticket.id or 0)))
     ahead = session.exec(
@@ -334,7 +336,8 @@ class HandoffQueue:
 
     def sla_pass(self, escalate_after: dt.timedelta, remind_after: dt.timedelta,
                  now: dt.datetime | None = None) -> dict[str, list[int]]:
-        """Escalate tickets nobody claimed in time (raise to urgent) and flag claimed chats where the
+        """Escalate tickets nobody claimed in time (raise to overdue: above ordinary chats, below danger)
+        and flag claimed chats where the
         lawyer has gone quiet. Driven by stored timestamps only, so a restart loses no timer."""
         now = now or utcnow()
         escalated: list[int] = []
@@ -345,7 +348,8 @@ class HandoffQueue:
                     .order_by(col(HandoffTicket.id))).all():
                 if now - ticket.created_at >= escalate_after:
                     ticket.escalated_at = now
-                    ticket.priority = Priority.urgent
+                    if ticket.priority != Priority.urgent:
+                        ticket.priority = Priority.overdue  # raised, but never above danger
                     session.add(ticket)
                     audit(session, None, "escalated", ticket.id, waited_minutes=int((now - ticket.created_at).total_seconds() // 60))
                     assert ticket.id is not None

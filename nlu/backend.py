@@ -27,12 +27,20 @@ class UrgencyScore:
     """The learned urgency model's view of one message."""
 
     probability: float
+    #: At or above: danger, raise the alarm.
     threshold: float
+    #: The kind of danger the model reads (nlu/urgency.py KINDS), when it would alarm or check.
     reason: str | None = None
+    #: At or above (and below ``threshold``): unsure, ask the citizen whether they are safe.
+    check_threshold: float | None = None
 
     @property
     def urgent(self) -> bool:
         return self.probability >= self.threshold
+
+    @property
+    def unsure(self) -> bool:
+        return not self.urgent and self.check_threshold is not None and self.probability >= self.check_threshold
 
 
 class NLUUnavailable(RuntimeError):

@@ -22,6 +22,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
 from bot.taxonomy import Act, Service
+from nlu import semantic
 from nlu import text as textmod
 from nlu.backend import NLUBackend, NLUUnavailable, Rankings, UrgencyScore
 from nlu.data import Example
@@ -86,18 +87,20 @@ class BuiltinModel:
 
     def __post_init__(self) -> None:
         self._fast = {axis: _fast(pipe) for axis, pipe in self.pipelines.items()}
-        self._fast_urgency = _fast(self.urgency.binary) if self.urgency is not None else None
 
     def urgency_score(self, text: str) -> UrgencyScore | None:
-        if self.urgency is None:
-            return None
-        if self._fast_urgency is not None:
-            probs = self._fast_urgency.predict_proba([textmod.normalize(text)])[0]
-            probability = float(probs[list(self._fast_urgency.classes_).index(True)])
-        else:
-            probability = self.urgency.probability(text)
-        reason = self.urgency.reason(text) if probability >= self.urgency.threshold else None
-        return UrgencyScore(probability=probability, threshold=self.urgency.threshold, reason=reason)
+        model = self.urgency
+        if model is None or not isinstance(model, UrgencyModel):
+            return None  # none trained, or one from before the three-way triage: rules only
+        vector = None
+        if model.semantic:
+            try:
+                vector = semantic.shared().query(textmod.normalize(text))
+            except semantic.EncoderUnavailable as exc:
+                raise NLUUnavailable(str(exc)) from exc
+        probability, kind = model.score(text, vector)
+        return UrgencyScore(probability=probability, threshold=model.threshold, reason=kind,
+                            check_threshold=model.check_threshold)
 
     def rank(self, text: str) -> Rankings:
         normalized = textmod.normalize(text)

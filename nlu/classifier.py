@@ -37,6 +37,7 @@ class Classification:
             "topic_confidence": round(self.topic_confidence, 4),
             "act": self.act.value,
             "urgent": self.urgent,
+            "safety_check": self.triage.safety_check,
             "ranking": self.rankings.as_dict(),
         }
 
@@ -46,6 +47,7 @@ class Classification:
             "act_confidence": round(self.act_confidence, 4),
             "urgent_reasons": self.triage.urgent_reasons,
             "urgency_probability": self.triage.urgency_probability,
+            "check_kind": self.triage.check_kind,
             "complex_reasons": self.triage.complex_reasons,
         }
 

@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nlu import builtin, urgency
+import numpy as np
+
+from nlu import builtin, semantic, urgency
 from nlu.data import Example, load_training_data
 from nlu.evaluate import cross_validate, intent_report, summary
+from nlu.text import normalize
 from nlu.triage import triage, urgency_reasons
 from nlu.urgency import UrgencyModel
 
@@ -22,31 +25,65 @@ from nlu.urgency import UrgencyModel
 TOLERANCE = 0.002
 
 
-def default_urgency_set() -> Path:
-    return Path(__file__).resolve().parent.parent / "tests" / "data" / "urgency_test.jsonl"
+def urgency_sets() -> dict[str, Path]:
+    """The labelled urgency sets nothing trains on: ``heldout`` was written apart from training_data/
+    by writers who never read it (the figure that counts); ``team`` by the hands that wrote the data."""
+    folder = Path(__file__).resolve().parent.parent / "tests" / "data"
+    return {"heldout": folder / "urgency_heldout.jsonl", "team": folder / "urgency_test.jsonl"}
 
 
-def urgency_metrics(path: Path, model: builtin.BuiltinModel | None = None,
-                    amount_limit: int = 500_000) -> dict[str, float] | None:
-    """Recall and precision of triage (rules plus the model's learned urgency) on a labelled set."""
-    if not path.exists():
-        return None
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    tp = fp = fn = tn = 0
+def urgency_report(rows: list[dict[str, Any]], model: builtin.BuiltinModel | None = None,
+                   amount_limit: int = 500_000) -> dict[str, Any]:
+    """What triage does with each labelled message: alarm (urgent), safety check, or nothing.
+
+    ``urgent_recall``: urgent messages the bot does not let pass (alarm or check), over all urgent.
+    ``alarm_recall``: urgent messages that raise the alarm at once. ``urgent_precision``: alarms that
+    were urgent, over all alarms. ``false_alarm_rate`` and ``check_rate``: not-urgent messages that
+    got the alarm, or the safety question. The same figures per kind (a negative's kind is the kind
+    whose words it borrows).
+    """
+    def blank() -> dict[str, int]:
+        return {"urgent": 0, "alarm": 0, "check": 0, "negatives": 0, "false_alarm": 0, "negative_check": 0}
+
+    total, kinds = blank(), {}
     for row in rows:
         learned = model.urgency_score(row["text"]) if model is not None else None
-        predicted = triage(row["text"], amount_limit, learned).urgent
-        if row["urgent"]:
-            tp += predicted
-            fn += not predicted
-        else:
-            fp += predicted
-            tn += not predicted
-    return {
-        "urgent_recall": round(tp / max(tp + fn, 1), 4),
-        "urgent_precision": round(tp / max(tp + fp, 1), 4),
-        "urgent_n": tp + fn, "non_urgent_n": fp + tn,
-    }
+        result = triage(row["text"], amount_limit, learned)
+        for counts in (total, kinds.setdefault(row.get("kind") or "unknown", blank())):
+            if row["urgent"]:
+                counts["urgent"] += 1
+                counts["alarm"] += result.urgent
+                counts["check"] += result.safety_check
+            else:
+                counts["negatives"] += 1
+                counts["false_alarm"] += result.urgent
+                counts["negative_check"] += result.safety_check
+
+    def rates(c: dict[str, int]) -> dict[str, Any]:
+        alarms = c["alarm"] + c["false_alarm"]
+        return {
+            "urgent_recall": round((c["alarm"] + c["check"]) / max(c["urgent"], 1), 4),
+            "alarm_recall": round(c["alarm"] / max(c["urgent"], 1), 4),
+            "urgent_precision": round(c["alarm"] / alarms, 4) if alarms else 1.0,
+            "false_alarm_rate": round(c["false_alarm"] / max(c["negatives"], 1), 4),
+            "check_rate": round(c["negative_check"] / max(c["negatives"], 1), 4),
+            "urgent_n": c["urgent"], "non_urgent_n": c["negatives"],
+        }
+
+    return {**rates(total), "per_kind": {kind: rates(c) for kind, c in sorted(kinds.items())}}
+
+
+def urgency_metrics(model: builtin.BuiltinModel | None = None) -> dict[str, Any]:
+    """Flat metrics for the model's meta and the promotion gate: the held-out set's figures as
+    ``urgent_*``, the team's own set's as ``team_urgent_*``."""
+    metrics: dict[str, Any] = {}
+    for name, path in urgency_sets().items():
+        if not path.exists():
+            continue
+        report = urgency_report(urgency.load_labelled_jsonl(path), model)
+        prefix = "" if name == "heldout" else f"{name}_"
+        metrics.update({f"{prefix}{key}": value for key, value in report.items() if key != "per_kind"})
+    return metrics
 
 
 def measure(examples: list[Example], folds: int, progress: bool = False) -> dict[str, Any]:
@@ -83,11 +120,11 @@ def default_urgency_dev() -> Path:
     return Path(__file__).resolve().parent / "eval" / "urgency_dev.jsonl"
 
 
-def train_urgency(training_data: Path) -> UrgencyModel | None:
-    """Train on training_data/urgency.yml plus the development set; pick the threshold by cross-validation."""
+def urgency_examples(training_data: Path) -> list[tuple[str, str]]:
+    """training_data/urgency.yml, the everyday intent examples as ``not_urgent``, and the development set."""
     path = training_data / "urgency.yml"
     if not path.exists():
-        return None
+        return []
     examples = urgency.load_examples(path)
     # Everyday traffic is the commonest non-urgent message: the intent examples (greetings, ordinary
     # legal questions) keep the model from alarming on "good morning". Rule-flagged ones are left out.
@@ -95,10 +132,27 @@ def train_urgency(training_data: Path) -> UrgencyModel | None:
                  if not urgency_reasons(ex.text)]
     dev_path = default_urgency_dev()
     if dev_path.exists():
-        examples += [(text, "urgent" if is_urgent else urgency.NOT_URGENT)
-                     for text, is_urgent in urgency.load_labelled_jsonl(dev_path)]
-    model = urgency.train(examples)
-    model.threshold = urgency.choose_threshold(examples, [bool(urgency_reasons(t)) for t, _ in examples])
+        examples += [(row["text"], row["kind"] if row["urgent"] else urgency.NOT_URGENT)
+                     for row in urgency.load_labelled_jsonl(dev_path)]
+    return examples
+
+
+def train_urgency(training_data: Path, semantic_features: bool = True) -> UrgencyModel | None:
+    """Train on :func:`urgency_examples`; pick both thresholds from out-of-fold predictions."""
+    examples = urgency_examples(training_data)
+    if not examples:
+        return None
+    vectors = None
+    if semantic_features:
+        vectors = semantic.shared().queries([normalize(t) for t, _ in examples])
+    labels = np.array([label != urgency.NOT_URGENT for _, label in examples])
+    rules = np.array([bool(urgency_reasons(t)) for t, _ in examples])
+    probs = urgency.out_of_fold(examples, vectors)
+    model = urgency.train(examples, vectors)
+    model.threshold, model.check_threshold = urgency.choose_thresholds(labels, probs, rules)
+    model.meta = {"examples": len(examples), "urgent_examples": int(labels.sum()),
+                  "threshold": model.threshold, "check_threshold": model.check_threshold,
+                  "semantic": model.semantic}
     return model
 
 
@@ -107,12 +161,10 @@ def train_and_promote(training_data: Path, models_dir: Path, *, folds: int = 5, 
     examples = load_training_data(training_data)
     model = builtin.train(examples, progress=progress)
     model.urgency = train_urgency(training_data)
-    model.__post_init__()  # fast inference for the urgency model too
-    model.meta["urgency_threshold"] = model.urgency.threshold if model.urgency else None
+    model.meta["urgency"] = model.urgency.meta if model.urgency else None
     metrics = measure(examples, folds=folds, progress=progress) if folds >= 2 else {}
-    urgency_result = urgency_metrics(default_urgency_set(), model=model)
-    if urgency_result and folds >= 2:
-        metrics.update(urgency_result)
+    if folds >= 2:
+        metrics.update(urgency_metrics(model))
     model.meta["metrics"] = metrics
     previous = current_metrics(models_dir)
     worse = regressions(metrics, previous) if previous and metrics else []

@@ -101,6 +101,9 @@ class Triage:
     complex_reasons: list[str] = field(default_factory=list)
     amounts: list[int] = field(default_factory=list)
     urgency_probability: float | None = None
+    #: Neither surely urgent nor surely not: the bot asks "are you safe now?" (with the kind it suspects).
+    safety_check: bool = False
+    check_kind: str | None = None
 
     @property
     def complex(self) -> bool:
@@ -134,6 +137,9 @@ def triage(text: str, amount_limit: int, learned: UrgencyScore | None = None) ->
         result.urgency_probability = round(learned.probability, 4)
         if learned.urgent and not result.urgent_reasons:
             result.urgent_reasons = [learned.reason or "learned"]
+        elif learned.unsure and not result.urgent_reasons:
+            result.safety_check = True
+            result.check_kind = learned.reason
     result.urgent = bool(result.urgent_reasons)
     result.complex_reasons = [r for r, pats in _COMPLEX.items() if any(p.search(normalized) for p in pats)]
     if any(a > amount_limit for a in result.amounts):

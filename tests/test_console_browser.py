@@ -65,7 +65,7 @@ def test_two_lawyers_note_transfer_resolve_and_the_admin_audit(runtime: Runtime,
 
     a = browser.new_page(viewport={"width": 1440, "height": 900})
     log_in(a, server, "wang", "wang-password")
-    a.wait_for_selector(f"{row} >> text=已超时升级")
+    a.wait_for_selector(f"{row} >> text=等待超时")
     assert a.locator(f"{row} .tag-channel").inner_text() == "网页"
     assert a.locator(f"{row} .tag-lang").inner_text() == "中文"
     assert a.locator(f"{row} .tag-urgent").count() == 1  # escalation raised it to urgent

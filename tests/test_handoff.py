@@ -12,7 +12,7 @@ from bot.runtime import Runtime
 from bot.store import AuditEntry, Citizen, Conversation, HandoffTicket, Lawyer, utcnow
 from bot.taxonomy import ConversationStatus, Priority, TicketStatus
 from handoff.auth import create_lawyer
-from handoff.queue import HandoffError, HandoffQueue
+from handoff.queue import HandoffError, HandoffQueue, position
 
 
 def make_tickets(runtime: Runtime, n: int, topic: str = "labor", language: str = "zh",
@@ -130,7 +130,23 @@ def test_sla_timers_escalate_and_remind_and_survive_a_restart(runtime: Runtime) 
     assert restarted.sla_pass(dt.timedelta(minutes=15), dt.timedelta(minutes=10), now=later) == {
         "escalated": [], "reminded": []}  # once each
     with runtime.store.session() as session:
-        assert session.get(HandoffTicket, waiting_id).priority == Priority.urgent  # type: ignore[union-attr]
+        assert session.get(HandoffTicket, waiting_id).priority == Priority.overdue  # type: ignore[union-attr]
+
+
+def test_waiting_long_raises_a_chat_above_ordinary_ones_but_never_above_danger(runtime: Runtime) -> None:
+    [old_wage, fresh] = make_tickets(runtime, 2, topic="labor")
+    later = utcnow() + dt.timedelta(minutes=20)
+    assert runtime.queue.sla_pass(dt.timedelta(minutes=15), dt.timedelta(minutes=10), now=later)["escalated"] == [
+        old_wage, fresh]
+    [newer] = make_tickets(runtime, 1, topic="labor")
+    [danger] = make_tickets(runtime, 1, topic="marriage_family", priority=Priority.urgent)  # arrives last
+    with runtime.store.session() as session:
+        positions = {tid: position(session, session.get(HandoffTicket, tid))  # type: ignore[arg-type]
+                     for tid in (danger, old_wage, fresh, newer)}
+    assert positions == {danger: 0, old_wage: 1, fresh: 2, newer: 3}
+    [lawyer] = lawyers(runtime, 1)
+    order = [runtime.queue.claim_next(lawyer).ticket.id for _ in range(4)]  # type: ignore[union-attr]
+    assert order == [danger, old_wage, fresh, newer]
 
 
 def test_notes_transfer_and_audit(runtime: Runtime) -> None:

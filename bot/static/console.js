@@ -98,7 +98,7 @@
     note: "添加备注",
     transfer: "转交",
     resolve: "结案",
-    escalated: "超时升级",
+    escalated: "等待超时",
     reminded: "提醒回复",
     released_offline: "离线释放",
     telegram_linked: "绑定 Telegram",
@@ -565,11 +565,15 @@
     return "closed";
   }
 
+  // Danger first, then chats nobody claimed in time, then the rest (handoff/queue.py's order).
+  var PRIORITY_RANK = { urgent: 0, overdue: 1, normal: 2 };
+
   function sortTickets(list) {
     return list.slice().sort(function (a, b) {
       var ra = a.reminded && isMine(a) ? 0 : 1, rb = b.reminded && isMine(b) ? 0 : 1;
       if (ra !== rb) { return ra - rb; }
-      var pa = a.priority === "urgent" ? 0 : 1, pb = b.priority === "urgent" ? 0 : 1;
+      var pa = PRIORITY_RANK[a.priority] === undefined ? 2 : PRIORITY_RANK[a.priority];
+      var pb = PRIORITY_RANK[b.priority] === undefined ? 2 : PRIORITY_RANK[b.priority];
       if (pa !== pb) { return pa - pb; }
       var w = (Number(b.waiting_seconds) || 0) - (Number(a.waiting_seconds) || 0);
       if (w !== 0) { return w; }
@@ -609,7 +613,7 @@
 
     var top = el("div", "ticket-top");
     if (urgent) { top.appendChild(tag("tag-urgent", "紧急")); }
-    if (t.escalated) { top.appendChild(tag("tag-escalated", "已超时升级", "超过时限无人认领，已自动提升优先级")); }
+    if (t.escalated) { top.appendChild(tag("tag-escalated", "等待超时", "超过时限无人认领，已排在普通咨询之前（紧急情况仍在最前）")); }
     var cls = [lookup(TOPICS, t.topic), lookup(SERVICES, t.service)].filter(Boolean).join(" · ");
     top.appendChild(el("span", "ticket-class", cls || "未分类"));
     top.appendChild(el("span", "ticket-id", "#" + t.id));
@@ -813,7 +817,7 @@
     els.ticketHeading.textContent = "咨询 #" + (t.id != null ? t.id : currentId);
     clear(els.ticketMeta);
     if (t.priority === "urgent") { els.ticketMeta.appendChild(tag("tag-urgent", "紧急")); }
-    if (t.escalated) { els.ticketMeta.appendChild(tag("tag-escalated", "已超时升级")); }
+    if (t.escalated) { els.ticketMeta.appendChild(tag("tag-escalated", "等待超时")); }
     els.ticketMeta.appendChild(statusTag(t.status));
     if (t.channel) { els.ticketMeta.appendChild(channelBadge(t.channel)); }
     els.ticketMeta.appendChild(languageBadge(t.language));
@@ -835,8 +839,8 @@
     }
     if (t.status === "waiting" && t.escalated) {
       var b = el("div", "alert alert-danger");
-      b.appendChild(el("strong", null, "已超时升级"));
-      b.appendChild(el("span", null, "超过时限无人认领，已自动提升为紧急，请优先处理。"));
+      b.appendChild(el("strong", null, "等待超时"));
+      b.appendChild(el("span", null, "超过时限无人认领，已排在普通咨询之前，请尽快处理（紧急情况仍在最前）。"));
       els.alerts.appendChild(b);
     }
   }

@@ -1,7 +1,7 @@
 """Telegram lawyer mode: the lawyers' group and each lawyer's private chat with the bot.
 
 * Every new ticket is posted to the lawyers' group (``LEGALBOT_TELEGRAM_LAWYERS_CHAT_ID``) with a Claim
-  button; an SLA escalation posts it again, marked urgent; a claim or an end edits the post, so the
+  button; an SLA escalation posts it again, marked overdue; a claim or an end edits the post, so the
   group always sees who has which chat.
 * A lawyer links their Telegram account once, by sending the bot ``/link CODE`` with a one-time code
   from the console or ``legalbot lawyer telegram-link``. Pressing Claim then claims the chat exactly once

@@ -141,7 +141,8 @@ def group_post(ticket: HandoffTicket, channel: str, state: str, lawyer_name: str
             TicketStatus(ticket.status), outcome_label(ticket.outcome) or "已结案")
         return f"☑️ {number} 已结束：{ended}\n{headline(ticket, channel)}"
     if state == "escalated":
-        top = f"⚠️ 超时未接手 {number} · 已等待 {_minutes(ticket.created_at)} 分钟，已升为紧急"
+        danger = " · 🔴 紧急" if ticket.priority == Priority.urgent else ""
+        top = f"⚠️ 超时未接手 {number} · 已等待 {_minutes(ticket.created_at)} 分钟{danger}"
     else:
         top = f"🆕 待接手 {number}" + (" · 🔴 紧急" if ticket.priority == Priority.urgent else "")
     lines = [top, headline(ticket, channel)]
