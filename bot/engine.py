@@ -163,8 +163,8 @@ class Engine:
 
     # ---- pure decision (bot/policy.py) -----------------------------------------------------------
 
-    def decide(self, text: str, topic: Topic | None = None, clarified: bool = False) -> Decision:
-        return self.policy.decide(text, topic=topic, clarified=clarified)
+    def decide(self, text: str, topic: Topic | None = None, clarified: bool = False, safe: bool = False) -> Decision:
+        return self.policy.decide(text, topic=topic, clarified=clarified, safe=safe)
 
     def is_fragment(self, text: str) -> bool:
         """Whether to hold a message for the rest of a burst; if deciding fails, it is not held (it is

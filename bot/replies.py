@@ -123,7 +123,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "emergency_learned": {
         "zh": "⚠️ 如果您或他人正处于危险中，请立即拨打110报警（医疗急救120）。",
         "en": "⚠️ If you or someone else is in danger, call 110 now (ambulance 120)."},
-    "urgent_handoff": {"zh": "我已为您优先转接值班律师，您排在最前面，律师会尽快在这里回复您。",
+    "urgent_handoff": {"zh": "我已为您优先转接值班律师，您的咨询会第一个被处理，律师会尽快在这里回复您。",
                        "en": "You are first in line for the duty lawyer, who will reply here as soon as possible."},
     "urgent_out_of_hours": {"zh": "现在是律师非工作时间，值班律师上班后会首先处理您的咨询；等待期间请按上面的电话求助。",
                             "en": "Lawyers are off duty now; yours will be the first chat they take. Until then, "

@@ -33,6 +33,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
+from nlu.fast import FastTfidf
 from nlu.text import normalize, words
 
 NOT_URGENT = "not_urgent"
@@ -130,9 +131,21 @@ class UrgencyModel:
     check_threshold: float = DEFAULT_CHECK_THRESHOLD
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def features(self, texts: Sequence[str], vectors: np.ndarray | None) -> csr_matrix:
-        """texts are normalised; vectors are their e5 vectors (required when the model is semantic)."""
-        blocks = [self.chars.transform(texts), self.words.transform(texts), cues(texts) * CUE_WEIGHT]
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_fast", None)  # rebuilt on first use
+        return state
+
+    def features(self, texts: Sequence[str], vectors: np.ndarray | None, fast: bool = False) -> csr_matrix:
+        """texts are normalised; vectors are their e5 vectors (required when the model is semantic).
+        ``fast``: the n-grams through nlu/fast.py (same numbers, without scikit-learn's per-call checks)."""
+        if fast:
+            if "_fast" not in self.__dict__:
+                self.__dict__["_fast"] = (FastTfidf(self.chars), FastTfidf(self.words))
+            char_tfidf, word_tfidf = self.__dict__["_fast"]
+        else:
+            char_tfidf, word_tfidf = self.chars, self.words
+        blocks = [char_tfidf.transform(texts), word_tfidf.transform(texts), cues(texts) * CUE_WEIGHT]
         if self.semantic:
             if vectors is None:
                 raise ValueError("this urgency model needs sentence vectors")
@@ -145,7 +158,7 @@ class UrgencyModel:
 
     def score(self, text: str, vector: np.ndarray | None = None) -> tuple[float, str | None]:
         """Probability of danger, and the kind when the model would raise or check."""
-        x = self.features([normalize(text)], None if vector is None else vector.reshape(1, -1))
+        x = self.features([normalize(text)], None if vector is None else vector.reshape(1, -1), fast=True)
         probability = float(self.binary.predict_proba(x)[0, list(self.binary.classes_).index(True)])
         kind = None
         if probability >= self.check_threshold and self.reasons is not None:

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.settings import get_settings
 
-CLASSIFY_KEYS = {"text", "service", "service_confidence", "topic", "topic_confidence", "act", "urgent", "ranking"}
+CLASSIFY_KEYS = {"text", "service", "service_confidence", "topic", "topic_confidence", "act", "urgent", "safety_check",
+                 "ranking"}
 ASK_KEYS = {"text", "service", "topic", "urgent", "action", "faq_id", "score", "answer", "legal_basis"}
 
 

@@ -23,6 +23,8 @@ def test_fast_paths_match_sklearn(built_dir: Path) -> None:
         assert np.allclose(fast.predict_proba(texts), pipe.predict_proba(texts), atol=1e-12)
         vectorizer = pipe.steps[0][1]
         assert np.allclose(fast.features.transform(texts).toarray(), vectorizer.transform(texts).toarray())
-    assert model.urgency is not None
-    urgency = FastCalibrated(model.urgency.binary)
-    assert np.allclose(urgency.predict_proba(texts), model.urgency.binary.predict_proba(texts), atol=1e-12)
+    urgency = model.urgency
+    assert urgency is not None
+    vectors = np.random.default_rng(1).normal(size=(len(texts), 384)) if urgency.semantic else None
+    fast = urgency.features(texts, vectors, fast=True).toarray()
+    assert np.allclose(fast, urgency.features(texts, vectors).toarray(), atol=1e-12)
