@@ -209,7 +209,27 @@ def nlu_test(folds: int = typer.Option(5, help="Cross-validation folds."),
     for axis, r in report.items():
         typer.echo(f"{axis:8s} macro-F1 {r['macro_f1']:.3f}  accuracy {r['accuracy']:.3f}  "
                    f"calibration error {r['expected_calibration_error']:.3f}  (n={r['n']})")
+    _urgency_test(out)
     typer.echo(f"reports written to {out}/")
+
+
+def _urgency_test(out: Path) -> None:
+    """The model in service on the urgency sets nothing trains on, per kind (urgency_<set>.json)."""
+    from nlu import builtin, urgency
+    from nlu.training import urgency_report, urgency_sets, urgency_table
+
+    path = builtin.current_path(get_settings().models_dir / "nlu")
+    if path is None:
+        typer.echo("urgency: no model in service yet (run `legalbot nlu train`)")
+        return
+    model = builtin.load(path)
+    for name, data in urgency_sets().items():
+        if not data.exists():
+            continue
+        report = urgency_report(urgency.load_labelled_jsonl(data), model)
+        (out / f"urgency_{name}.json").write_text(json.dumps(report, ensure_ascii=False, indent=2))
+        typer.echo(f"\nurgency on the {name} set ({data.name}):")
+        typer.echo(urgency_table(report))
 
 
 @nlu_app.command("review")

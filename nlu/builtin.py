@@ -99,8 +99,21 @@ class BuiltinModel:
             except semantic.EncoderUnavailable as exc:
                 raise NLUUnavailable(str(exc)) from exc
         probability, kind = model.score(text, vector)
-        return UrgencyScore(probability=probability, threshold=model.threshold, reason=kind,
-                            check_threshold=model.check_threshold)
+        return self._score(probability, kind)
+
+    def urgency_scores(self, texts: Sequence[str]) -> list[UrgencyScore | None]:
+        """Many messages at once (evaluation): vectors from the on-disk cache, one batch through the model."""
+        model = self.urgency
+        if model is None or not isinstance(model, UrgencyModel):
+            return [None] * len(texts)
+        normalized = [textmod.normalize(t) for t in texts]
+        vectors = semantic.shared().queries(normalized) if model.semantic else None
+        return [self._score(probability, kind) for probability, kind in model.scores(normalized, vectors)]
+
+    def _score(self, probability: float, kind: str | None) -> UrgencyScore:
+        assert self.urgency is not None
+        return UrgencyScore(probability=probability, threshold=self.urgency.threshold, reason=kind,
+                            check_threshold=self.urgency.check_threshold)
 
     def rank(self, text: str) -> Rankings:
         normalized = textmod.normalize(text)

@@ -46,9 +46,9 @@ def urgency_report(rows: list[dict[str, Any]], model: builtin.BuiltinModel | Non
         return {"urgent": 0, "alarm": 0, "check": 0, "negatives": 0, "false_alarm": 0, "negative_check": 0}
 
     total, kinds = blank(), {}
-    for row in rows:
-        learned = model.urgency_score(row["text"]) if model is not None else None
-        result = triage(row["text"], amount_limit, learned)
+    learned = model.urgency_scores([row["text"] for row in rows]) if model is not None else [None] * len(rows)
+    for row, score in zip(rows, learned, strict=True):
+        result = triage(row["text"], amount_limit, score)
         for counts in (total, kinds.setdefault(row.get("kind") or "unknown", blank())):
             if row["urgent"]:
                 counts["urgent"] += 1
@@ -171,3 +171,15 @@ def train_and_promote(training_data: Path, models_dir: Path, *, folds: int = 5, 
     promote = force or not worse
     path = builtin.save(model, models_dir, promote=promote)
     return TrainResult(path=path, metrics=metrics, promoted=promote, previous=previous, regressions=worse)
+
+
+def urgency_table(report: dict[str, Any]) -> str:
+    """A report from :func:`urgency_report` as a Markdown table, one row per kind and a total."""
+    lines = ["| kind | urgent | noticed (alarm or check) | alarm | negatives | false alarms | checks |",
+             "|---|---|---|---|---|---|---|"]
+    for kind, r in [*report["per_kind"].items(), ("**all**", report)]:
+        lines.append(f"| {kind} | {r['urgent_n']} | {r['urgent_recall']:.3f} | {r['alarm_recall']:.3f} | "
+                     f"{r['non_urgent_n']} | {r['false_alarm_rate']:.3f} | {r['check_rate']:.3f} |")
+    lines.append("")
+    lines.append(f"Alarm precision {report['urgent_precision']:.3f}.")
+    return "\n".join(lines)

@@ -158,12 +158,18 @@ class UrgencyModel:
 
     def score(self, text: str, vector: np.ndarray | None = None) -> tuple[float, str | None]:
         """Probability of danger, and the kind when the model would raise or check."""
-        x = self.features([normalize(text)], None if vector is None else vector.reshape(1, -1), fast=True)
-        probability = float(self.binary.predict_proba(x)[0, list(self.binary.classes_).index(True)])
-        kind = None
-        if probability >= self.check_threshold and self.reasons is not None:
-            kind = str(self.reasons.predict(x)[0])
-        return probability, kind
+        [result] = self.scores([normalize(text)], None if vector is None else vector.reshape(1, -1))
+        return result
+
+    def scores(self, texts: Sequence[str], vectors: np.ndarray | None) -> list[tuple[float, str | None]]:
+        """:meth:`score` for many normalised texts."""
+        if not texts:
+            return []
+        x = self.features(texts, vectors, fast=True)
+        probabilities = self.binary.predict_proba(x)[:, list(self.binary.classes_).index(True)]
+        kinds = self.reasons.predict(x) if self.reasons is not None else [None] * len(texts)
+        return [(float(p), str(k) if k is not None and p >= self.check_threshold else None)
+                for p, k in zip(probabilities, kinds, strict=True)]
 
 
 def train(examples: Sequence[tuple[str, str]], vectors: np.ndarray | None, *, c: float = 4.0) -> UrgencyModel:

@@ -63,6 +63,35 @@ def test_a_worse_model_is_not_promoted_unless_forced(small_data: Path, tmp_path:
     assert forced.promoted and builtin.current_path(models) == forced.path
 
 
+def _urgency_subset(directory: Path, kinds: set[str] | None, per_label: int = 25) -> None:
+    """training_data/urgency.yml cut to ``per_label`` examples of the given kinds (all when None)."""
+    from nlu import urgency
+
+    by_label: dict[str, list[str]] = defaultdict(list)
+    for text, label in urgency.load_examples(Settings().training_data_dir / "urgency.yml"):
+        if (kinds is None or label in kinds or label == urgency.NOT_URGENT) and len(by_label[label]) < per_label * (
+                8 if label == urgency.NOT_URGENT else 1):
+            by_label[label].append(text)
+    doc = {"version": "3.1", "urgency": [{"label": label, "examples": "".join(f"- {t}\n" for t in texts)}
+                                         for label, texts in by_label.items()]}
+    (directory / "urgency.yml").write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False))
+
+
+def test_a_model_that_notices_less_danger_is_not_promoted(small_data: Path, tmp_path: Path) -> None:
+    import shutil
+
+    good, worse, models = tmp_path / "good", tmp_path / "worse", tmp_path / "models"
+    shutil.copytree(small_data, good)
+    shutil.copytree(small_data, worse)
+    _urgency_subset(good, None)
+    _urgency_subset(worse, {"domestic_violence", "wage_crowd"})  # blind to most kinds of danger
+    first = train_and_promote(good, models, folds=3)
+    assert first.promoted and first.metrics["urgent_recall"] > 0.5, first.metrics
+    second = train_and_promote(worse, models, folds=3)
+    assert not second.promoted and any(r.startswith("urgent_recall") for r in second.regressions), second.metrics
+    assert builtin.current_path(models) == first.path
+
+
 def test_nlu_test_writes_rasa_style_reports(small_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEGALBOT_TRAINING_DATA_DIR", str(small_data))
     monkeypatch.setenv("LEGALBOT_DATA_DIR", str(tmp_path))
@@ -80,6 +109,21 @@ def test_nlu_test_writes_rasa_style_reports(small_data: Path, tmp_path: Path, mo
     assert 0 <= report["topic"]["expected_calibration_error"] <= 1
     errors = json.loads((tmp_path / "r" / "errors.json").read_text())
     assert all({"text", "axis", "label", "predicted", "confidence"} <= set(e) for e in errors)
+
+
+def test_nlu_test_reports_urgency_per_kind_for_the_model_in_service(built_dir: Path, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEGALBOT_DATA_DIR", str(built_dir))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["nlu", "test", "--folds", "2", "--out", str(tmp_path / "r")])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert "urgency on the heldout set" in result.output and "| self_harm |" in result.output
+    report = json.loads((tmp_path / "r" / "urgency_heldout.json").read_text())
+    assert set(report["per_kind"]) >= {"domestic_violence", "extortion", "held_captive"}
+    assert report["per_kind"]["self_harm"]["urgent_n"] >= 20
 
 
 def test_too_few_examples_is_a_clear_error(tmp_path: Path) -> None:
