@@ -29,6 +29,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.retrieval
 	$(BIN)/python -m bench.nlu
+	$(BIN)/python -m bench.urgency
 	$(BIN)/python -m bench.load --db sqlite --workers 1 --citizens 50 --seconds 30 --write
 	$(BIN)/python -m bench.load --db postgres --workers 2 --citizens 50 --seconds 30 --write
 

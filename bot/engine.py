@@ -42,8 +42,8 @@ from handoff.packet import build_packet
 from handoff.queue import enqueue, expected_wait_minutes, in_service_hours, open_ticket, position
 from knowledge_base.index import KnowledgeBase
 from nlu.classifier import Classifier
-from nlu.urgency import KINDS as URGENCY_KINDS
 from nlu.text import has_meaningful_text, is_chinese
+from nlu.urgency import KINDS as URGENCY_KINDS
 
 log = logging.getLogger(__name__)
 

@@ -63,7 +63,7 @@ class TicketView:
         }
 
 
-_RANK = {Priority.urgent: 0, Priority.overdue: 1, Priority.normal: 2}
+_RANK: dict[str, int] = {Priority.urgent: 0, Priority.overdue: 1, Priority.normal: 2}
 _PRIORITY_ORDER = case((col(HandoffTicket.priority) == Priority.urgent, 0),
                        (col(HandoffTicket.priority) == Priority.overdue, 1), else_=2)
 

@@ -45,7 +45,7 @@ def urgency_report(rows: list[dict[str, Any]], model: builtin.BuiltinModel | Non
     def blank() -> dict[str, int]:
         return {"urgent": 0, "alarm": 0, "check": 0, "negatives": 0, "false_alarm": 0, "negative_check": 0}
 
-    total, kinds = blank(), {}
+    total, kinds = blank(), dict[str, dict[str, int]]()
     learned = model.urgency_scores([row["text"] for row in rows]) if model is not None else [None] * len(rows)
     for row, score in zip(rows, learned, strict=True):
         result = triage(row["text"], amount_limit, score)
