@@ -52,6 +52,8 @@ def build_packet(session: Session, conversation: Conversation, reason: str,
         "urgent": conversation.urgent,
         "reason": reason,
         "urgent_reasons": decision.get("urgent_reasons", []),
+        #: "danger" when the citizen answered the bot's safety question with "I am in danger now".
+        "safety_check": decision.get("safety_check") if isinstance(decision.get("safety_check"), str) else None,
         "complex_reasons": decision.get("complex_reasons", []),
         "facts": extract_facts(citizen_texts),
         "faq_shown": list(dict.fromkeys(faq_shown)),

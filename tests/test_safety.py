@@ -102,6 +102,7 @@ def test_a_tap_on_danger_is_urgent_at_once(runtime: Runtime, unsure_chat: TestCh
     assert first.text == t("emergency_threat_to_life", "zh")
     [ticket] = tickets(runtime)
     assert ticket.priority == Priority.urgent and ticket.packet["urgent_reasons"] == ["threat_to_life"]
+    assert ticket.packet["safety_check"] == "danger"  # the lawyer sees that the citizen confirmed it
     assert unsure_chat.conversation().urgent
 
 

@@ -78,7 +78,12 @@
     just_detained: "刚被羁押",
     imminent_deadline: "期限紧迫",
     wage_crowd: "群体讨薪",
-    eviction_today: "当天被驱逐",
+    eviction_today: "即将被驱逐/强拆",
+    injury_now: "正在受伤/拒绝救治",
+    elder_abuse: "老人受虐/遗弃",
+    held_captive: "被限制人身自由",
+    stalking: "跟踪威胁",
+    extortion: "正在被敲诈",
     proceedings_under_way: "已进入诉讼/仲裁",
     asks_for_lawyer: "要求律师",
     amount_above_limit: "金额较大",
@@ -873,6 +878,7 @@
 
     var urgent = reasonChips(p.urgent_reasons, "chip-urgent");
     if (p.urgent && !urgent.length) { urgent = [chip("chip-urgent", "紧急")]; }
+    if (p.safety_check === "danger") { urgent.push(chip("chip-urgent", "市民确认“现在有危险”")); }
     var complex = reasonChips(p.complex_reasons, "chip-complex");
     var grid = el("div", "pk-grid");
     grid.appendChild(packetRow("领域", chip("chip-brand", lookup(TOPICS, p.topic || t.topic) || "未分类")));

@@ -55,7 +55,9 @@ REASON_LABELS = {"urgent": "紧急情况", "asked_for_human": "群众要求人�
                  "unclear_after_clarifying": "追问后仍无法判断", "transfer": "同事转交"}
 TRIAGE_LABELS = {"domestic_violence": "家庭暴力", "threat_to_life": "人身威胁", "self_harm": "自伤风险",
                  "child_in_danger": "儿童危险", "just_detained": "刚被羁押", "imminent_deadline": "期限紧迫",
-                 "wage_crowd": "群体讨薪", "eviction_today": "当天被驱逐", "proceedings_under_way": "已进入诉讼/仲裁",
+                 "wage_crowd": "群体讨薪", "eviction_today": "即将被驱逐/强拆", "injury_now": "正在受伤/拒绝救治",
+                 "elder_abuse": "老人受虐/遗弃", "held_captive": "被限制人身自由", "stalking": "跟踪威胁",
+                 "extortion": "正在被敲诈", "proceedings_under_way": "已进入诉讼/仲裁",
                  "asks_for_lawyer": "要求律师", "amount_above_limit": "金额较大", "several_issues": "多个问题",
                  "learned": "模型判断紧急"}
 CHANNEL_LABELS = {"web": "网页", "telegram": "Telegram", "wechat": "微信公众号", "terminal": "终端", "test": "测试"}
@@ -159,7 +161,7 @@ def group_post(ticket: HandoffTicket, channel: str, state: str, lawyer_name: str
 def superseded(ticket: HandoffTicket, shown: str | None, state: str) -> str:
     """What an old group post says once a new one replaces it."""
     if state == "escalated" and shown == "waiting":
-        return f"⚠️ #{ticket.id} 超时未接手，已升为紧急（见下方新消息）"
+        return f"⚠️ #{ticket.id} 超时未接手，已提前到普通咨询之前（见下方新消息）"
     return f"↩️ #{ticket.id} 已退回队列（见下方新消息）"
 
 
