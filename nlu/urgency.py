@@ -46,8 +46,9 @@ KINDS = ("domestic_violence", "threat_to_life", "self_harm", "child_in_danger", 
 #: back in the queue and tells an ordinary citizen to call the police.
 ALARM_PRECISION = 0.95
 #: Cross-validated recall (with the rules) the safety-check threshold must reach: below it the bot is
-#: quiet, so a miss there is a miss.
-CHECK_RECALL = 0.995
+#: quiet, so a miss there is a miss. 0.995 asked the safety question of 22 % of the training data's
+#: not-urgent messages (out of fold); 0.99 asks 12 %, for half a point of recall.
+CHECK_RECALL = 0.99
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_CHECK_THRESHOLD = 0.2
 #: How much the sentence vector weighs against the n-grams (each block is L2-normalised).
