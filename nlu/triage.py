@@ -130,12 +130,18 @@ def urgency_reasons(text: str) -> list[str]:
 
 
 def triage(text: str, amount_limit: int, learned: UrgencyScore | None = None) -> Triage:
-    """Rules first; the learned model adds what no rule lists (never removes what a rule found)."""
+    """Rules first; the learned model adds what no rule lists. What a rule found is never let pass: it
+    is an alarm, or a safety question when the model reads no danger in it at all."""
     normalized = normalize(text)
     result = Triage(urgent_reasons=urgency_reasons(normalized), amounts=amounts_in(normalized))
     if learned is not None:
         result.urgency_probability = round(learned.probability, 4)
-        if learned.urgent and not result.urgent_reasons:
+        if result.urgent_reasons and learned.check_threshold is not None and learned.probability < learned.check_threshold:
+            # A rule's words without anything the model reads as danger ("我在楼顶晒被子"): a rule is a
+            # floor for noticing, so the bot asks instead of raising the alarm or staying quiet.
+            result.safety_check, result.check_kind = True, result.urgent_reasons[0]
+            result.urgent_reasons = []
+        elif learned.urgent and not result.urgent_reasons:
             result.urgent_reasons = [learned.reason or "learned"]
         elif learned.unsure and not result.urgent_reasons:
             result.safety_check = True

@@ -81,8 +81,12 @@ def test_past_hypothetical_and_fraud_are_not_alarms(model: builtin.BuiltinModel,
 def test_the_rules_stay_a_floor_whatever_the_model_says() -> None:
     from nlu.backend import UrgencyScore
 
-    quiet = UrgencyScore(probability=0.0, threshold=0.8, check_threshold=0.2)
-    assert triage("救命 他拿着刀在门口", 500_000, quiet).urgent_reasons == ["threat_to_life"]
+    assert triage("救命 他拿着刀在门口", 500_000).urgent_reasons == ["threat_to_life"]  # no model at all
+    unsure = UrgencyScore(probability=0.3, threshold=0.8, check_threshold=0.2)
+    assert triage("救命 他拿着刀在门口", 500_000, unsure).urgent_reasons == ["threat_to_life"]
+    quiet = UrgencyScore(probability=0.01, threshold=0.8, check_threshold=0.2)
+    asked = triage("我在楼顶晒被子 邻居说我占用公共区域", 500_000, quiet)  # a rule's words, no danger read
+    assert not asked.urgent and asked.safety_check and asked.check_kind == "self_harm"
 
 
 def test_the_model_names_the_kind_it_reads(model: builtin.BuiltinModel) -> None:
