@@ -150,3 +150,22 @@ def test_english_switch(server: str, browser) -> None:  # type: ignore[no-untype
     page.click("#lang")
     page.wait_for_selector("text=Public Legal Service")
     assert shutil.which("chromium") or os.path.exists(CHROMIUM)
+
+
+def test_a_citizen_in_danger_reads_the_emergency_number_first(runtime: Runtime, server: str, browser,  # type: ignore[no-untyped-def]
+                                                             screenshots: Path) -> None:
+    page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    page.goto(server + "/")
+    page.fill("#text", "他又在打我 我躲在厕所里 他说今晚弄死我")
+    page.click("#send")
+    page.wait_for_selector(".msg[data-sender='bot'] >> text=12338")
+    replies = page.locator(".msg:not([data-sender='citizen'])").all_inner_texts()
+    first = next(i for i, text in enumerate(replies) if "12338" in text)
+    notice = next(i for i, text in enumerate(replies) if "隐私说明" in text)
+    assert first < notice  # the emergency text above the long first-contact notice
+    assert "110" in replies[first].splitlines()[0]
+    page.wait_for_selector("text=第一个被处理")
+    assert not any("前面" in text for text in replies)  # never told that others are ahead
+    page.screenshot(path=str(screenshots / "webchat-danger.png"))
+    [ticket] = runtime.queue.tickets()
+    assert ticket.ticket.priority == "urgent"

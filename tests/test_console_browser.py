@@ -68,8 +68,10 @@ def test_two_lawyers_note_transfer_resolve_and_the_admin_audit(runtime: Runtime,
     a.wait_for_selector(f"{row} >> text=等待超时")
     assert a.locator(f"{row} .tag-channel").inner_text() == "网页"
     assert a.locator(f"{row} .tag-lang").inner_text() == "中文"
-    assert a.locator(f"{row} .tag-urgent").count() == 1  # escalation raised it to urgent
-    assert a.locator(".ticket[data-status='waiting']").first.get_attribute("data-id") == str(ticket_id)  # urgent first
+    assert a.locator(f"{row} .tag-urgent").count() == 0  # waiting long is not danger: shown apart
+    assert a.locator(f"{row} .tag-escalated").count() == 1
+    assert a.get_attribute(row, "data-priority") == "overdue"
+    assert a.locator(".ticket[data-status='waiting']").first.get_attribute("data-id") == str(ticket_id)  # overdue first
     a.wait_for_selector(f".ticket[data-id='{english_id}'] .tag-lang >> text=English")
     assert a.request.get(server + "/api/console/audit").status == 403
 
