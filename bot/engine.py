@@ -37,7 +37,7 @@ from bot.policy import MAX_PROCESSED_CHARS, Decision, Policy
 from bot.replies import t
 from bot.settings import Settings
 from bot.store import Citizen, Conversation, Feedback, Message, Store, lock_citizen, utcnow
-from bot.taxonomy import Act, ConversationStatus, Kind, Outcome, TicketStatus, Topic, display_name
+from bot.taxonomy import Act, ConversationStatus, Kind, Outcome, Priority, TicketStatus, Topic, display_name
 from handoff.packet import build_packet
 from handoff.queue import enqueue, expected_wait_minutes, in_service_hours, open_ticket, position
 from knowledge_base.index import KnowledgeBase
@@ -467,7 +467,9 @@ class Engine:
             return
         if status is ConversationStatus.waiting:
             ticket = open_ticket(session, conversation.id or 0)
-            if ticket is not None:
+            if ticket is not None and ticket.priority == Priority.urgent:
+                say(t("urgent_still_waiting", lang), emergency=True, buttons=[_button(t("btn_cancel", lang), "/cancel")])
+            elif ticket is not None:
                 ahead = position(session, ticket)
                 say(t("still_waiting", lang, ahead=ahead), buttons=[_button(t("btn_cancel", lang), "/cancel")])
             return

@@ -125,6 +125,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "⚠️ If you or someone else is in danger, call 110 now (ambulance 120)."},
     "urgent_handoff": {"zh": "我已为您优先转接值班律师，您的咨询会第一个被处理，律师会尽快在这里回复您。",
                        "en": "You are first in line for the duty lawyer, who will reply here as soon as possible."},
+    "urgent_still_waiting": {"zh": "您的消息已转给值班律师，您的咨询会第一个被处理。如有危险请立即拨打110。",
+                             "en": "Your message was passed to the duty lawyer; your chat will be taken first. If "
+                                   "you are in danger, call 110 now."},
     "urgent_out_of_hours": {"zh": "现在是律师非工作时间，值班律师上班后会首先处理您的咨询；等待期间请按上面的电话求助。",
                             "en": "Lawyers are off duty now; yours will be the first chat they take. Until then, "
                                   "please use the numbers above."},

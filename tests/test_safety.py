@@ -84,6 +84,15 @@ def test_self_harm_gets_the_psychological_hotline_first_then_the_notice_then_a_l
     assert ticket.packet["urgent_reasons"] == ["self_harm"]
 
 
+def test_a_citizen_in_danger_who_writes_again_is_not_told_a_position(runtime: Runtime, chat: TestChat) -> None:
+    other = TestChat(chat.engine, user_id=f"citizen-{uuid.uuid4().hex[:8]}")
+    other.say("我想找律师帮我打官司")  # an ordinary chat waits already
+    chat.say("我老公又在打我，说要杀了我")
+    chat.say("他在踹门了")
+    [reply] = chat.last.messages
+    assert reply.text == t("urgent_still_waiting", "zh") and "前面" not in reply.text
+
+
 def test_a_message_in_between_gets_the_safety_question_before_the_notice(runtime: Runtime,
                                                                            unsure_chat: TestChat) -> None:
     unsure_chat.say(UNSURE)
