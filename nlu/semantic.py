@@ -64,15 +64,22 @@ class Encoder:
 
     def queries(self, texts: Sequence[str], disk_cache: bool = True) -> np.ndarray:
         """Vectors for many texts (training), read from and added to the on-disk cache."""
+        return self._many(texts, disk_cache, passages=False)
+
+    def passages(self, texts: Sequence[str], disk_cache: bool = True) -> np.ndarray:
+        """e5's ``passage:`` side, for what is searched (knowledge base entries)."""
+        return self._many(texts, disk_cache, passages=True)
+
+    def _many(self, texts: Sequence[str], disk_cache: bool, passages: bool) -> np.ndarray:
         texts = [t[:MAX_CHARS] for t in texts]
-        store = _DiskCache(cache_dir() / "e5-query") if disk_cache else None
+        store = _DiskCache(cache_dir() / ("e5-passage" if passages else "e5-query")) if disk_cache else None
         known = store.load() if store else {}
         missing = sorted({t for t in texts if _key(t) not in known}, key=len)  # similar lengths pad less
         if missing:
             log.info("encoding %d texts with e5 (about %d s)", len(missing), len(missing) * 0.04)
             for start in range(0, len(missing), 64):
                 batch = missing[start:start + 64]
-                for text, vector in zip(batch, self._encode(batch), strict=True):
+                for text, vector in zip(batch, self._encode(batch, passages), strict=True):
                     known[_key(text)] = np.asarray(vector, dtype=np.float32)
             if store:
                 store.save(known)
@@ -80,9 +87,10 @@ class Encoder:
             return np.zeros((0, DIM), dtype=np.float32)
         return np.stack([known[_key(t)] for t in texts])
 
-    def _encode(self, texts: list[str]) -> np.ndarray:
+    def _encode(self, texts: list[str], passages: bool = False) -> np.ndarray:
         with self._lock:
-            return np.asarray(self._e5.query(texts), dtype=np.float32).reshape(len(texts), DIM)
+            encode = self._e5.passage if passages else self._e5.query
+            return np.asarray(encode(texts), dtype=np.float32).reshape(len(texts), DIM)
 
 
 def _key(text: str) -> str:
