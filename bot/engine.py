@@ -644,6 +644,9 @@ class Engine:
             self._rate(session, citizen, payload.split(":", 1)[1], lang, say)
         elif payload == "/comment":
             self._ask_comment(session, citizen, lang, say)
+        elif payload == actions.HELP and status in (ConversationStatus.bot, ConversationStatus.clarifying) \
+                and self._pending_check(session, conversation) is not None:
+            self._checked(session, conversation, actions.DANGER, lang, say)  # "help" when asked "are you safe?"
         elif payload == actions.HELP:
             say(*actions.help_reply(lang))
         elif payload == actions.PRIVACY:

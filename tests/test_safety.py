@@ -115,6 +115,13 @@ def test_a_tap_on_danger_is_urgent_at_once(runtime: Runtime, unsure_chat: TestCh
     assert unsure_chat.conversation().urgent
 
 
+def test_help_typed_after_the_safety_question_means_danger(runtime: Runtime, unsure_chat: TestChat) -> None:
+    unsure_chat.say(UNSURE)
+    unsure_chat.say("help")  # elsewhere the keyword for the help text
+    assert unsure_chat.last.messages[0].text == t("emergency_threat_to_life", "zh")
+    assert [tk.priority for tk in tickets(runtime)] == [Priority.urgent]
+
+
 def test_safe_goes_on_with_the_question_and_does_not_ask_again(runtime: Runtime, unsure_chat: TestChat) -> None:
     unsure_chat.say(UNSURE)
     unsure_chat.say("我现在安全")  # typed instead of tapped
