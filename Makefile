@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench install clean vectors
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -32,6 +32,9 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.urgency
 	$(BIN)/python -m bench.load --db sqlite --workers 1 --citizens 50 --seconds 30 --write
 	$(BIN)/python -m bench.load --db postgres --workers 2 --citizens 50 --seconds 30 --write
+
+vectors: $(STAMP)  # refresh nlu/e5-query-seed.npz after changing training_data/urgency.yml (optional: speeds up fresh clones)
+	$(BIN)/python -m nlu.semantic
 
 clean:
 	rm -rf var .pytest_cache

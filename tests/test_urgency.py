@@ -62,7 +62,8 @@ def test_goals_on_the_team_set(model: builtin.BuiltinModel) -> None:
 @pytest.mark.skipif(not REAL.exists(), reason="../shared/eval is not beside this clone")
 def test_real_questions_are_rarely_interrupted_with_emergency_numbers(model: builtin.BuiltinModel) -> None:
     questions = [json.loads(line)["question"] for line in REAL.read_text(encoding="utf-8").splitlines() if line]
-    alarms = sum(triage(q, 500_000, model.urgency_score(q)).urgent for q in questions)
+    scores = model.urgency_scores(questions)
+    alarms = sum(triage(q, 500_000, score).urgent for q, score in zip(questions, scores, strict=True))
     assert len(questions) >= 200
     assert alarms / len(questions) <= 0.02, alarms
 
@@ -91,6 +92,6 @@ def test_the_rules_stay_a_floor_whatever_the_model_says() -> None:
 
 def test_the_model_names_the_kind_it_reads(model: builtin.BuiltinModel) -> None:
     rows = [r for r in urgency.load_labelled_jsonl(urgency_sets()["heldout"]) if r["urgent"]]
-    named = [model.urgency_score(r["text"]) for r in rows]
+    named = model.urgency_scores([r["text"] for r in rows])
     right = sum(score is not None and score.reason == r["kind"] for score, r in zip(named, rows, strict=True))
     assert right / len(rows) >= 0.7, right / len(rows)
