@@ -474,8 +474,8 @@ class Engine:
                 say(t("still_waiting", lang, ahead=ahead), buttons=[_button(t("btn_cancel", lang), "/cancel")])
             return
 
-        answer = actions.safety_answer(text) if self._pending_check(session, conversation) else None
-        if answer is not None:
+        answer = actions.safety_answer(text)  # a cheap look first: the database only for a short answer
+        if answer is not None and self._pending_check(session, conversation) is not None:
             message.decision = {"safety_answer": answer}
             self._payload(session, citizen, conversation, answer, lang, say)
             return

@@ -63,9 +63,9 @@ class TicketView:
         }
 
 
+#: Queue order of each priority, highest first; anything else ranks with ``normal``.
 _RANK: dict[str, int] = {Priority.urgent: 0, Priority.overdue: 1, Priority.normal: 2}
-_PRIORITY_ORDER = case((col(HandoffTicket.priority) == Priority.urgent, 0),
-                       (col(HandoffTicket.priority) == Priority.overdue, 1), else_=2)
+_PRIORITY_ORDER = case(_RANK, value=col(HandoffTicket.priority), else_=_RANK[Priority.normal])
 
 
 def audit(session: Session, lawyer_id: int | None, action: str, ticket_id: int | None = None,
@@ -92,7 +92,7 @@ def position(session: Session, ticket: HandoffTicket) -> int:
     """How many waiting tickets are ahead of this one (urgent, then overdue, then oldest): one count."""
     if ticket.status != TicketStatus.waiting:
         return 0
-    mine = literal(_RANK.get(ticket.priority, 2))
+    mine = literal(_RANK.get(ticket.priority, _RANK[Priority.normal]))
     earlier = or_(col(HandoffTicket.created_at) < ticket.created_at,
                   and_(col(HandoffTicket.created_at) == ticket.created_at, col(HandoffTicket.id) < (ticket.id or 0)))
     ahead = session.exec(
@@ -337,8 +337,7 @@ class HandoffQueue:
     def sla_pass(self, escalate_after: dt.timedelta, remind_after: dt.timedelta,
                  now: dt.datetime | None = None) -> dict[str, list[int]]:
         """Escalate tickets nobody claimed in time (raise to overdue: above ordinary chats, below danger)
-        and flag claimed chats where the
-        lawyer has gone quiet. Driven by stored timestamps only, so a restart loses no timer."""
+        and flag claimed chats where the lawyer has gone quiet. Driven by stored timestamps only, so a restart loses no timer."""
         now = now or utcnow()
         escalated: list[int] = []
         reminded: list[int] = []

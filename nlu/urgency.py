@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,9 +116,6 @@ def cues(texts: Sequence[str]) -> csr_matrix:
 
 def _words(text: str) -> list[str]:
     return list(words(text))
-
-
-Vectors = Callable[[Sequence[str]], np.ndarray]
 
 
 @dataclass
