@@ -10,6 +10,8 @@ The benchmark skips when ../shared is absent.
 
 Figures, over all judged questions unless said otherwise:
 - answered fully / partly / wrongly: the bot showed an entry judged full / partial / neither;
+- suggestions: when the bot offers 2–3 questions, the citizen takes one the judges found fitting (a
+  full answer first) — that counts as a useful answer — or presses "none of these" (a handoff);
 - right entry in top 1 / top 3: among questions some entry answers (fully or partly), retrieval ranks
   one of those entries first / in its first three, whatever the bot then decided;
 - handed off, and needless handoffs: handed off although the judges found no lawyer needed;
@@ -40,6 +42,10 @@ def load_labels(path: Path = LABELS) -> dict[int, dict[str, Any]]:
     return {int(r["row"]): r for r in rows}
 
 
+def _verdict(faq_id: str, label: dict[str, Any]) -> str:
+    return "full" if faq_id in label["full"] else "partial" if faq_id in label["partial"] else "wrong"
+
+
 def measure(settings: Settings) -> dict[str, Any]:
     labels = load_labels()
     questions = {int(r["source_index"]): r["question"] for r in
@@ -64,11 +70,23 @@ def measure(settings: Settings) -> dict[str, Any]:
             counts["top1"] += bool(ranked[:1] and ranked[0] in good)
             counts["top3"] += bool(good & set(ranked))
         counts["action_" + decision.action] += 1  # the decision after at most one clarification
+        shown = None
         if decision.action == "answer" and decision.hit is not None:
             shown = decision.hit.entry.id
-            counts["answered_full" if shown in label["full"] else
-                   "answered_partial" if shown in label["partial"] else "answered_wrong"] += 1
-        if decision.action == "handoff" and not label["needs_lawyer"]:
+            counts["answered_" + _verdict(shown, label)] += 1
+        elif decision.action == "suggest":
+            # The citizen picks an offered question that fits (a full answer first), or "none of these".
+            offered = [h.entry.id for h in decision.suggestions]
+            fitting = [i for i in offered if i in label["full"]] or [i for i in offered if i in label["partial"]]
+            counts["suggest_fit" if fitting else "suggest_none"] += 1
+            if fitting:
+                shown = fitting[0]
+                counts["via_suggestion_" + _verdict(shown, label)] += 1
+        if shown is not None and _verdict(shown, label) != "wrong":
+            counts["useful"] += 1
+        handed_off = decision.action == "handoff" or (decision.action == "suggest" and shown is None)
+        counts["handed_off"] += handed_off
+        if handed_off and not label["needs_lawyer"]:
             counts["needless_handoff"] += 1
     return dict(counts)
 
@@ -77,17 +95,22 @@ def table(c: dict[str, Any]) -> str:
     n = max(c.get("judged", 0), 1)
     covered = max(c.get("covered", 0), 1)
     answered = c.get("action_answer", 0)
-    useful = c.get("answered_full", 0) + c.get("answered_partial", 0)
+    suggested = c.get("action_suggest", 0)
     lines = [
         f"{c.get('judged', 0)} judged real questions: the knowledge base answers {c.get('verdict_full', 0)} fully, "
         f"{c.get('verdict_partial', 0)} partly and {c.get('verdict_none', 0)} not at all; the judges found a "
         f"lawyer needed for {c.get('needs_lawyer', 0)}.", "",
         "| figure | value | goal |", "|---|---|---|",
-        f"| useful answer (full or partial entry shown) | {useful / n:.1%} | ≥ 70% |",
-        f"| answered fully / partly | {c.get('answered_full', 0) / n:.1%} / {c.get('answered_partial', 0) / n:.1%} | |",
-        f"| wrong answers, of answers shown | {c.get('answered_wrong', 0) / max(answered, 1):.1%} "
+        f"| useful answer, directly or through a suggestion | {c.get('useful', 0) / n:.1%} | ≥ 70% |",
+        f"| answered directly: fully / partly / wrongly | {c.get('answered_full', 0) / n:.1%} / "
+        f"{c.get('answered_partial', 0) / n:.1%} / {c.get('answered_wrong', 0) / n:.1%} | |",
+        f"| wrong answers, of answers shown directly | {c.get('answered_wrong', 0) / max(answered, 1):.1%} "
         f"({c.get('answered_wrong', 0)} of {answered}) | ≤ 5% |",
-        f"| handed off | {c.get('action_handoff', 0) / n:.1%} | |",
+        f"| offered 2–3 questions | {suggested / n:.1%} | |",
+        f"| a fitting question was among them (the citizen took it) | {c.get('suggest_fit', 0) / max(suggested, 1):.1%} "
+        f"({c.get('suggest_fit', 0)} of {suggested}; full {c.get('via_suggestion_full', 0)}, "
+        f"partial {c.get('via_suggestion_partial', 0)}) | |",
+        f"| handed off (directly, or after \"none of these\") | {c.get('handed_off', 0) / n:.1%} | |",
         f"| needless handoffs | {c.get('needless_handoff', 0) / n:.1%} | ≤ 10% |",
         f"| asked for the topic first | {c.get('clarified', 0) / n:.1%} | |",
         f"| right entry first / in top 3 (of {c.get('covered', 0)} covered) | {c.get('top1', 0) / covered:.1%} / "

@@ -33,16 +33,16 @@ from bot.conversations import (
     set_status,
     sweep,
 )
-from bot.policy import MAX_PROCESSED_CHARS, Decision, Policy
+from bot.policy import MAX_PROCESSED_CHARS, VAGUE_CHARS, Decision, Policy
 from bot.replies import t
 from bot.settings import Settings
 from bot.store import Citizen, Conversation, Feedback, Message, Store, lock_citizen, utcnow
 from bot.taxonomy import Act, ConversationStatus, Kind, Outcome, Priority, TicketStatus, Topic, display_name
 from handoff.packet import build_packet
 from handoff.queue import enqueue, expected_wait_minutes, in_service_hours, open_ticket, position
-from knowledge_base.index import KnowledgeBase
+from knowledge_base.index import Hit, KnowledgeBase
 from nlu.classifier import Classifier
-from nlu.text import has_meaningful_text, is_chinese
+from nlu.text import content_chars, has_meaningful_text, is_chinese
 from nlu.urgency import KINDS as URGENCY_KINDS
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 MAX_STORED_CHARS = 20_000
 #: Fragments of one burst are read as one question, joined with this.
 FRAGMENT_JOIN = "，"
+#: The payload prefix of a "did you mean" question: ``/faq:<entry id>``, or ``/faq:none``.
+SUGGESTED = "/faq:"
 
 
 SMALL_TALK = {Act.greet, Act.thanks, Act.goodbye, Act.affirm, Act.deny, Act.chitchat}
@@ -230,7 +232,7 @@ class Engine:
                 citizen.language = "en"
             session.add(citizen)
             if payload and (kind is Kind.button or (kind is Kind.event and not text)):
-                text = pressed_label(payload, citizen.language)  # the transcript shows the label
+                text = self._pressed_label(payload, citizen.language)  # the transcript shows the label
             awaited = _pending_comment(session, citizen) if kind is Kind.text else None
             # A comment on a finished consultation belongs to it, not to a new conversation.
             conversation = (session.get(Conversation, awaited.conversation_id) if awaited else None) or \
@@ -244,6 +246,15 @@ class Engine:
             session.commit()
             assert conversation.id is not None
             return Accepted(citizen.id, conversation.id, stored, held)
+
+    def _pressed_label(self, payload: str, lang: str) -> str:
+        if payload.startswith(SUGGESTED):
+            entry = self.kb.get(payload.removeprefix(SUGGESTED))
+            if entry is not None:
+                return entry.question
+            if payload == SUGGESTED + "none":
+                return t("btn_none_fit", lang)
+        return pressed_label(payload, lang)
 
     def reply_to(self, message_id: int, conversation_id: int) -> Reply:
         """What was said in answer to one stored message (or nothing yet, if it is held)."""
@@ -517,6 +528,13 @@ class Engine:
             buttons = [_button(display_name(tp, lang), f"/topic:{tp.value}") for tp in c.top_topics(3)]
             buttons += [_button(t("btn_other", lang), "/topic:none"), _button(t("btn_lawyer", lang), "/lawyer")]
             say(t("clarify", lang), buttons=buttons, decision={"action": "clarify"})
+        elif decision.action == "suggest":
+            conversation.clarify_text = text[:MAX_PROCESSED_CHARS]
+            set_status(session, conversation, ConversationStatus.clarifying)
+            buttons = [_button(h.entry.question, SUGGESTED + h.entry.id) for h in decision.suggestions]
+            buttons += [_button(t("btn_none_fit", lang), SUGGESTED + "none"), _button(t("btn_lawyer", lang), "/lawyer")]
+            say(t("suggest", lang), buttons=buttons,
+                decision={"action": "suggest", "suggestions": [h.entry.id for h in decision.suggestions]})
         else:
             self._hand_off(session, conversation, decision.reason, decision.record(), c.urgent,
                            c.triage.urgent_reasons, lang, say)
@@ -592,8 +610,8 @@ class Engine:
                                                                             "kind": kind})
         elif reason.startswith("complex"):
             say(t("handoff_complex", lang))
-        elif reason == "unclear_after_clarifying":
-            say(t("handoff_unclear", lang))
+        elif reason in ("unclear_after_clarifying", "none_fit", "no_entry"):
+            say(t("handoff_" + {"unclear_after_clarifying": "unclear"}.get(reason, reason), lang))
         conversation.pending_outcome = None
         packet = build_packet(session, conversation, reason, record)
         ticket = enqueue(session, conversation, urgent=urgent, reason=reason.split(":")[0], packet=packet)
@@ -640,6 +658,8 @@ class Engine:
                 say(t("withdrawn", lang))
         elif payload.startswith("/topic:"):
             self._picked_topic(session, conversation, payload.split(":", 1)[1], lang, say)
+        elif payload.startswith(SUGGESTED):
+            self._picked_question(session, conversation, payload.removeprefix(SUGGESTED), lang, say)
         elif payload.startswith("/rate:"):
             self._rate(session, citizen, payload.split(":", 1)[1], lang, say)
         elif payload == "/comment":
@@ -676,11 +696,31 @@ class Engine:
             return
         conversation.topic = topic.value
         session.add(conversation)
-        if not question:  # a category picked from the greeting menu: ask for the details
+        if not question or content_chars(question) < VAGUE_CHARS:  # a category picked from the menu, or
+            # after "我想咨询个事": ask for the details
             say(t("affirm", lang))
             return
         decision = self.decide(question, topic=topic, clarified=True)
         self._act(session, conversation, decision, lang, say, text=question)
+
+    def _picked_question(self, session: Session, conversation: Conversation, faq_id: str, lang: str,
+                         say: Any) -> None:
+        """A "did you mean" question chosen: answer it; "none of these" goes to a lawyer."""
+        question = conversation.clarify_text
+        if faq_id == "none":
+            self._hand_off(session, conversation, "none_fit", None, False, [], lang, say)
+            return
+        entry = self.kb.get(faq_id)
+        if entry is None:  # a button from an older knowledge base
+            say(t("suggestion_gone", lang), buttons=[_button(t("btn_lawyer", lang), "/lawyer")])
+            return
+        c = self.policy.classifier.classify(question or entry.question)
+        hit = Hit(entry, score=1.0, dense=0.0, lexical=0.0)
+        decision = Decision(question or entry.question, c, "answer", reason="suggestion_taken", hit=hit, hits=[hit])
+        conversation.service = entry.service.value
+        conversation.topic = entry.topic.value
+        session.add(conversation)
+        self._answer(session, conversation, decision, lang, say)
 
     def _rate(self, session: Session, citizen: Citizen, value: str, lang: str, say: Any) -> None:
         if not value.isdigit() or not 1 <= int(value) <= 5:

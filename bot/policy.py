@@ -1,4 +1,4 @@
-"""What to do with one question: answer, clarify or hand off. Pure: no database, no side effects.
+"""What to do with one question: answer, suggest, clarify or hand off. Pure: no database, no side effects.
 
 The engine asks it for every text a citizen writes; ``legalbot ask --json`` shows its answer as is.
 """
@@ -14,7 +14,7 @@ from bot.settings import Settings
 from bot.taxonomy import Act, Topic
 from knowledge_base.index import Hit, KnowledgeBase
 from nlu.classifier import Classification, Classifier
-from nlu.text import has_meaningful_text, normalize
+from nlu.text import content_chars, has_meaningful_text, is_chinese, normalize
 
 MAX_PROCESSED_CHARS = 2000
 #: How much more retrieval must score when the classifier is unsure of the topic.
@@ -22,6 +22,11 @@ AMBIGUITY_EXTRA = 0.05
 #: A decision made when a short message arrived is reused when it is processed, if that is this soon.
 RECENT_SECONDS = 10.0
 RECENT_SIZE = 256
+#: A message with fewer letters than this besides the words that only ask ("我想咨询个事") says too
+#: little to search with: the citizen is asked which area it concerns.
+VAGUE_CHARS = 2
+#: At most this many questions are offered when the bot is not sure enough to answer.
+SUGGESTIONS = 3
 
 
 @dataclass
@@ -30,11 +35,13 @@ class Decision:
 
     text: str
     classification: Classification
-    action: str  # answer | clarify | handoff | safety_check
+    action: str  # answer | suggest | clarify | handoff | safety_check
     reason: str = ""
     hit: Hit | None = None
     hits: list[Hit] = field(default_factory=list)
     ambiguous: bool = False
+    #: The entries offered as "did you mean" questions (action ``suggest``), best first.
+    suggestions: list[Hit] = field(default_factory=list)
 
     def contract(self, lang: str = "zh") -> dict[str, Any]:
         c = self.classification
@@ -49,12 +56,14 @@ class Decision:
             "score": round(self.hit.score, 4) if self.hit else None,
             "answer": entry.answer if entry else None,
             "legal_basis": [str(b) for b in entry.legal_basis] if entry else [],
+            "suggestions": [{"faq_id": h.entry.id, "question": h.entry.question} for h in self.suggestions],
         }
 
     def record(self) -> dict[str, Any]:
         return {**self.classification.decision(), "action": self.action, "reason": self.reason,
                 "ambiguous": self.ambiguous,
-                "hits": [h.as_dict() for h in self.hits[:3]]}
+                "hits": [h.as_dict() for h in self.hits[:3]],
+                **({"suggestions": [h.entry.id for h in self.suggestions]} if self.suggestions else {})}
 
 
 class Policy:
@@ -89,19 +98,35 @@ class Policy:
             return Decision(text, c, "handoff", reason="asked_for_human")
         if c.triage.complex:
             return Decision(text, c, "handoff", reason="complex:" + ",".join(c.triage.complex_reasons))
+        if topic is None and not clarified and content_chars(text) < VAGUE_CHARS:
+            return Decision(text, c, "clarify", reason="vague")
         ambiguous = topic is None and self.ambiguous(c)
         prior = topic or (None if ambiguous else c.topic)
-        hits = self.kb.search(text, topic=prior, k=5)
+        hits = self._in_language(self.kb.search(text, topic=prior, k=5), text)
         best = hits[0] if hits else None
         # An unsure classifier needs a clearer retrieval match before the bot answers on its own.
         needed = self.settings.kb_answer_threshold + (AMBIGUITY_EXTRA if ambiguous else 0.0)
         if best and best.score >= needed:
             return Decision(text, c, "answer", reason="retrieved", hit=best, hits=hits, ambiguous=ambiguous)
+        offer = [h for h in hits if h.score >= self.settings.kb_suggest_threshold][:SUGGESTIONS]
+        if offer:
+            # Not sure enough to answer, but the likely questions are known: let the citizen pick one.
+            return Decision(text, c, "suggest", reason="unsure", hit=best, hits=hits, ambiguous=ambiguous,
+                            suggestions=offer)
         if clarified or topic is not None:
             return Decision(text, c, "handoff", reason="unclear_after_clarifying", hit=best, hits=hits,
                             ambiguous=ambiguous)
-        return Decision(text, c, "clarify", reason="ambiguous" if ambiguous else "low_confidence", hit=best,
-                        hits=hits, ambiguous=ambiguous)
+        if ambiguous:  # the area itself is in doubt: ask which one
+            return Decision(text, c, "clarify", reason="ambiguous", hit=best, hits=hits, ambiguous=ambiguous)
+        # A clear area and a real question, but nothing in the knowledge base comes near it.
+        return Decision(text, c, "handoff", reason="no_entry", hit=best, hits=hits)
+
+    @staticmethod
+    def _in_language(hits: list[Hit], text: str) -> list[Hit]:
+        """Entries in the language the citizen wrote in, when there are any: a reply is in one language."""
+        lang = "zh" if is_chinese(text) else "en"
+        same = [h for h in hits if h.entry.lang == lang]
+        return same or hits
 
     def ambiguous(self, c: Classification) -> bool:
         """Low topic confidence, or two topics too close to call (LEGALBOT_NLU_* settings)."""
@@ -129,4 +154,4 @@ class Policy:
         c = decision.classification
         if c.urgent or decision.action == "safety_check":
             return False
-        return c.act in (Act.greet, Act.chitchat) or decision.action == "clarify"
+        return c.act in (Act.greet, Act.chitchat) or decision.action in ("clarify", "suggest")

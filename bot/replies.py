@@ -48,6 +48,16 @@ TEXTS: dict[str, dict[str, str]] = {
                            "back. For advice now call the 12348 hotline; in an emergency call 110."},
     "handoff_complex": {"zh": "您的情况涉及的问题较多或已进入法律程序，由律师为您解答更稳妥。",
                         "en": "Your situation involves several issues or ongoing proceedings, so a lawyer should answer."},
+    "suggest": {"zh": "我还不能确定您问的是哪一点。您是想问下面哪个问题？请点选：",
+                "en": "I am not sure which point you are asking about. Did you mean one of these?"},
+    "suggestion_gone": {"zh": "这个问题的解答已更新，请重新描述一下您的问题，或转接律师。",
+                        "en": "That answer has been updated; please ask your question again, or talk to a lawyer."},
+    "handoff_none_fit": {"zh": "抱歉，这些都不是您要问的。为避免给出不对的解答，将为您转接律师。",
+                         "en": "Sorry none of those fit. So as not to give you a wrong answer, I will connect you to a "
+                               "lawyer."},
+    "handoff_no_entry": {"zh": "这个问题我暂时没有可靠的解答，为避免误导您，将为您转接律师。",
+                         "en": "I do not have a reliable answer to this yet, so as not to mislead you I will connect you "
+                               "to a lawyer."},
     "handoff_unclear": {"zh": "我没能准确理解您的问题，为避免给出错误解答，将为您转接律师。",
                         "en": "I could not understand your question well enough to answer safely, so I will connect "
                               "you to a lawyer."},
@@ -158,6 +168,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "btn_not_helpful": {"zh": "没帮助", "en": "Not helpful"},
     "btn_lawyer": {"zh": "转接律师", "en": "Talk to a lawyer"},
     "btn_cancel": {"zh": "取消转接", "en": "Cancel"},
+    "btn_none_fit": {"zh": "都不是", "en": "None of these"},
     "btn_other": {"zh": "都不是", "en": "None of these"},
     "btn_menu": {"zh": "菜单", "en": "Menu"},
     # ---- what a citizen can ask for besides a question (bot/actions.py) ----

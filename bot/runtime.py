@@ -43,7 +43,7 @@ def build_kb(settings: Settings, progress: bool = False) -> None:
     except Exception:  # the encoder only borrows words from the training data; it does not need it
         vocabulary = []
     kb_index.build(entries, settings.index_dir, encoder_model=settings.encoder_model, progress=progress,
-                   vocabulary_texts=vocabulary)
+                   vocabulary_texts=vocabulary, semantic=settings.kb_semantic)
 
 
 def ensure_built(settings: Settings, progress: bool = True) -> None:

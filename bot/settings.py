@@ -41,8 +41,12 @@ class Settings(BaseSettings):
     #: A sentence-transformers model name or path; empty means the project's own Chinese encoder,
     #: trained from the knowledge base by ``legalbot kb build``.
     encoder_model: str = ""
+    #: Also rank entries with the pretrained e5 encoder's vectors (nlu/semantic.py), fused by rank.
+    kb_semantic: bool = True
     #: Fused retrieval score below which the bot does not answer.
     kb_answer_threshold: float = 0.5
+    #: Below the answer threshold, entries scoring at least this are offered as "did you mean" questions.
+    kb_suggest_threshold: float = 0.3
 
     #: Amounts in yuan above which a question goes to a lawyer.
     complex_amount_limit: int = 500_000

@@ -1,4 +1,6 @@
-"""Build, store and search the knowledge base index: dense FAISS fused with BM25, topic as a prior.
+"""Build, store and search the knowledge base index: dense FAISS fused with BM25, topic as a prior,
+and, where the pretrained e5 encoder is available, its vectors of every view and of every answer,
+combined with the first by reciprocal-rank fusion (each ranking votes 1/(RRF_K + rank)).
 
 An index is a versioned folder under ``var/index/`` (entries, vectors, encoder, metadata); the file
 ``CURRENT`` names the one in service and a running server swaps to a new one on its next search.
@@ -30,6 +32,10 @@ DENSE_WEIGHT = 0.5
 TOPIC_PRIOR = 0.05
 #: Views fetched from an approximate (IVF) index before fusion.
 CANDIDATES = 256
+#: Reciprocal-rank fusion constant: how evenly the rankings' lower places still vote.
+RRF_K = 60
+#: An answer as e5 reads it: the question and the start of the answer.
+PASSAGE_ANSWER_CHARS = 300
 
 
 class IndexUnavailable(RuntimeError):
@@ -39,20 +45,46 @@ class IndexUnavailable(RuntimeError):
 @dataclass
 class Hit:
     entry: Entry
+    #: The fused dense+lexical score (with the topic prior): what the answer thresholds compare.
     score: float
     dense: float
     lexical: float
+    #: e5's cosine with the entry (best of its views and its answer); 0 without e5.
+    semantic: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {"faq_id": self.entry.id, "score": round(self.score, 4),
-                "dense": round(self.dense, 4), "lexical": round(self.lexical, 4)}
+                "dense": round(self.dense, 4), "lexical": round(self.lexical, 4),
+                "semantic": round(self.semantic, 4)}
+
+
+def passage_texts(entries: Sequence[Entry]) -> list[str]:
+    """What e5 reads of the knowledge base: every view (question, paraphrases), then every answer."""
+    views = [text for e in entries for text in e.texts]
+    return views + [f"{e.question}\n{e.answer[:PASSAGE_ANSWER_CHARS]}" for e in entries]
+
+
+def _ranks(scores: np.ndarray) -> np.ndarray:
+    ranks = np.empty(len(scores), dtype=np.float32)
+    ranks[np.argsort(-scores, kind="stable")] = np.arange(len(scores), dtype=np.float32)
+    return ranks
+
+
+def encode_passages(entries: Sequence[Entry]) -> np.ndarray | None:
+    """e5 vectors of :func:`passage_texts`, or None where the encoder cannot load (then lexical+dense only)."""
+    from nlu import semantic
+    try:
+        return semantic.shared().passages(passage_texts(entries))
+    except semantic.EncoderUnavailable as exc:
+        log.warning("knowledge base index without e5 vectors: %s", exc)
+        return None
 
 
 class SearchIndex:
     """Entries, their views (question and paraphrases), one vector per view, and BM25 over views."""
 
     def __init__(self, entries: Sequence[Entry], encoder: Encoder, vectors: np.ndarray | None = None,
-                 version: str = "memory") -> None:
+                 version: str = "memory", passages: np.ndarray | None = None) -> None:
         self.entries = list(entries)
         self.encoder = encoder
         self.version = version
@@ -69,6 +101,26 @@ class SearchIndex:
         self.dense = VectorIndex.build(self.vectors)
         self.bm25 = BM25(self.view_texts)
         self.by_id = {e.id: e for e in self.entries}
+        self.topics = np.array([e.topic.value for e in self.entries])
+        expected = len(self.view_texts) + len(self.entries)
+        if passages is not None and len(passages) != expected:
+            log.warning("ignoring e5 vectors for %d passages; the index has %d", len(passages), expected)
+            passages = None
+        self.passages = None if passages is None else np.ascontiguousarray(passages, dtype=np.float32)
+
+    def semantic_scores(self, query: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Per-entry e5 cosines: (the better of the two, the best view, the answer), or None without e5."""
+        if self.passages is None:
+            return None
+        from nlu import semantic
+        try:
+            vector = semantic.shared().query(query)
+        except semantic.EncoderUnavailable:
+            return None
+        sims = self.passages @ vector
+        n_views = len(self.view_texts)
+        per_view = self._per_entry(sims[:n_views])
+        return np.maximum(per_view, sims[n_views:]), per_view, sims[n_views:]
 
     def _per_entry(self, view_scores: np.ndarray) -> np.ndarray:
         best = np.full(len(self.entries), -1.0, dtype=np.float32)
@@ -96,13 +148,21 @@ class SearchIndex:
         else:
             fused = DENSE_WEIGHT * np.clip(dense, 0, 1) + (1 - DENSE_WEIGHT) * lexical
         if topic is not None:
-            fused = fused + TOPIC_PRIOR * np.array([e.topic == topic for e in self.entries], dtype=np.float32)
+            fused = fused + TOPIC_PRIOR * (self.topics == topic.value).astype(np.float32)
         return fused, dense, lexical
 
     def search(self, query: str, topic: Topic | None = None, k: int = 5, mode: str = "fused") -> list[Hit]:
         fused, dense, lexical = self.scores(query, topic, mode)
-        order = np.argsort(-fused)[:k]
-        return [Hit(self.entries[i], float(fused[i]), float(dense[i]), float(lexical[i])) for i in order]
+        semantic = self.semantic_scores(query) if mode == "fused" else None
+        if semantic is None:
+            order = np.argsort(-fused, kind="stable")[:k]
+            best_e5 = np.zeros(len(self.entries), dtype=np.float32)
+        else:
+            best_e5, per_view, per_answer = semantic
+            votes = sum(1.0 / (RRF_K + _ranks(s)) for s in (fused, per_view, per_answer))
+            order = np.argsort(-votes, kind="stable")[:k]
+        return [Hit(self.entries[i], float(fused[i]), float(dense[i]), float(lexical[i]), float(best_e5[i]))
+                for i in order]
 
 
 def _fingerprint(entries: Sequence[Entry]) -> str:
@@ -111,7 +171,7 @@ def _fingerprint(entries: Sequence[Entry]) -> str:
 
 
 def build(entries: Sequence[Entry], index_dir: Path, encoder_model: str = "", progress: bool = False,
-          vocabulary_texts: Sequence[str] = (), promote: bool = True) -> Path:
+          vocabulary_texts: Sequence[str] = (), promote: bool = True, semantic: bool = True) -> Path:
     """Train (or load) the encoder, embed every view, and write a new index version."""
     started = time.perf_counter()
     fingerprint = _fingerprint(entries)
@@ -126,13 +186,17 @@ def build(entries: Sequence[Entry], index_dir: Path, encoder_model: str = "", pr
                              vocabulary_texts=vocabulary_texts, progress=progress)
         encoder = SentenceTransformerEncoder(target / "encoder")
         encoder_ref = "encoder"
-    index = SearchIndex(entries, encoder, version=version)
+    passages = encode_passages(entries) if semantic else None
+    index = SearchIndex(entries, encoder, version=version, passages=passages)
     index.dense.write(str(target / "vectors.faiss"))
+    if passages is not None:
+        np.save(target / "passages.npy", passages.astype(np.float16))
     (target / "entries.json").write_text(
         json.dumps([e.public() for e in entries], ensure_ascii=False, indent=1), encoding="utf-8"
     )
     meta = {"version": version, "entries": len(entries), "views": len(index.view_texts),
             "encoder": encoder_ref, "dim": encoder.dim, "fingerprint": fingerprint,
+            "semantic": passages is not None,
             "build_seconds": round(time.perf_counter() - started, 3)}
     (target / "meta.json").write_text(json.dumps(meta, indent=2))
     if promote:
@@ -149,7 +213,8 @@ def load(path: Path) -> SearchIndex:
     ref = meta["encoder"]
     encoder = SentenceTransformerEncoder(path / ref if ref == "encoder" else ref)
     vectors = VectorIndex.read(str(path / "vectors.faiss")).reconstruct_all()
-    return SearchIndex(entries, encoder, vectors=vectors, version=meta["version"])
+    passages = np.load(path / "passages.npy") if (path / "passages.npy").exists() else None
+    return SearchIndex(entries, encoder, vectors=vectors, version=meta["version"], passages=passages)
 
 
 def current_path(index_dir: Path) -> Path | None:

@@ -35,6 +35,8 @@ class EncoderUnavailable(RuntimeError):
 #: seconds instead of minutes (`make vectors` refreshes it; a text missing from it is encoded and
 #: cached as usual, so a stale seed only costs time).
 SEED = Path(__file__).resolve().parent / "e5-query-seed.npz"
+#: The same for the knowledge base's passages (its questions, paraphrases and answers).
+PASSAGE_SEED = Path(__file__).resolve().parent / "e5-passage-seed.npz"
 
 
 def cache_dir() -> Path:
@@ -80,7 +82,7 @@ class Encoder:
         texts = [t[:MAX_CHARS] for t in texts]
         store = _DiskCache(cache_dir() / ("e5-passage" if passages else "e5-query")) if disk_cache else None
         known = store.load() if store else {}
-        seed = _DiskCache(SEED).load() if disk_cache and not passages else {}
+        seed = _DiskCache(PASSAGE_SEED if passages else SEED).load() if disk_cache else {}
         missing = sorted({t for t in texts if _key(t) not in known and _key(t) not in seed}, key=len)
         if missing:
             log.info("encoding %d texts with e5 (about %d s)", len(missing), len(missing) * 0.04)
@@ -149,11 +151,12 @@ def shared() -> Encoder:
         return _shared
 
 
-def write_seed(texts: Sequence[str]) -> int:
-    """Encode ``texts`` (normalised, as training sees them) and write them as the committed seed."""
+def write_seed(texts: Sequence[str], passages: bool = False) -> int:
+    """Encode ``texts`` (as training or the index sees them) and write them as the committed seed."""
     texts = sorted({t[:MAX_CHARS] for t in texts})
-    vectors = shared().queries(texts)
-    _DiskCache(SEED).save(dict(zip((_key(t) for t in texts), vectors, strict=True)), dtype=np.float16)
+    vectors = shared().passages(texts) if passages else shared().queries(texts)
+    seed = PASSAGE_SEED if passages else SEED
+    _DiskCache(seed).save(dict(zip((_key(t) for t in texts), vectors, strict=True)), dtype=np.float16)
     return len(texts)
 
 
@@ -166,3 +169,7 @@ if __name__ == "__main__":  # `make vectors`
     own += [row["text"] for path in training.urgency_sets().values() if path.exists()
             for row in urgency.load_labelled_jsonl(path)]
     print(f"wrote {write_seed([normalize(t) for t in own])} vectors to {SEED}")  # noqa: T201
+    from knowledge_base.faq import load_entries
+    from knowledge_base.index import passage_texts
+    written = write_seed(passage_texts(load_entries(Settings().faq_dir)), passages=True)
+    print(f"wrote {written} vectors to {PASSAGE_SEED}")  # noqa: T201

@@ -30,6 +30,21 @@ def has_meaningful_text(text: str) -> bool:
     return any(ch.isalnum() for ch in normalize(text))
 
 
+#: Words that ask without saying what about: a message made only of these carries no legal point.
+_GENERIC = re.compile(
+    r"你好|您好|请问|问一下|问问|想问|我想|咨询|一下|有个|有一个|一个|问个|个事|这个|那个|这种|事情|事儿|事|问题|情况|"
+    r"怎么办|怎么处理|怎么解决|如何处理|怎么弄|怎么|如何|该|应该|可以|能不能|能|吗|呢|啊|呀|吧|了|的|我|你|您|们|"
+    r"帮忙|帮我|帮帮|看看|法律|律师|"
+    r"\b(?:hi|hello|please|help|question|questions|legal|lawyer|what|should|can|could|do|i|a|an|the|have|has|"
+    r"my|me|you|about|some|advice|ask|want|to|need|is|it|this|that)\b"
+)
+
+
+def content_chars(text: str) -> int:
+    """How many letters and CJK characters remain once the words that only ask are taken out."""
+    return sum(ch.isalnum() for ch in _GENERIC.sub("", normalize(text)))
+
+
 @lru_cache(maxsize=4096)
 def words(text: str) -> tuple[str, ...]:
     """jieba words of normalised text, without spaces and punctuation."""

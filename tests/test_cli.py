@@ -14,7 +14,7 @@ from bot.settings import get_settings
 
 CLASSIFY_KEYS = {"text", "service", "service_confidence", "topic", "topic_confidence", "act", "urgent", "safety_check",
                  "ranking"}
-ASK_KEYS = {"text", "service", "topic", "urgent", "action", "faq_id", "score", "answer", "legal_basis"}
+ASK_KEYS = {"text", "service", "topic", "urgent", "action", "faq_id", "score", "answer", "legal_basis", "suggestions"}
 
 
 @pytest.fixture

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from sqlmodel import select
 
 from bot.channels.testing import TestChat
-from bot.runtime import Runtime
+from bot.engine import SUGGESTED
+from bot.replies import t
+from bot.runtime import Runtime, build_runtime
+from bot.settings import Settings
 from bot.store import Feedback, HandoffTicket, Message
 from bot.taxonomy import ConversationStatus, Outcome, Priority, TicketStatus
 from handoff.auth import create_lawyer
@@ -77,18 +82,74 @@ def test_not_urgent_questions_about_divorce_cooling_off(runtime: Runtime, chat: 
     assert runtime.queue.tickets() == []
 
 
-def test_ambiguous_question_asks_once_with_categories_then_hands_off_when_none_fits(
+def test_vague_question_asks_once_with_categories_then_hands_off_when_none_fits(
     runtime: Runtime, chat: TestChat
 ) -> None:
-    chat.say("这个事情我该怎么办啊")
+    chat.say("这个事情我该怎么办啊")  # no legal point at all: the area is asked, nothing is guessed
     assert chat.conversation().status == ConversationStatus.clarifying
     payloads = chat.button_payloads()
     assert any(p.startswith("/topic:") for p in payloads) and "/lawyer" in payloads
+    assert not any(p.startswith(SUGGESTED) for p in payloads)
     chat.press("/topic:none")
     assert not any(p.startswith("/topic:") for p in chat.button_payloads())  # no second round of categories
     assert chat.conversation().status == ConversationStatus.waiting
     [view] = runtime.queue.tickets()
     assert view.ticket.reason == "unclear_after_clarifying"
+
+
+def test_vague_question_then_an_area_asks_for_the_details(runtime: Runtime, chat: TestChat) -> None:
+    chat.say("我想咨询个事")
+    chat.press("/topic:labor")
+    assert [m.text for m in chat.last.messages] == [t("affirm", "zh")]
+    assert runtime.queue.tickets() == []
+
+
+@pytest.fixture
+def unsure_runtime(settings: Settings) -> Iterator[Runtime]:
+    """Never sure enough to answer on its own: every legal question gets "did you mean" questions."""
+    rt = build_runtime(settings.model_copy(update={"kb_answer_threshold": 5.0, "kb_suggest_threshold": 0.0}))
+    yield rt
+    rt.store.dispose()
+
+
+def test_unsure_offers_questions_and_answers_the_one_picked(unsure_runtime: Runtime) -> None:
+    chat = TestChat(unsure_runtime.engine, user_id="citizen-suggest")
+    chat.say("老板拖欠工资三个月了怎么办")
+    offer = chat.last.messages[-1]
+    assert offer.text == t("suggest", "zh") and offer.decision and offer.decision["action"] == "suggest"
+    picks = [b["payload"] for b in offer.buttons if b["payload"].startswith(SUGGESTED) and b["payload"] != SUGGESTED + "none"]
+    assert 1 <= len(picks) <= 3 and picks == [SUGGESTED + i for i in offer.decision["suggestions"]]
+    assert SUGGESTED + "none" in chat.button_payloads() and "/lawyer" in chat.button_payloads()
+    assert chat.conversation().status == ConversationStatus.clarifying
+    chosen = offer.decision["suggestions"][-1]
+    entry = unsure_runtime.kb.get(chosen)
+    assert entry is not None
+    chat.press(SUGGESTED + chosen)
+    assert chat.last.incoming.text == entry.question  # the transcript shows the question, not the payload
+    answer = chat.last.messages[-1]
+    assert answer.decision == {"action": "answer", "faq_id": chosen, "score": 1.0}
+    assert answer.text.startswith(entry.answer)
+    conversation = chat.conversation()
+    assert conversation.status == ConversationStatus.bot and conversation.pending_outcome == "answered"
+    assert conversation.topic == entry.topic.value and unsure_runtime.queue.tickets() == []
+
+
+def test_none_of_the_offered_questions_goes_to_a_lawyer(unsure_runtime: Runtime) -> None:
+    chat = TestChat(unsure_runtime.engine, user_id="citizen-none-fit")
+    chat.say("老板拖欠工资三个月了怎么办")
+    chat.press(SUGGESTED + "none")
+    assert t("handoff_none_fit", "zh") in [m.text for m in chat.last.messages]
+    assert chat.conversation().status == ConversationStatus.waiting
+    [view] = unsure_runtime.queue.tickets()
+    assert view.ticket.reason == "none_fit"
+
+
+def test_a_stale_offered_question_is_explained(unsure_runtime: Runtime) -> None:
+    chat = TestChat(unsure_runtime.engine, user_id="citizen-stale")
+    chat.say("老板拖欠工资三个月了怎么办")
+    chat.press(SUGGESTED + "no-such-entry")
+    assert [m.text for m in chat.last.messages] == [t("suggestion_gone", "zh")]
+    assert unsure_runtime.queue.tickets() == []
 
 
 def test_a_pressed_button_is_stored_as_its_label_and_keeps_its_payload(runtime: Runtime, chat: TestChat) -> None:

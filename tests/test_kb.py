@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.settings import Settings
@@ -84,6 +85,29 @@ def test_new_index_version_is_picked_up_without_restart(entries, tmp_path: Path)
     assert kb.index.version == first.name and len(kb.index.entries) == 20
     second = kb_index.build(entries[:30], tmp_path)
     assert kb.index.version == second.name and len(kb.index.entries) == 30
+
+
+def test_e5_vectors_are_built_stored_and_vote_by_rank(built_dir: Path) -> None:
+    index = KnowledgeBase(built_dir / "index").index
+    assert index.passages is not None and len(index.passages) == len(index.view_texts) + len(index.entries)
+    query = "公司拖了我两个月工资不给"
+    fused = index.scores(query)[0]
+    semantic = index.semantic_scores(query)
+    assert semantic is not None
+    _, per_view, per_answer = semantic
+    votes = sum(1.0 / (kb_index.RRF_K + kb_index._ranks(s)) for s in (fused, per_view, per_answer))
+    hits = index.search(query, k=5)
+    assert [h.entry.id for h in hits] == [index.entries[i].id for i in np.argsort(-votes, kind="stable")[:5]]
+    assert all(0 < h.semantic <= 1 for h in hits) and hits[0].entry.topic is Topic.labor
+    # Without e5 vectors the fused score alone orders the entries.
+    plain = SearchIndex(index.entries, index.encoder, vectors=index.vectors)
+    assert [h.entry.id for h in plain.search(query, k=5)] == [index.entries[i].id for i in np.argsort(-fused)[:5]]
+
+
+def test_e5_vectors_of_another_knowledge_base_are_ignored(entries) -> None:  # type: ignore[no-untyped-def]
+    wrong = np.zeros((3, 384), dtype=np.float32)
+    index = SearchIndex(entries[:10], HashingEncoder(), passages=wrong)
+    assert index.passages is None and index.semantic_scores("工资") is None
 
 
 def test_fused_search_with_a_test_double_encoder(entries) -> None:  # type: ignore[no-untyped-def]

@@ -28,8 +28,10 @@ def index() -> SearchIndex:
     return SearchIndex(load_entries(Settings().faq_dir), HashingEncoder())
 
 
-def engine(index: SearchIndex, rankings: Rankings, threshold: float, tmp_path: Path) -> Engine:
-    settings = Settings(data_dir=tmp_path, kb_answer_threshold=threshold, nlu_ambiguity_margin=0.1)
+def engine(index: SearchIndex, rankings: Rankings, threshold: float, tmp_path: Path,
+           suggest_threshold: float = 0.3) -> Engine:
+    settings = Settings(data_dir=tmp_path, kb_answer_threshold=threshold, nlu_ambiguity_margin=0.1,
+                        kb_suggest_threshold=suggest_threshold)
     store = Store(f"sqlite:///{tmp_path / 'p.db'}")
     return Engine(store, Classifier(FixedBackend(rankings)), KnowledgeBase.from_index(index), settings)
 
@@ -38,17 +40,41 @@ def test_clear_topic_and_good_match_answers(index: SearchIndex, tmp_path: Path) 
     best = index.search(QUESTION, k=1)[0].score
     decision = engine(index, CLEAR, best - 0.01, tmp_path).decide(QUESTION)
     assert decision.action == "answer" and not decision.ambiguous
+    assert decision.contract()["suggestions"] == []
 
 
 def test_two_close_topics_need_a_clearer_match(index: SearchIndex, tmp_path: Path) -> None:
     best = index.search(QUESTION, k=1)[0].score
     bot = engine(index, TORN, best - AMBIGUITY_EXTRA / 2, tmp_path)
     decision = bot.decide(QUESTION)
-    assert decision.ambiguous and decision.action == "clarify" and decision.reason == "ambiguous"
+    assert decision.ambiguous and decision.action == "suggest"
     assert engine(index, TORN, best - AMBIGUITY_EXTRA * 2, tmp_path).decide(QUESTION).action == "answer"
+    # Nothing near enough even to offer: only then is the citizen asked which area they mean.
+    unsure = engine(index, TORN, 2.0, tmp_path, suggest_threshold=2.0).decide(QUESTION)
+    assert unsure.action == "clarify" and unsure.reason == "ambiguous"
 
 
-def test_after_clarifying_an_unclear_question_goes_to_a_lawyer(index: SearchIndex, tmp_path: Path) -> None:
-    bot = engine(index, CLEAR, 2.0, tmp_path)  # nothing can reach the threshold
-    assert bot.decide(QUESTION).action == "clarify"
-    assert bot.decide(QUESTION, clarified=True).action == "handoff"
+def test_unsure_offers_the_likely_questions(index: SearchIndex, tmp_path: Path) -> None:
+    decision = engine(index, CLEAR, 2.0, tmp_path, suggest_threshold=0.0).decide(QUESTION)
+    assert decision.action == "suggest" and decision.reason == "unsure"
+    contract = decision.contract()
+    assert contract["action"] == "suggest" and contract["answer"] is None and contract["faq_id"] is None
+    offered = contract["suggestions"]
+    assert 2 <= len(offered) <= 3 and len({s["faq_id"] for s in offered}) == len(offered)
+    assert all(index.by_id[s["faq_id"]].question == s["question"] for s in offered)
+    assert all(index.by_id[s["faq_id"]].lang == "zh" for s in offered)  # the citizen wrote Chinese
+
+
+def test_english_question_is_offered_english_entries(index: SearchIndex, tmp_path: Path) -> None:
+    decision = engine(index, CLEAR, 2.0, tmp_path, suggest_threshold=0.0).decide(
+        "My landlord will not give my deposit back")
+    assert decision.suggestions and all(h.entry.lang == "en" for h in decision.suggestions)
+
+
+def test_nothing_near_goes_to_a_lawyer_unless_too_vague(index: SearchIndex, tmp_path: Path) -> None:
+    bot = engine(index, CLEAR, 2.0, tmp_path, suggest_threshold=2.0)  # nothing can reach either threshold
+    decision = bot.decide(QUESTION)
+    assert decision.action == "handoff" and decision.reason == "no_entry"
+    vague = bot.decide("我想问个事")
+    assert vague.action == "clarify" and vague.reason == "vague"
+    assert bot.decide("我想问个事", clarified=True).action == "handoff"

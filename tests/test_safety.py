@@ -128,7 +128,7 @@ def test_safe_goes_on_with_the_question_and_does_not_ask_again(runtime: Runtime,
     texts = [m.text for m in unsure_chat.last.messages]
     assert texts[0] == t("safe_noted", "zh")
     assert t("safety_check", "zh") not in texts
-    assert unsure_chat.last.messages[-1].decision["action"] in ("answer", "clarify", "handoff")  # type: ignore[index]
+    assert unsure_chat.last.messages[-1].decision["action"] in ("answer", "suggest", "clarify", "handoff")  # type: ignore[index]
     assert not any(tk.priority == Priority.urgent for tk in tickets(runtime))
 
 
@@ -150,7 +150,7 @@ def test_an_ordinary_question_is_not_interrupted(runtime: Runtime, unsure_chat: 
 def test_an_unanswered_safety_question_does_not_stop_a_new_question(unsure_chat: TestChat) -> None:
     unsure_chat.say(UNSURE)
     unsure_chat.say(QUIET)
-    assert unsure_chat.last.messages[-1].decision["action"] in ("answer", "clarify")  # type: ignore[index]
+    assert unsure_chat.last.messages[-1].decision["action"] in ("answer", "suggest", "clarify")  # type: ignore[index]
     assert unsure_chat.conversation().status in (ConversationStatus.bot, ConversationStatus.clarifying)
 
 
