@@ -110,6 +110,60 @@ def set_language(session: Session, citizen: Citizen, payload: str) -> str:
     return t("language_set", citizen.language)
 
 
+# ---- questions about the service itself, not the law ------------------------------------------------
+
+_HOURS = re.compile(r"(几点|什么时候|啥时候|何时)(上班|下班|有人|开门|能找到律师|有律师)|(工作|上班|办公|服务)时间|"
+                    r"working hours|opening hours|when (are you|is (the|a) lawyer) (open|available)")
+_CENTRE = re.compile(r"(最近的?|附近的?|在哪|哪里有|地址|怎么走).{0,10}(法律服务中心|法律服务站|法律援助中心|司法所|公证处|服务中心)|"
+                     r"(法律服务中心|法律服务站|法律援助中心|司法所|公证处).{0,8}(在哪|地址|怎么走|哪里)|"
+                     r"(nearest|where is the) (public )?legal (service|aid) (centre|center|office)")
+
+
+def front_desk(text: str) -> str | None:
+    """"hours" or "centres" when a message asks about the service itself ("你们几点上班"), else None."""
+    typed = unicodedata.normalize("NFKC", text).strip().lower()
+    if len(typed) > 60:
+        return None  # a story that mentions an office is a legal question
+    if _CENTRE.search(typed):
+        return "centres"
+    if _HOURS.search(typed):
+        return "hours"
+    return None
+
+
+_WEEKDAYS = {"zh": "一二三四五六日", "en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]}
+
+
+def days_text(service_days: str, lang: str) -> str:
+    """"1,2,3,4,5" as 周一至周五 / Mon–Fri; other sets listed day by day."""
+    try:
+        days = sorted({int(d) for d in service_days.split(",") if d.strip()} & set(range(1, 8)))
+    except ValueError:
+        return service_days
+    names = [_WEEKDAYS[lang if lang in _WEEKDAYS else "zh"][d - 1] for d in days]
+    if lang == "en":
+        return "every day" if len(days) == 7 else (f"{names[0]}–{names[-1]}" if days == list(range(days[0], days[-1] + 1))
+                                                     and len(days) > 2 else ", ".join(names))
+    if len(days) == 7:
+        return "每天"
+    if len(days) > 2 and days == list(range(days[0], days[-1] + 1)):
+        return f"周{names[0]}至周{names[-1]}"
+    return "、".join("周" + n for n in names)
+
+
+def centres_reply(centres_file: Path, lang: str) -> str:
+    """The configured centres, for a citizen who asks where to go (sharing a location finds the nearest)."""
+    try:
+        centres = load_service_centres(centres_file)
+    except (OSError, ValueError, yaml.YAMLError):
+        log.exception("cannot read the service centres file")
+        centres = []
+    if not centres:
+        return t("no_centre", lang)
+    lines = [t("centre_line", lang, name=c.name, address=c.address, phone=c.phone) for c in centres[:5]]
+    return t("centres", lang, centres="\n".join(lines))
+
+
 # ---- a shared location ------------------------------------------------------------------------------
 
 

@@ -476,11 +476,19 @@ class Engine:
             if status is not ConversationStatus.waiting:
                 say(t("empty", lang))
             return
+        desk = actions.front_desk(text)
+        if desk is not None:  # "你们几点上班", "最近的法律服务中心在哪": about the service, not the law
+            message.decision = {"front_desk": desk}
+            say(actions.centres_reply(self.settings.service_centres_file, lang) if desk == "centres" else
+                t("hours", lang, hours=self.settings.service_hours, days=actions.days_text(self.settings.service_days,
+                                                                                               lang)))
+            return
         if status is ConversationStatus.waiting:
             ticket = open_ticket(session, conversation.id or 0)
             if ticket is not None and ticket.priority == Priority.urgent:
                 say(t("urgent_still_waiting", lang), emergency=True, buttons=[_button(t("btn_cancel", lang), "/cancel")])
             elif ticket is not None:
+                self._answer_while_waiting(conversation, text, lang, say)
                 ahead = position(session, ticket)
                 say(t("still_waiting", lang, ahead=ahead), buttons=[_button(t("btn_cancel", lang), "/cancel")])
             return
@@ -598,6 +606,22 @@ class Engine:
             buttons=[_button(t("btn_helpful", lang), "/helpful"), _button(t("btn_not_helpful", lang), "/not_helpful"),
                      _button(t("btn_lawyer", lang), "/lawyer")],
             decision={"action": "answer", "faq_id": entry.id, "score": round(decision.hit.score, 4)})
+
+    def _answer_while_waiting(self, conversation: Conversation, text: str, lang: str, say: Any) -> None:
+        """A question asked while waiting for a lawyer is answered when the bot is sure of it; the
+        conversation stays in the queue and the lawyer reads both in the transcript."""
+        if content_chars(text) < VAGUE_CHARS:
+            return
+        decision = self.decide(text)
+        if decision.action != "answer" or decision.hit is None:
+            return
+        entry = decision.hit.entry
+        parts = [t("meanwhile", lang), entry.answer]
+        if entry.legal_basis:
+            parts.append(t("legal_basis", lang) + entry.basis_text())
+        parts.append(t("answer_footer", lang))
+        say("\n\n".join(parts), decision={"action": "answer", "faq_id": entry.id, "score": round(decision.hit.score, 4),
+                                          "while_waiting": True})
 
     def _hand_off(self, session: Session, conversation: Conversation, reason: str, record: dict[str, Any] | None,
                   urgent: bool, urgent_reasons: list[str], lang: str, say: Any) -> None:

@@ -48,6 +48,8 @@ TEXTS: dict[str, dict[str, str]] = {
                            "back. For advice now call the 12348 hotline; in an emergency call 110."},
     "handoff_complex": {"zh": "您的情况涉及的问题较多或已进入法律程序，由律师为您解答更稳妥。",
                         "en": "Your situation involves several issues or ongoing proceedings, so a lawyer should answer."},
+    "meanwhile": {"zh": "在律师接入之前，先为您提供一般性解答，供参考：",
+                  "en": "While you wait for the lawyer, here is some general information:"},
     "suggest": {"zh": "我还不能确定您问的是哪一点。您是想问下面哪个问题？请点选：",
                 "en": "I am not sure which point you are asking about. Did you mean one of these?"},
     "suggestion_gone": {"zh": "这个问题的解答已更新，请重新描述一下您的问题，或转接律师。",
@@ -227,6 +229,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "The nearest public legal service centre:\n{name}\nAddress: {address}\nPhone: {phone}\n"
               "(about {km:.1f} km away)\nYou can also call the 12348 hotline.",
     },
+    "centres": {"zh": "公共法律服务中心：\n{centres}\n\n发送您的位置，可查询离您最近的一处。也可拨打12348公共法律服务热线。",
+                "en": "Public legal service centres:\n{centres}\n\nShare your location to find the nearest one. You "
+                      "can also call the 12348 hotline."},
+    "centre_line": {"zh": "· {name}：{address}，电话 {phone}", "en": "· {name}: {address}, phone {phone}"},
+    "hours": {"zh": "律师在线时间：{hours}（{days}）。我（智能助手）全天在线；非工作时间转接的咨询，律师上班后会尽快回复。"
+                    "需要马上咨询可拨打12348公共法律服务热线；紧急情况请拨打110。",
+              "en": "Lawyers are on duty {hours} ({days}). I (the assistant) am here all day; a chat handed over out "
+                    "of hours is answered as soon as a lawyer is back. For advice now call 12348; in an emergency "
+                    "call 110."},
     "no_centre": {"zh": "抱歉，暂时查不到附近的公共法律服务中心。请拨打12348公共法律服务热线咨询。",
                   "en": "Sorry, I could not find a service centre near you. Please call the 12348 hotline."},
     # ---- how channels without buttons show them (WeChat) ----

@@ -77,9 +77,12 @@ _HYPOTHETICAL = re.compile(
 )
 
 COMPLEX_PATTERNS: dict[str, list[str]] = {
+    # A case of the citizen's that a court or tribunal is still deciding. A judgment already given
+    # ("已起诉，胜诉了", "法院判决书规定…") is not: what follows it (enforcement, support) is answerable.
     "proceedings_under_way": [
-        r"(已经|已|正在|在)(起诉|立案|开庭|审理|上诉|仲裁|申请仲裁|打官司)", r"(一审|二审|再审)(判决|判了|开庭|中)",
-        r"法院(判了|判决|传票|立案了)", r"(收到|接到)(了)?(法院)?(传票|起诉状|判决书|仲裁通知)",
+        r"(已经|已|正在|在)(起诉|立案|开庭|审理|上诉|仲裁|申请仲裁|打官司)(?![^。！？!?]{0,12}(胜诉|败诉|判决|判了|结案|生效|执行))",
+        r"(一审|二审|再审)(开庭|审理中|还没判|没判)", r"(马上|下周|明天|后天|月底)(就)?(要)?开庭",
+        r"法院(传票|立案了)", r"(收到|接到)(了)?(法院)?(的)?(传票|起诉状|应诉通知|仲裁通知)",
         r"(lawsuit|case) (is )?(pending|filed|under way)", r"court (hearing|summons)",
     ],
     "asks_for_lawyer": [

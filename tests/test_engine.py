@@ -340,3 +340,43 @@ def test_a_handoff_out_of_hours_says_when_and_where_to_call(runtime: Runtime, ho
     if off_duty:
         assert "12348" in notice[0] and "110" in notice[0] and hours in notice[0]
     assert chat.conversation().status == ConversationStatus.waiting  # the ticket is queued either way
+
+
+def test_a_question_while_waiting_is_answered_and_the_citizen_stays_in_the_queue(runtime: Runtime, chat: TestChat) -> None:
+    chat.say("老板拖欠工资三个月了")
+    chat.press("/lawyer")
+    chat.say("单位拖欠工资，我该怎么讨薪？")
+    texts = [m.text for m in chat.last.messages]
+    assert texts[0].startswith(t("meanwhile", "zh")) and chat.last.messages[0].decision["while_waiting"] is True
+    assert texts[-1].startswith(t("still_waiting", "zh", ahead=0)[:6])
+    conversation = chat.conversation()
+    assert conversation.status == ConversationStatus.waiting and conversation.pending_outcome is None
+    assert len(runtime.queue.tickets()) == 1
+    chat.say("好的")  # nothing to answer: only where the citizen stands
+    assert len(chat.last.messages) == 1 and not chat.last.messages[0].text.startswith(t("meanwhile", "zh"))
+
+
+@pytest.mark.parametrize("text", ["你们几点上班", "律师什么时候有人", "What are your working hours?"])
+def test_asking_when_lawyers_are_there_gets_the_hours(runtime: Runtime, chat: TestChat, text: str) -> None:
+    chat.say(text)
+    reply = chat.last.messages[-1]  # after the first-contact notice
+    assert runtime.settings.service_hours in reply.text and "12348" in reply.text
+    assert chat.last.incoming.decision == {"front_desk": "hours"} and runtime.queue.tickets() == []
+
+
+def test_asking_where_the_nearest_centre_is_lists_the_centres(runtime: Runtime, chat: TestChat) -> None:
+    from bot.service_centres import load_service_centres
+
+    chat.say("离我最近的法律服务中心在哪")
+    reply = chat.last.messages[-1]
+    first = load_service_centres(runtime.settings.service_centres_file)[0]
+    assert first.name in reply.text and first.phone in reply.text
+    assert chat.last.incoming.decision == {"front_desk": "centres"}
+
+
+def test_service_days_in_words() -> None:
+    from bot.actions import days_text
+
+    assert days_text("1,2,3,4,5", "zh") == "周一至周五" and days_text("1,2,3,4,5", "en") == "Mon–Fri"
+    assert days_text("1,2,3,4,5,6,7", "zh") == "每天" and days_text("6,7", "zh") == "周六、周日"
+    assert days_text("x", "zh") == "x"

@@ -118,5 +118,9 @@ def test_rules_alone_still_catch_the_unmistakable() -> None:
 def test_complexity_and_amounts() -> None:
     assert amounts_in("欠我3万元还有两万") == [30000, 20000]
     assert "proceedings_under_way" in triage("对方已经起诉我了", 500_000).complex_reasons
+    assert "proceedings_under_way" in triage("我收到了法院的传票，下周就要开庭，怎么准备", 500_000).complex_reasons
+    # A judgment already given is not a case under way: what follows it is answerable.
+    assert not triage("去年已经起诉了，也胜诉了，对方就是不还钱，怎么申请执行", 500_000).complex
+    assert not triage("法院判决书写了每月付抚养费，他一直不给怎么办", 500_000).complex
     assert "amount_above_limit" in triage("工程款600万没给", 500_000).complex_reasons
     assert not triage("欠我3000块", 500_000).complex
