@@ -42,7 +42,7 @@ from handoff.packet import build_packet
 from handoff.queue import enqueue, expected_wait_minutes, in_service_hours, open_ticket, position
 from knowledge_base.index import Hit, KnowledgeBase
 from nlu.classifier import Classifier
-from nlu.text import content_chars, has_meaningful_text, is_chinese
+from nlu.text import content_chars, has_meaningful_text, is_chinese, text_language
 from nlu.urgency import KINDS as URGENCY_KINDS
 
 log = logging.getLogger(__name__)
@@ -416,6 +416,8 @@ class Engine:
                  text: str, awaited: Feedback | None) -> list[Message]:
         out: list[Message] = []
         lang = citizen.language
+        if message.kind == Kind.text and (_looks_english(text) or is_chinese(text)):
+            lang = text_language(text)  # a reply is in the language of the message it answers
 
         notice_due = citizen.notice_shown_at is None
 

@@ -14,7 +14,7 @@ from bot.settings import Settings
 from bot.taxonomy import Act, Topic
 from knowledge_base.index import Hit, KnowledgeBase
 from nlu.classifier import Classification, Classifier
-from nlu.text import content_chars, has_meaningful_text, is_chinese, normalize
+from nlu.text import content_chars, has_meaningful_text, normalize, text_language
 
 MAX_PROCESSED_CHARS = 2000
 #: How much more retrieval must score when the classifier is unsure of the topic.
@@ -102,12 +102,15 @@ class Policy:
             return Decision(text, c, "clarify", reason="vague")
         ambiguous = topic is None and self.ambiguous(c)
         prior = topic or (None if ambiguous else c.topic)
-        hits = self._in_language(self.kb.search(text, topic=prior, k=5), text)
+        hits = self.kb.search(text, topic=prior, k=5, lang=text_language(text))
         best = hits[0] if hits else None
         # An unsure classifier needs a clearer retrieval match before the bot answers on its own.
         needed = self.settings.kb_answer_threshold + (AMBIGUITY_EXTRA if ambiguous else 0.0)
         if best and best.score >= needed:
             return Decision(text, c, "answer", reason="retrieved", hit=best, hits=hits, ambiguous=ambiguous)
+        if c.act is not Act.question and topic is None:
+            # Thanks, goodbye, chit-chat: the engine answers in kind; nothing to offer or hand off.
+            return Decision(text, c, "clarify", reason="not_a_question", hit=best, hits=hits)
         offer = [h for h in hits if h.score >= self.settings.kb_suggest_threshold][:SUGGESTIONS]
         if offer:
             # Not sure enough to answer, but the likely questions are known: let the citizen pick one.
@@ -120,13 +123,6 @@ class Policy:
             return Decision(text, c, "clarify", reason="ambiguous", hit=best, hits=hits, ambiguous=ambiguous)
         # A clear area and a real question, but nothing in the knowledge base comes near it.
         return Decision(text, c, "handoff", reason="no_entry", hit=best, hits=hits)
-
-    @staticmethod
-    def _in_language(hits: list[Hit], text: str) -> list[Hit]:
-        """Entries in the language the citizen wrote in, when there are any: a reply is in one language."""
-        lang = "zh" if is_chinese(text) else "en"
-        same = [h for h in hits if h.entry.lang == lang]
-        return same or hits
 
     def ambiguous(self, c: Classification) -> bool:
         """Low topic confidence, or two topics too close to call (LEGALBOT_NLU_* settings)."""

@@ -102,6 +102,7 @@ class SearchIndex:
         self.bm25 = BM25(self.view_texts)
         self.by_id = {e.id: e for e in self.entries}
         self.topics = np.array([e.topic.value for e in self.entries])
+        self.langs = np.array([e.lang for e in self.entries])
         expected = len(self.view_texts) + len(self.entries)
         if passages is not None and len(passages) != expected:
             log.warning("ignoring e5 vectors for %d passages; the index has %d", len(passages), expected)
@@ -151,16 +152,21 @@ class SearchIndex:
             fused = fused + TOPIC_PRIOR * (self.topics == topic.value).astype(np.float32)
         return fused, dense, lexical
 
-    def search(self, query: str, topic: Topic | None = None, k: int = 5, mode: str = "fused") -> list[Hit]:
+    def search(self, query: str, topic: Topic | None = None, k: int = 5, mode: str = "fused",
+               lang: str | None = None) -> list[Hit]:
+        """The best ``k`` entries; with ``lang``, only entries in that language (none if it has none)."""
         fused, dense, lexical = self.scores(query, topic, mode)
         semantic = self.semantic_scores(query) if mode == "fused" else None
         if semantic is None:
-            order = np.argsort(-fused, kind="stable")[:k]
+            order_by = fused
             best_e5 = np.zeros(len(self.entries), dtype=np.float32)
         else:
             best_e5, per_view, per_answer = semantic
-            votes = sum(1.0 / (RRF_K + _ranks(s)) for s in (fused, per_view, per_answer))
-            order = np.argsort(-votes, kind="stable")[:k]
+            order_by = sum(1.0 / (RRF_K + _ranks(s)) for s in (fused, per_view, per_answer))
+        order = np.argsort(-order_by, kind="stable")
+        if lang is not None:
+            order = order[self.langs[order] == lang]
+        order = order[:k]
         return [Hit(self.entries[i], float(fused[i]), float(dense[i]), float(lexical[i]), float(best_e5[i]))
                 for i in order]
 
@@ -249,8 +255,8 @@ class KnowledgeBase:
             log.info("loaded knowledge base index %s", path.name)
         return self._index
 
-    def search(self, query: str, topic: Topic | None = None, k: int = 5) -> list[Hit]:
-        return self.index.search(query, topic=topic, k=k)
+    def search(self, query: str, topic: Topic | None = None, k: int = 5, lang: str | None = None) -> list[Hit]:
+        return self.index.search(query, topic=topic, k=k, lang=lang)
 
     def get(self, faq_id: str) -> Entry | None:
         return self.index.by_id.get(faq_id)

@@ -67,6 +67,11 @@ def is_chinese(text: str) -> bool:
     return bool(_CJK.search(text))
 
 
+def text_language(text: str) -> str:
+    """"zh" for text with any Chinese in it, else "en": the language a reply to it is written in."""
+    return "zh" if is_chinese(text) else "en"
+
+
 _CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 

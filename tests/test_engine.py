@@ -12,6 +12,7 @@ from bot.engine import SUGGESTED
 from bot.replies import t
 from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings
+from nlu.text import is_chinese
 from bot.store import Feedback, HandoffTicket, Message
 from bot.taxonomy import ConversationStatus, Outcome, Priority, TicketStatus
 from handoff.auth import create_lawyer
@@ -380,3 +381,22 @@ def test_service_days_in_words() -> None:
     assert days_text("1,2,3,4,5", "zh") == "周一至周五" and days_text("1,2,3,4,5", "en") == "Mon–Fri"
     assert days_text("1,2,3,4,5,6,7", "zh") == "每天" and days_text("6,7", "zh") == "周六、周日"
     assert days_text("x", "zh") == "x"
+
+
+def test_each_reply_is_in_the_language_of_the_message(runtime: Runtime, chat: TestChat) -> None:
+    chat.say("老板拖欠工资三个月了")
+    chat.say("My landlord will not give back my deposit, what can I do?")
+    reply = chat.last.messages[-1]
+    assert reply.decision and reply.decision["action"] in ("answer", "suggest")
+    english = {t(key, "en") for key in ("suggest", "btn_none_fit", "btn_lawyer", "btn_helpful")}
+    shown = [reply.text.split("\n")[0], *(b["label"] for b in reply.buttons)]
+    assert t("legal_basis", "en") in reply.text or reply.text == t("suggest", "en")
+    assert english & set(shown) and not any("转接" in s or "有帮助" in s for s in shown)
+    if reply.decision["action"] == "answer":
+        assert runtime.kb.get(reply.decision["faq_id"]).lang == "en"  # type: ignore[union-attr]
+    else:
+        assert all(runtime.kb.get(i).lang == "en" for i in reply.decision["suggestions"])  # type: ignore[union-attr]
+    chat.say("thanks, bye")
+    assert all(not is_chinese(m.text) for m in chat.last.messages)
+    chat.say("房东不退押金怎么办")
+    assert t("legal_basis", "zh") in chat.last.messages[-1].text or chat.last.messages[-1].text == t("suggest", "zh")
