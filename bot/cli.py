@@ -154,8 +154,10 @@ def nlu_validate(min_examples: int = typer.Option(10, help="Warn below this many
     from nlu.data import TrainingDataError, load_training_data
     from nlu.validate import validate
 
+    folder = get_settings().training_data_dir
+    typer.echo(f"reading training data from {folder}")
     try:
-        examples = load_training_data(get_settings().training_data_dir)
+        examples = load_training_data(folder)
     except TrainingDataError as exc:
         _fail(str(exc))
     report = validate(examples, min_examples=min_examples)
@@ -191,14 +193,18 @@ def nlu_train(folds: int = typer.Option(5, help="Cross-validation folds for the 
 
 @nlu_app.command("test")
 def nlu_test(folds: int = typer.Option(5, help="Cross-validation folds."),
-             out: Path = typer.Option(Path("var/reports/nlu"), help="Where the reports go."),
+             out: Path | None = typer.Option(None, help="Where the reports go (default: DATA_DIR/reports/nlu)."),
              as_json: bool = typer.Option(False, "--json", help="Print the intent report as JSON.")) -> None:
-    """Cross-validate: intent_report.json, confusion_matrix.png, histogram.png and errors.json."""
+    """Cross-validate: intent_report.json, confusion_matrix_<axis>.png, histogram.png and errors.json."""
     from nlu.data import TrainingDataError, load_training_data
     from nlu.evaluate import cross_validate, write_reports
 
+    settings = get_settings()
+    out = out or Path(settings.data_dir) / "reports" / "nlu"
+    if not as_json:
+        typer.echo(f"reading training data from {settings.training_data_dir}")
     try:
-        examples = load_training_data(get_settings().training_data_dir)
+        examples = load_training_data(settings.training_data_dir)
         cv = cross_validate(examples, folds=folds, progress=not as_json)
     except (TrainingDataError, ValueError) as exc:
         _fail(str(exc))
@@ -291,11 +297,13 @@ def kb_validate(statutes: Path | None = typer.Option(None, help="Folder of statu
     from knowledge_base.faq import FAQError, load_entries
     from knowledge_base.validate import default_statutes_dir, validate
 
+    folder, statutes = get_settings().faq_dir, statutes or default_statutes_dir()
+    typer.echo(f"reading entries from {folder}; statute texts from {statutes}")
     try:
-        entries = load_entries(get_settings().faq_dir)
+        entries = load_entries(folder)
     except FAQError as exc:
         _fail(str(exc))
-    report = validate(entries, statutes or default_statutes_dir())
+    report = validate(entries, statutes)
     for problem in report.errors:
         typer.secho(f"error: {problem}", fg=typer.colors.RED)
     for problem in report.warnings:
@@ -312,11 +320,13 @@ def kb_build() -> None:
     from bot.runtime import build_kb
     from knowledge_base.faq import FAQError
 
+    settings = get_settings()
+    typer.echo(f"reading entries from {settings.faq_dir}")
     try:
-        build_kb(get_settings(), progress=True)
+        build_kb(settings, progress=True)
     except FAQError as exc:
         _fail(str(exc))
-    typer.echo("index built")
+    typer.echo(f"index built under {settings.index_dir}")
 
 
 @kb_app.command("eval")
@@ -334,10 +344,21 @@ def kb_eval(queries: Path | None = typer.Option(None), as_json: bool = typer.Opt
     report = evaluate(KnowledgeBase(settings.index_dir).index, path, threshold=settings.kb_answer_threshold)
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
-    else:
-        for mode, r in report["modes"].items():
-            typer.echo(f"{mode:8s} R@1 {r['recall@1']:.3f}  R@3 {r['recall@3']:.3f}  MRR {r['mrr']:.3f}  "
-                       f"OOS rejection {r['oos_rejection']:.3f}")
+        return
+    typer.echo(f"queries {path}; index {settings.index_dir}")
+    fused = report["modes"]["fused"]
+    for miss in fused["misses"]:
+        where = "not in the top 10" if miss["rank"] is None and miss["expected"] else (
+            f"rank {miss['rank']}" if miss["expected"] else "out of scope but answered")
+        typer.echo(f"  missed: {miss['text']}  expected {miss['expected'] or '-'}, got {miss['got']} "
+                   f"({where}, score {miss['score']})")
+    for mode, r in report["modes"].items():
+        typer.echo(f"{mode:8s} R@1 {r['recall@1']:.3f}  R@3 {r['recall@3']:.3f}  MRR {r['mrr']:.3f}  "
+                   f"OOS rejection {r['oos_rejection']:.3f}")
+    out = Path(settings.data_dir) / "reports" / "kb_eval.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, ensure_ascii=False, indent=2))
+    typer.echo(f"{len(fused['misses'])} fused misses listed above; report written to {out}")
 
 
 @kb_app.command("export")

@@ -125,27 +125,33 @@ def errors(cv: CrossValidation) -> list[dict[str, Any]]:
              "confidence": round(p.confidence, 4)} for p in wrong]
 
 
-def plot_confusion(cv: CrossValidation, path: Path) -> None:
+def plot_confusion(cv: CrossValidation, axis: str, path: Path) -> None:
+    """One axis's confusion matrix: rows normalised to the share of each true label, with a colour
+    bar, the count in every non-empty cell and every label in full."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(27, 9))
-    for ax, axis in zip(axes, AXES, strict=True):
-        preds = cv.axis(axis)
-        labels = sorted({p.label for p in preds} | {p.predicted for p in preds})
-        matrix = confusion_matrix([p.label for p in preds], [p.predicted for p in preds], labels=labels)
-        ax.imshow(matrix, cmap="Blues")
-        ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=8)
-        ax.set_yticks(range(len(labels)), labels, fontsize=8)
-        for (i, j), v in np.ndenumerate(matrix):
-            if v:
-                ax.text(j, i, str(v), ha="center", va="center", fontsize=7,
-                        color="white" if v > matrix.max() / 2 else "black")
-        ax.set_title(f"{axis} (rows: true, columns: predicted)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    preds = cv.axis(axis)
+    labels = sorted({p.label for p in preds} | {p.predicted for p in preds})
+    counts = confusion_matrix([p.label for p in preds], [p.predicted for p in preds], labels=labels)
+    totals = counts.sum(axis=1, keepdims=True)
+    shares = np.divide(counts, totals, out=np.zeros(counts.shape, dtype=float), where=totals > 0)
+    side = max(5.0, 0.55 * len(labels) + 2.5)
+    fig, ax = plt.subplots(figsize=(side + 1.5, side))
+    image = ax.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true label's examples")
+    ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=9)
+    ax.set_yticks(range(len(labels)), labels, fontsize=9)
+    for (i, j), v in np.ndenumerate(counts):
+        if v:
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=8,
+                    color="white" if shares[i, j] > 0.5 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{axis}: {len(preds)} examples, rows sum to 1")
+    fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -176,7 +182,8 @@ def write_reports(cv: CrossValidation, out_dir: Path) -> dict[str, Any]:
     report = intent_report(cv)
     (out_dir / "intent_report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2))
     (out_dir / "errors.json").write_text(json.dumps(errors(cv), ensure_ascii=False, indent=2))
-    plot_confusion(cv, out_dir / "confusion_matrix.png")
+    for axis in AXES:
+        plot_confusion(cv, axis, out_dir / f"confusion_matrix_{axis}.png")
     plot_histogram(cv, out_dir / "histogram.png")
     return report
 

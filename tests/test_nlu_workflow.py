@@ -101,7 +101,8 @@ def test_nlu_test_writes_rasa_style_reports(small_data: Path, tmp_path: Path, mo
     finally:
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
-    for name in ("intent_report.json", "confusion_matrix.png", "histogram.png", "errors.json"):
+    for name in ("intent_report.json", "confusion_matrix_service.png", "confusion_matrix_topic.png",
+                 "confusion_matrix_act.png", "histogram.png", "errors.json"):
         assert (tmp_path / "r" / name).stat().st_size > 0
     report = json.loads((tmp_path / "r" / "intent_report.json").read_text())
     labor = report["topic"]["labels"]["labor"]
