@@ -53,6 +53,8 @@ MAX_STORED_CHARS = 20_000
 FRAGMENT_JOIN = "，"
 #: The payload prefix of a "did you mean" question: ``/faq:<entry id>``, or ``/faq:none``.
 SUGGESTED = "/faq:"
+#: Related questions offered as buttons under an answer.
+RELATED = 3
 
 
 SMALL_TALK = {Act.greet, Act.thanks, Act.goodbye, Act.affirm, Act.deny, Act.chitchat}
@@ -504,6 +506,14 @@ class Engine:
             say(t("too_long", lang))
         clarified = status is ConversationStatus.clarifying
         decision = self.decide(text, clarified=clarified)
+        previous = self.kb.get(conversation.last_faq_id) if conversation.last_faq_id and not clarified else None
+        unsure = decision.action in ("suggest", "clarify", "handoff") and \
+            decision.reason in ("unsure", "vague", "ambiguous", "no_entry")
+        elsewhere = decision.action == "answer" and previous is not None and \
+            not self.policy.same_matter(decision, previous)
+        if previous is not None and (unsure or elsewhere):
+            # "那如果他不给呢", "要多少钱" after an answer: read with the question just answered
+            decision = self.policy.follow_up(text, previous) or decision
         message.decision = decision.record()
         session.add(message)
         if decision.action == "safety_check" and self._pending_check(session, conversation) is not None:
@@ -594,20 +604,29 @@ class Engine:
 
     def _answer(self, session: Session, conversation: Conversation, decision: Decision, lang: str, say: Any) -> None:
         assert decision.hit is not None
-        entry = decision.hit.entry
-        parts = [entry.answer]
-        if entry.legal_basis:
-            parts.append(t("legal_basis", lang) + entry.basis_text())
-        parts.append(t("next_step", lang) + entry.next_step)
+        entries = [h.entry for h in decision.parts] or [decision.hit.entry]
+        parts = []
+        for n, entry in enumerate(entries, start=1):
+            part = [entry.answer]
+            if entry.legal_basis:
+                part.append(t("legal_basis", lang) + entry.basis_text())
+            part.append(t("next_step", lang) + entry.next_step)
+            if len(entries) > 1:  # several questions in one message: one part each, titled
+                part.insert(0, t("part_title", lang, n=n, question=entry.question))
+            parts.append("\n\n".join(part))
         parts.append(t("answer_footer", lang))
+        entry = entries[-1]
         conversation.pending_outcome = Outcome.answered.value
         conversation.last_faq_id = entry.id
         conversation.clarify_text = None
         set_status(session, conversation, ConversationStatus.bot)
+        related = [_button(t("related", lang, question=e.question), SUGGESTED + e.id)
+                   for e in self.kb.related(entry.id, RELATED) if e not in entries]
         say("\n\n".join(parts),
             buttons=[_button(t("btn_helpful", lang), "/helpful"), _button(t("btn_not_helpful", lang), "/not_helpful"),
-                     _button(t("btn_lawyer", lang), "/lawyer")],
-            decision={"action": "answer", "faq_id": entry.id, "score": round(decision.hit.score, 4)})
+                     _button(t("btn_lawyer", lang), "/lawyer"), *related],
+            decision={"action": "answer", "faq_id": entries[0].id, "score": round(decision.hit.score, 4),
+                      **({"parts": [e.id for e in entries]} if len(entries) > 1 else {})})
 
     def _answer_while_waiting(self, conversation: Conversation, text: str, lang: str, say: Any) -> None:
         """A question asked while waiting for a lawyer is answered when the bot is sure of it; the

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.settings import Settings
 from bot.taxonomy import Act, Topic
+from knowledge_base.faq import Entry
 from knowledge_base.index import Hit, KnowledgeBase
 from nlu.classifier import Classification, Classifier
 from nlu.text import content_chars, has_meaningful_text, normalize, text_language
@@ -25,6 +26,8 @@ RECENT_SIZE = 256
 #: A message with fewer letters than this besides the words that only ask ("我想咨询个事") says too
 #: little to search with: the citizen is asked which area it concerns.
 VAGUE_CHARS = 2
+#: A message up to this long, after an answer, may be a follow-up to it.
+FOLLOW_UP_CHARS = 20
 #: At most this many questions are offered when the bot is not sure enough to answer.
 SUGGESTIONS = 3
 
@@ -42,10 +45,13 @@ class Decision:
     ambiguous: bool = False
     #: The entries offered as "did you mean" questions (action ``suggest``), best first.
     suggestions: list[Hit] = field(default_factory=list)
+    #: Several questions in one message, answered one part each (action ``answer``), in the order asked.
+    parts: list[Hit] = field(default_factory=list)
 
     def contract(self, lang: str = "zh") -> dict[str, Any]:
         c = self.classification
         entry = self.hit.entry if self.hit and self.action == "answer" else None
+        shown = [h.entry for h in self.parts] or ([entry] if entry else [])
         return {
             "text": self.text,
             "service": c.service.value,
@@ -54,8 +60,8 @@ class Decision:
             "action": self.action,
             "faq_id": entry.id if entry else None,
             "score": round(self.hit.score, 4) if self.hit else None,
-            "answer": entry.answer if entry else None,
-            "legal_basis": [str(b) for b in entry.legal_basis] if entry else [],
+            "answer": "\n\n".join(e.answer for e in shown) if shown else None,
+            "legal_basis": [str(b) for e in shown for b in e.legal_basis],
             "suggestions": [{"faq_id": h.entry.id, "question": h.entry.question} for h in self.suggestions],
         }
 
@@ -63,7 +69,8 @@ class Decision:
         return {**self.classification.decision(), "action": self.action, "reason": self.reason,
                 "ambiguous": self.ambiguous,
                 "hits": [h.as_dict() for h in self.hits[:3]],
-                **({"suggestions": [h.entry.id for h in self.suggestions]} if self.suggestions else {})}
+                **({"suggestions": [h.entry.id for h in self.suggestions]} if self.suggestions else {}),
+                **({"parts": [h.entry.id for h in self.parts]} if self.parts else {})}
 
 
 class Policy:
@@ -98,6 +105,10 @@ class Policy:
             return Decision(text, c, "handoff", reason="asked_for_human")
         if c.triage.complex:
             return Decision(text, c, "handoff", reason="complex:" + ",".join(c.triage.complex_reasons))
+        if topic is None and not clarified and len(c.issues) >= 2:
+            several = self._several(text, c)
+            if several is not None:
+                return several
         if topic is None and not clarified and content_chars(text) < VAGUE_CHARS:
             return Decision(text, c, "clarify", reason="vague")
         ambiguous = topic is None and self.ambiguous(c)
@@ -123,6 +134,51 @@ class Policy:
             return Decision(text, c, "clarify", reason="ambiguous", hit=best, hits=hits, ambiguous=ambiguous)
         # A clear area and a real question, but nothing in the knowledge base comes near it.
         return Decision(text, c, "handoff", reason="no_entry", hit=best, hits=hits)
+
+    def _several(self, text: str, c: Classification) -> Decision | None:
+        """Several questions in one message: one part each when every part is sure, else the best
+        question of each part offered; None when the parts find nothing (decided as one question)."""
+        lang = text_language(text)
+        best: list[Hit] = []
+        for topic, clauses in c.issues[:SUGGESTIONS]:
+            hits = [h for h in self.kb.search(clauses, topic=topic, k=3, lang=lang) if h.entry not in
+                    [b.entry for b in best]]
+            if hits:
+                best.append(hits[0])
+        if len(best) < 2:
+            return None
+        if all(h.score >= self.settings.kb_answer_threshold for h in best):
+            return Decision(text, c, "answer", reason="several_questions", hit=best[0], hits=best, parts=best)
+        offer = [h for h in best if h.score >= self.settings.kb_suggest_threshold]
+        if not offer:
+            return None
+        return Decision(text, c, "suggest", reason="several_questions", hit=offer[0], hits=best, suggestions=offer)
+
+    def follow_up(self, text: str, previous: Entry) -> Decision | None:
+        """A short message after an answer ("那如果他不给呢", "要多少钱", "去哪里办"), read together with
+        the question just answered. None when that reading finds nothing new either."""
+        text = normalize(text)
+        if len(text) > FOLLOW_UP_CHARS:
+            return None
+        joined = self.decide(f"{previous.question} {text}")
+        if joined.action not in ("answer", "suggest"):
+            return None
+        if joined.action == "answer" and joined.hit is not None and joined.hit.entry.id != previous.id:
+            return replace(joined, text=text, reason="follow_up")
+        others = [h for h in joined.hits if h.entry.id != previous.id]
+        offer = [h for h in others if h.score >= self.settings.kb_suggest_threshold][:SUGGESTIONS]
+        if not offer:  # about the point just answered: the questions next to it
+            offer = [Hit(e, 0.0, 0.0, 0.0) for e in self.kb.related(previous.id, SUGGESTIONS)]
+        if not offer:
+            return None
+        return Decision(text, joined.classification, "suggest", reason="follow_up", hit=offer[0], hits=others,
+                        suggestions=offer)
+
+    @staticmethod
+    def same_matter(decision: Decision, previous: Entry) -> bool:
+        """Whether an answer stays with the matter of the previous one (same area and service)."""
+        entry = decision.hit.entry if decision.hit is not None else None
+        return entry is not None and entry.topic == previous.topic and entry.service == previous.service
 
     def ambiguous(self, c: Classification) -> bool:
         """Low topic confidence, or two topics too close to call (LEGALBOT_NLU_* settings)."""

@@ -48,6 +48,8 @@ TEXTS: dict[str, dict[str, str]] = {
                            "back. For advice now call the 12348 hotline; in an emergency call 110."},
     "handoff_complex": {"zh": "您的情况涉及的问题较多或已进入法律程序，由律师为您解答更稳妥。",
                         "en": "Your situation involves several issues or ongoing proceedings, so a lawyer should answer."},
+    "part_title": {"zh": "【问题{n}】{question}", "en": "[Question {n}] {question}"},
+    "related": {"zh": "相关：{question}", "en": "Related: {question}"},
     "meanwhile": {"zh": "在律师接入之前，先为您提供一般性解答，供参考：",
                   "en": "While you wait for the lawyer, here is some general information:"},
     "suggest": {"zh": "我还不能确定您问的是哪一点。您是想问下面哪个问题？请点选：",

@@ -109,6 +109,23 @@ class SearchIndex:
             passages = None
         self.passages = None if passages is None else np.ascontiguousarray(passages, dtype=np.float32)
 
+    def related(self, entry_id: str, k: int = 3) -> list[Entry]:
+        """Entries close to one entry (its answer as e5 reads it, else its question), same language, for
+        "related questions" after an answer."""
+        i = next((n for n, e in enumerate(self.entries) if e.id == entry_id), None)
+        if i is None:
+            return []
+        if self.passages is not None:
+            answers = self.passages[len(self.view_texts):]
+            sims = answers @ answers[i]
+        else:
+            first_view = np.searchsorted(self.view_entry, np.arange(len(self.entries)))
+            questions = self.vectors[first_view]
+            sims = questions @ questions[i]
+        sims = np.where(self.langs == self.entries[i].lang, sims, -np.inf)
+        sims[i] = -np.inf
+        return [self.entries[j] for j in np.argsort(-sims, kind="stable")[:k] if np.isfinite(sims[j])]
+
     def semantic_scores(self, query: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Per-entry e5 cosines: (the better of the two, the best view, the answer), or None without e5."""
         if self.passages is None:
@@ -260,3 +277,6 @@ class KnowledgeBase:
 
     def get(self, faq_id: str) -> Entry | None:
         return self.index.by_id.get(faq_id)
+
+    def related(self, faq_id: str, k: int = 3) -> list[Entry]:
+        return self.index.related(faq_id, k)

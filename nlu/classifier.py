@@ -23,6 +23,8 @@ class Classification:
     urgent: bool
     rankings: Rankings
     triage: Triage = field(default_factory=Triage)
+    #: Two or more areas asked about in separate clauses: (area, its clauses), in the order asked.
+    issues: list[tuple[Topic, str]] = field(default_factory=list)
 
     def top_topics(self, n: int = 3) -> list[Topic]:
         return [Topic(label) for label, _ in self.rankings.topic[:n] if label in Topic.__members__]
@@ -74,17 +76,21 @@ class Classifier:
         #: Where learned urgency comes from when the backend has none (e.g. Rasa): the built-in model.
         self.urgency_source = urgency_source or backend
 
-    def issues(self, text: str) -> list[Topic]:
-        """The distinct areas of law asked about in separate clauses of one message."""
+    def issues(self, text: str) -> list[tuple[Topic, str]]:
+        """The distinct areas of law asked about in separate clauses of one message, each with its
+        clauses; a clause whose area is unclear belongs to the issue before it."""
         clauses = [c.strip() for c in _CLAUSE.split(text) if len(c.strip()) >= self.MIN_CLAUSE_CHARS]
         if len(clauses) < 2:
             return []
-        topics: list[Topic] = []
+        found: dict[Topic, list[str]] = {}
+        current: Topic | None = None
         for clause in clauses[:6]:
             label, conf = _top(self.backend.rank(clause).topic, Topic, Topic.other)
-            if conf >= self.ISSUE_CONFIDENCE and label is not Topic.other and label not in topics:
-                topics.append(label)
-        return topics
+            if conf >= self.ISSUE_CONFIDENCE and label is not Topic.other:
+                current = label
+            if current is not None:
+                found.setdefault(current, []).append(clause)
+        return [(topic, "，".join(parts)) for topic, parts in found.items()] if len(found) >= 2 else []
 
     def classify(self, text: str) -> Classification:
         rankings = self.backend.rank(text)
@@ -96,8 +102,6 @@ class Classifier:
         except NLUUnavailable:
             learned = None  # rules still apply
         result = triage(text, self.amount_limit, learned)
-        if act is Act.question and len(self.issues(text)) >= 2:
-            result.complex_reasons.append("several_issues")
         return Classification(
             text=text,
             service=service,
@@ -109,4 +113,5 @@ class Classifier:
             urgent=result.urgent,
             rankings=rankings,
             triage=result,
+            issues=self.issues(text) if act is Act.question else [],
         )

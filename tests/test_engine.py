@@ -39,7 +39,8 @@ def test_unpaid_wages_are_answered_from_the_labour_entry_with_its_legal_basis(ch
     answer = chat.last.messages[-1]
     assert answer.decision and answer.decision["faq_id"].startswith("labor-")
     assert "法律依据" in answer.text and "劳动" in answer.text
-    assert chat.button_payloads() == ["/helpful", "/not_helpful", "/lawyer"]
+    assert chat.button_payloads()[:3] == ["/helpful", "/not_helpful", "/lawyer"]
+    assert all(p.startswith("/faq:") for p in chat.button_payloads()[3:])  # related questions
     chat.press("/helpful")
     chat.say("再见")
     conversation = chat.conversation()
@@ -400,3 +401,41 @@ def test_each_reply_is_in_the_language_of_the_message(runtime: Runtime, chat: Te
     assert all(not is_chinese(m.text) for m in chat.last.messages)
     chat.say("房东不退押金怎么办")
     assert t("legal_basis", "zh") in chat.last.messages[-1].text or chat.last.messages[-1].text == t("suggest", "zh")
+
+
+def test_several_questions_are_answered_in_one_message_with_a_part_each(runtime: Runtime) -> None:
+    sure = runtime.engine.policy.settings.model_copy(update={"kb_answer_threshold": 0.0})
+    rt = build_runtime(sure)
+    try:
+        chat = TestChat(rt.engine, user_id="citizen-several")
+        chat.say("老公欠了十几万网贷还打麻将，我想离婚分财产。另外我在公司干了三年一直没签劳动合同，能要双倍工资吗")
+        reply = chat.last.messages[-1]
+        assert reply.decision and len(reply.decision["parts"]) >= 2
+        entries = [rt.kb.get(i) for i in reply.decision["parts"]]
+        for n, entry in enumerate(entries, start=1):
+            assert entry is not None and t("part_title", "zh", n=n, question=entry.question) in reply.text
+            assert entry.answer in reply.text
+        assert chat.conversation().last_faq_id == entries[-1].id  # type: ignore[union-attr]
+    finally:
+        rt.store.dispose()
+
+
+def test_a_short_follow_up_is_read_with_the_question_just_answered(runtime: Runtime, chat: TestChat) -> None:
+    chat.say("房东不退押金怎么办")
+    answered = chat.conversation().last_faq_id
+    assert answered is not None
+    chat.say("那如果他一直不给呢")
+    reply = chat.last.messages[-1]
+    assert reply.decision and reply.decision["action"] in ("answer", "suggest")
+    shown = reply.decision.get("suggestions") or [reply.decision.get("faq_id")]
+    topic = runtime.kb.get(answered).topic  # type: ignore[union-attr]
+    assert answered not in shown and all(runtime.kb.get(i).topic == topic for i in shown)  # type: ignore[union-attr]
+
+
+def test_an_answer_offers_related_questions(runtime: Runtime, chat: TestChat) -> None:
+    chat.say("房东不退押金怎么办")
+    reply = chat.last.messages[-1]
+    related = [b for b in reply.buttons if b["payload"].startswith(SUGGESTED)]
+    assert 2 <= len(related) <= 3 and reply.decision["faq_id"] not in [b["payload"] for b in related]
+    chat.press(related[0]["payload"])
+    assert chat.last.messages[-1].decision["faq_id"] == related[0]["payload"].removeprefix(SUGGESTED)

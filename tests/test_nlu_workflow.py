@@ -172,7 +172,17 @@ def test_review_never_mines_button_presses(runtime: Runtime) -> None:
     assert not {i["message_id"] for i in items} & {m.id for m in pressed}
 
 
-def test_several_issues_in_one_message_go_to_a_lawyer(runtime: Runtime) -> None:
-    decision = runtime.engine.decide("老公欠了十几万网贷还打麻将，我想离婚分财产。另外我在公司干了三年一直没签劳动合同，能要双倍工资吗")
-    assert decision.action == "handoff" and "several_issues" in decision.reason
-    assert runtime.engine.decide("公司三年没给我签劳动合同，能要双倍工资吗").action != "handoff"
+def test_several_questions_in_one_message_get_one_part_each(runtime: Runtime) -> None:
+    text = "老公欠了十几万网贷还打麻将，我想离婚分财产。另外我在公司干了三年一直没签劳动合同，能要双倍工资吗"
+    decision = runtime.engine.decide(text)
+    assert decision.action in ("answer", "suggest") and decision.reason == "several_questions"
+    shown = decision.parts if decision.action == "answer" else decision.suggestions
+    topics = {h.entry.topic.value for h in shown}
+    assert len(shown) >= 2 and "labor" in topics and topics & {"marriage_family", "debt"}, decision.record()
+    assert runtime.engine.decide("公司三年没给我签劳动合同，能要双倍工资吗").reason != "several_questions"
+    sure = runtime.engine.policy
+    strict = type(sure)(sure.classifier, sure.kb, runtime.settings.model_copy(update={"kb_answer_threshold": 0.0}))
+    both = strict.decide(text)
+    assert both.action == "answer" and len(both.parts) >= 2
+    contract = both.contract()
+    assert all(h.entry.answer in contract["answer"] for h in both.parts)
