@@ -11,7 +11,8 @@ The benchmark skips when ../shared is absent.
 Figures, over all judged questions unless said otherwise:
 - answered fully / partly / wrongly: the bot showed an entry judged full / partial / neither;
 - suggestions: when the bot offers 2–3 questions, the citizen takes one the judges found fitting (a
-  full answer first) — that counts as a useful answer — or presses "none of these" (a handoff);
+  full answer first) — that counts as a useful answer — or presses "none of these" once to see the next
+  ones, and takes one of those or presses "none of these" again (a handoff);
 - right entry in top 1 / top 3: among questions some entry answers (fully or partly), retrieval ranks
   one of those entries first / in its first three, whatever the bot then decided;
 - handed off, and needless handoffs: handed off although the judges found no lawyer needed;
@@ -40,6 +41,10 @@ def load_labels(path: Path = LABELS) -> dict[int, dict[str, Any]]:
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
             if line.strip() and not line.startswith("#")]
     return {int(r["row"]): r for r in rows}
+
+
+def _fitting(offered: list[str], label: dict[str, Any]) -> list[str]:
+    return [i for i in offered if i in label["full"]] or [i for i in offered if i in label["partial"]]
 
 
 def _verdict(faq_id: str, label: dict[str, Any]) -> str:
@@ -75,9 +80,15 @@ def measure(settings: Settings) -> dict[str, Any]:
             shown = decision.hit.entry.id
             counts["answered_" + _verdict(shown, label)] += 1
         elif decision.action == "suggest":
-            # The citizen picks an offered question that fits (a full answer first), or "none of these".
+            # The citizen picks an offered question that fits (a full answer first); if none does, they
+            # press "none of these" once to see the next ones, and pick from those or give up.
             offered = [h.entry.id for h in decision.suggestions]
-            fitting = [i for i in offered if i in label["full"]] or [i for i in offered if i in label["partial"]]
+            fitting = _fitting(offered, label)
+            if not fitting:
+                more = engine.policy.more(questions[row], offered)
+                fitting = _fitting([h.entry.id for h in more.suggestions], label) if more else []
+                counts["more_shown"] += more is not None
+                counts["more_fit"] += bool(fitting)
             counts["suggest_fit" if fitting else "suggest_none"] += 1
             if fitting:
                 shown = fitting[0]
@@ -107,9 +118,10 @@ def table(c: dict[str, Any]) -> str:
         f"| wrong answers, of answers shown directly | {c.get('answered_wrong', 0) / max(answered, 1):.1%} "
         f"({c.get('answered_wrong', 0)} of {answered}) | ≤ 5% |",
         f"| offered 2–3 questions | {suggested / n:.1%} | |",
-        f"| a fitting question was among them (the citizen took it) | {c.get('suggest_fit', 0) / max(suggested, 1):.1%} "
-        f"({c.get('suggest_fit', 0)} of {suggested}; full {c.get('via_suggestion_full', 0)}, "
-        f"partial {c.get('via_suggestion_partial', 0)}) | |",
+        f"| a fitting question was among them or the next ones (the citizen took it) | "
+        f"{c.get('suggest_fit', 0) / max(suggested, 1):.1%} ({c.get('suggest_fit', 0)} of {suggested}; full "
+        f"{c.get('via_suggestion_full', 0)}, partial {c.get('via_suggestion_partial', 0)}; "
+        f"{c.get('more_fit', 0)} of them among the next ones, shown {c.get('more_shown', 0)} times) | |",
         f"| handed off (directly, or after \"none of these\") | {c.get('handed_off', 0) / n:.1%} | |",
         f"| needless handoffs | {c.get('needless_handoff', 0) / n:.1%} | ≤ 10% |",
         f"| asked for the topic first | {c.get('clarified', 0) / n:.1%} | |",

@@ -256,6 +256,8 @@ class Engine:
                 return entry.question
             if payload == SUGGESTED + "none":
                 return t("btn_none_fit", lang)
+            if payload == SUGGESTED + "more":
+                return t("btn_more", lang)
         return pressed_label(payload, lang)
 
     def reply_to(self, message_id: int, conversation_id: int) -> Reply:
@@ -551,9 +553,11 @@ class Engine:
         elif decision.action == "suggest":
             conversation.clarify_text = text[:MAX_PROCESSED_CHARS]
             set_status(session, conversation, ConversationStatus.clarifying)
+            first = decision.reason != "more"  # "none of these" under the first offer shows the next ones
             buttons = [_button(h.entry.question, SUGGESTED + h.entry.id) for h in decision.suggestions]
-            buttons += [_button(t("btn_none_fit", lang), SUGGESTED + "none"), _button(t("btn_lawyer", lang), "/lawyer")]
-            say(t("suggest", lang), buttons=buttons,
+            buttons += [_button(t("btn_more" if first else "btn_none_fit", lang), SUGGESTED + ("more" if first else "none")),
+                        _button(t("btn_lawyer", lang), "/lawyer")]
+            say(t("suggest" if first else "suggest_more", lang), buttons=buttons,
                 decision={"action": "suggest", "suggestions": [h.entry.id for h in decision.suggestions]})
         else:
             self._hand_off(session, conversation, decision.reason, decision.record(), c.urgent,
@@ -752,7 +756,12 @@ class Engine:
                          say: Any) -> None:
         """A "did you mean" question chosen: answer it; "none of these" goes to a lawyer."""
         question = conversation.clarify_text
-        if faq_id == "none":
+        if faq_id == "more" and question:
+            decision = self.policy.more(question, self._offered(session, conversation))
+            if decision is not None:
+                self._act(session, conversation, decision, lang, say, text=question)
+                return
+        if faq_id in ("none", "more"):
             self._hand_off(session, conversation, "none_fit", None, False, [], lang, say)
             return
         entry = self.kb.get(faq_id)
@@ -766,6 +775,17 @@ class Engine:
         conversation.topic = entry.topic.value
         session.add(conversation)
         self._answer(session, conversation, decision, lang, say)
+
+    def _offered(self, session: Session, conversation: Conversation) -> list[str]:
+        """The entries the bot's latest "did you mean" message offered."""
+        last = session.exec(
+            select(Message).where(Message.conversation_id == conversation.id, Message.direction == "out",
+                                  Message.sender == "bot").order_by(col(Message.id).desc()).limit(5)
+        ).all()
+        for message in last:
+            if (message.decision or {}).get("action") == "suggest":
+                return list(message.decision.get("suggestions", []))  # type: ignore[union-attr]
+        return []
 
     def _rate(self, session: Session, citizen: Citizen, value: str, lang: str, say: Any) -> None:
         if not value.isdigit() or not 1 <= int(value) <= 5:

@@ -112,8 +112,9 @@ class Policy:
         if topic is None and not clarified and content_chars(text) < VAGUE_CHARS:
             return Decision(text, c, "clarify", reason="vague")
         ambiguous = topic is None and self.ambiguous(c)
-        prior = topic or (None if ambiguous else c.topic)
-        hits = self.kb.search(text, topic=prior, k=5, lang=text_language(text))
+        # Only an area the citizen chose lifts its entries: the classifier's guess ranked worse on real
+        # questions than the rankings alone.
+        hits = self.kb.search(text, topic=topic, k=2 * SUGGESTIONS, lang=text_language(text))
         best = hits[0] if hits else None
         # An unsure classifier needs a clearer retrieval match before the bot answers on its own.
         needed = self.settings.kb_answer_threshold + (AMBIGUITY_EXTRA if ambiguous else 0.0)
@@ -154,13 +155,23 @@ class Policy:
             return None
         return Decision(text, c, "suggest", reason="several_questions", hit=offer[0], hits=best, suggestions=offer)
 
+    def more(self, text: str, shown: list[str]) -> Decision | None:
+        """After "none of these": the next likely questions, once; None when there are none."""
+        decision = self.decide(text, clarified=True)
+        others = [h for h in decision.hits if h.entry.id not in shown]
+        offer = [h for h in others if h.score >= self.settings.kb_suggest_threshold][:SUGGESTIONS]
+        if not offer:
+            return None
+        return Decision(decision.text, decision.classification, "suggest", reason="more", hit=offer[0],
+                        hits=others, suggestions=offer)
+
     def follow_up(self, text: str, previous: Entry) -> Decision | None:
         """A short message after an answer ("那如果他不给呢", "要多少钱", "去哪里办"), read together with
         the question just answered. None when that reading finds nothing new either."""
         text = normalize(text)
         if len(text) > FOLLOW_UP_CHARS:
             return None
-        joined = self.decide(f"{previous.question} {text}")
+        joined = self.decide(f"{previous.question} {text}", clarified=True)  # one question, not two
         if joined.action not in ("answer", "suggest"):
             return None
         if joined.action == "answer" and joined.hit is not None and joined.hit.entry.id != previous.id:

@@ -172,6 +172,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "btn_not_helpful": {"zh": "没帮助", "en": "Not helpful"},
     "btn_lawyer": {"zh": "转接律师", "en": "Talk to a lawyer"},
     "btn_cancel": {"zh": "取消转接", "en": "Cancel"},
+    "btn_more": {"zh": "都不是，看看别的", "en": "None of these, show others"},
+    "suggest_more": {"zh": "还可能是下面这些问题，请点选：", "en": "Perhaps one of these?"},
     "btn_none_fit": {"zh": "都不是", "en": "None of these"},
     "btn_other": {"zh": "都不是", "en": "None of these"},
     "btn_menu": {"zh": "菜单", "en": "Menu"},

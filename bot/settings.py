@@ -44,9 +44,9 @@ class Settings(BaseSettings):
     #: Also rank entries with the pretrained e5 encoder's vectors (nlu/semantic.py), fused by rank.
     kb_semantic: bool = True
     #: Fused retrieval score below which the bot does not answer.
-    kb_answer_threshold: float = 0.5
+    kb_answer_threshold: float = 0.6
     #: Below the answer threshold, entries scoring at least this are offered as "did you mean" questions.
-    kb_suggest_threshold: float = 0.3
+    kb_suggest_threshold: float = 0.15
 
     #: Amounts in yuan above which a question goes to a lawyer.
     complex_amount_limit: int = 500_000

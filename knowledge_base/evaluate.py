@@ -17,9 +17,10 @@ def default_queries_path() -> Path:
 
 
 def load_queries(path: Path) -> list[dict[str, Any]]:
-    """A list of {text, faq_id} items; faq_id null (or missing) marks an out-of-scope query."""
+    """A list of {text, faq_id, also} items; faq_id null (or missing) marks an out-of-scope query; ``also``
+    lists entries that answer the query as well (written after it was labelled)."""
     doc = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-    return [{"text": str(q["text"]), "faq_id": q.get("faq_id")} for q in doc]
+    return [{"text": str(q["text"]), "faq_id": q.get("faq_id"), "also": list(q.get("also") or [])} for q in doc]
 
 
 def evaluate(index: SearchIndex, path: Path, threshold: float) -> dict[str, Any]:
@@ -42,12 +43,13 @@ def evaluate(index: SearchIndex, path: Path, threshold: float) -> dict[str, Any]
                 continue
             in_scope += 1
             ids = [h.entry.id for h in results]
+            right = {q["faq_id"], *q["also"]}
             if results and results[0].score >= threshold:
-                if ids[0] == q["faq_id"]:
+                if ids[0] in right:
                     answered_right += 1
                 else:
                     answered_wrong += 1
-            rank = ids.index(q["faq_id"]) + 1 if q["faq_id"] in ids else None
+            rank = min((ids.index(i) + 1 for i in right if i in ids), default=None)
             if rank is not None:
                 rr += 1 / rank
                 hits1 += rank == 1

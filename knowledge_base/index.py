@@ -1,6 +1,7 @@
 """Build, store and search the knowledge base index: dense FAISS fused with BM25, topic as a prior,
-and, where the pretrained e5 encoder is available, its vectors of every view and of every answer,
-combined with the first by reciprocal-rank fusion (each ranking votes 1/(RRF_K + rank)).
+and, where the pretrained e5 encoder is available, its vector of every entry's question and answer:
+then the three rankings (lexical, the project's dense, e5) are standardised per query and added,
+which on real citizens' questions ranks the right entry higher than any of them alone.
 
 An index is a versioned folder under ``var/index/`` (entries, vectors, encoder, metadata); the file
 ``CURRENT`` names the one in service and a running server swaps to a new one on its next search.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,8 +34,8 @@ DENSE_WEIGHT = 0.5
 TOPIC_PRIOR = 0.05
 #: Views fetched from an approximate (IVF) index before fusion.
 CANDIDATES = 256
-#: Reciprocal-rank fusion constant: how evenly the rankings' lower places still vote.
-RRF_K = 60
+#: With e5: how much the lexical ranking counts beside the three dense ones (standardised scores).
+LEXICAL_WEIGHT = 0.5
 #: An answer as e5 reads it: the question and the start of the answer.
 PASSAGE_ANSWER_CHARS = 300
 
@@ -49,7 +51,7 @@ class Hit:
     score: float
     dense: float
     lexical: float
-    #: e5's cosine with the entry (best of its views and its answer); 0 without e5.
+    #: e5's cosine with the entry's question and answer; 0 without e5.
     semantic: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -59,15 +61,11 @@ class Hit:
 
 
 def passage_texts(entries: Sequence[Entry]) -> list[str]:
-    """What e5 reads of the knowledge base: every view (question, paraphrases), then every answer."""
-    views = [text for e in entries for text in e.texts]
-    return views + [f"{e.question}\n{e.answer[:PASSAGE_ANSWER_CHARS]}" for e in entries]
+    """What e5 reads of the knowledge base: each entry's question with the start of its answer.
 
-
-def _ranks(scores: np.ndarray) -> np.ndarray:
-    ranks = np.empty(len(scores), dtype=np.float32)
-    ranks[np.argsort(-scores, kind="stable")] = np.arange(len(scores), dtype=np.float32)
-    return ranks
+    (e5 vectors of every paraphrase as well were measured: 0.4 points more right entries in the top 3
+    of real questions, for seven times the passages to encode and keep.)"""
+    return [f"{e.question}\n{e.answer[:PASSAGE_ANSWER_CHARS]}" for e in entries]
 
 
 def encode_passages(entries: Sequence[Entry]) -> np.ndarray | None:
@@ -84,7 +82,8 @@ class SearchIndex:
     """Entries, their views (question and paraphrases), one vector per view, and BM25 over views."""
 
     def __init__(self, entries: Sequence[Entry], encoder: Encoder, vectors: np.ndarray | None = None,
-                 version: str = "memory", passages: np.ndarray | None = None) -> None:
+                 version: str = "memory", passages: np.ndarray | None = None,
+                 view_tokens: Sequence[Sequence[str]] | None = None) -> None:
         self.entries = list(entries)
         self.encoder = encoder
         self.version = version
@@ -99,13 +98,13 @@ class SearchIndex:
             vectors = encoder.encode(self.view_texts)
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         self.dense = VectorIndex.build(self.vectors)
-        self.bm25 = BM25(self.view_texts)
+        self.bm25 = BM25(self.view_texts, tokenized=view_tokens)
         self.by_id = {e.id: e for e in self.entries}
         self.topics = np.array([e.topic.value for e in self.entries])
         self.langs = np.array([e.lang for e in self.entries])
-        expected = len(self.view_texts) + len(self.entries)
+        expected = len(self.entries)
         if passages is not None and len(passages) != expected:
-            log.warning("ignoring e5 vectors for %d passages; the index has %d", len(passages), expected)
+            log.warning("ignoring e5 vectors for %d passages; the index has %d entries", len(passages), expected)
             passages = None
         self.passages = None if passages is None else np.ascontiguousarray(passages, dtype=np.float32)
 
@@ -116,8 +115,7 @@ class SearchIndex:
         if i is None:
             return []
         if self.passages is not None:
-            answers = self.passages[len(self.view_texts):]
-            sims = answers @ answers[i]
+            sims = self.passages @ self.passages[i]
         else:
             first_view = np.searchsorted(self.view_entry, np.arange(len(self.entries)))
             questions = self.vectors[first_view]
@@ -126,19 +124,17 @@ class SearchIndex:
         sims[i] = -np.inf
         return [self.entries[j] for j in np.argsort(-sims, kind="stable")[:k] if np.isfinite(sims[j])]
 
-    def semantic_scores(self, query: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """Per-entry e5 cosines: (the better of the two, the best view, the answer), or None without e5."""
+    def semantic_scores(self, query: str) -> np.ndarray | None:
+        """Per-entry e5 cosine of the query with the entry's question and answer, or None without e5."""
         if self.passages is None:
             return None
         from nlu import semantic
+        from nlu.text import normalize
         try:
-            vector = semantic.shared().query(query)
+            vector = semantic.shared().query(normalize(query))
         except semantic.EncoderUnavailable:
             return None
-        sims = self.passages @ vector
-        n_views = len(self.view_texts)
-        per_view = self._per_entry(sims[:n_views])
-        return np.maximum(per_view, sims[n_views:]), per_view, sims[n_views:]
+        return self.passages @ vector
 
     def _per_entry(self, view_scores: np.ndarray) -> np.ndarray:
         best = np.full(len(self.entries), -1.0, dtype=np.float32)
@@ -174,18 +170,27 @@ class SearchIndex:
         """The best ``k`` entries; with ``lang``, only entries in that language (none if it has none)."""
         fused, dense, lexical = self.scores(query, topic, mode)
         semantic = self.semantic_scores(query) if mode == "fused" else None
+        allowed = self.langs == lang if lang is not None else np.ones(len(self.entries), dtype=bool)
         if semantic is None:
             order_by = fused
-            best_e5 = np.zeros(len(self.entries), dtype=np.float32)
+            semantic = np.zeros(len(self.entries), dtype=np.float32)
         else:
-            best_e5, per_view, per_answer = semantic
-            order_by = sum(1.0 / (RRF_K + _ranks(s)) for s in (fused, per_view, per_answer))
+            # Each ranker's scores standardised over the entries that may answer, then added: the
+            # lexical one counts half (it reads words, and the dense ones read them too).
+            order_by = sum(w * _standard(s, allowed) for w, s in
+                           ((LEXICAL_WEIGHT, lexical), (1.0, dense), (1.0, semantic)))
+            if topic is not None:  # an area the citizen chose: its entries first
+                order_by = np.where(self.topics == topic.value, order_by + 1e6, order_by)
         order = np.argsort(-order_by, kind="stable")
-        if lang is not None:
-            order = order[self.langs[order] == lang]
-        order = order[:k]
-        return [Hit(self.entries[i], float(fused[i]), float(dense[i]), float(lexical[i]), float(best_e5[i]))
+        order = order[allowed[order]][:k]
+        return [Hit(self.entries[i], float(fused[i]), float(dense[i]), float(lexical[i]), float(semantic[i]))
                 for i in order]
+
+
+def _standard(scores: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Scores in standard deviations from their mean over the allowed entries."""
+    values = scores[allowed] if allowed.any() else scores
+    return (scores - values.mean()) / (values.std() + 1e-9)
 
 
 def _fingerprint(entries: Sequence[Entry]) -> str:
@@ -214,6 +219,8 @@ def build(entries: Sequence[Entry], index_dir: Path, encoder_model: str = "", pr
     index.dense.write(str(target / "vectors.faiss"))
     if passages is not None:
         np.save(target / "passages.npy", passages.astype(np.float16))
+    # Segmenting every view with jieba takes seconds; a stored index keeps the result.
+    (target / "tokens.json").write_text(json.dumps(index.bm25.tokenized, ensure_ascii=False), encoding="utf-8")
     (target / "entries.json").write_text(
         json.dumps([e.public() for e in entries], ensure_ascii=False, indent=1), encoding="utf-8"
     )
@@ -229,7 +236,26 @@ def build(entries: Sequence[Entry], index_dir: Path, encoder_model: str = "", pr
     return target
 
 
+_loaded: dict[Path, SearchIndex] = {}
+_loaded_lock = threading.Lock()
+#: Index versions kept loaded per process (a version folder never changes once written).
+LOADED_VERSIONS = 2
+
+
 def load(path: Path) -> SearchIndex:
+    """The index stored in one version folder, loaded once per process."""
+    key = path.resolve()
+    with _loaded_lock:
+        if key in _loaded:
+            return _loaded[key]
+        index = _read(path)
+        while len(_loaded) >= LOADED_VERSIONS:
+            _loaded.pop(next(iter(_loaded)))
+        _loaded[key] = index
+        return index
+
+
+def _read(path: Path) -> SearchIndex:
     meta = json.loads((path / "meta.json").read_text())
     raw = json.loads((path / "entries.json").read_text(encoding="utf-8"))
     entries = [parse_entry(r, "entries.json") for r in raw]
@@ -237,7 +263,10 @@ def load(path: Path) -> SearchIndex:
     encoder = SentenceTransformerEncoder(path / ref if ref == "encoder" else ref)
     vectors = VectorIndex.read(str(path / "vectors.faiss")).reconstruct_all()
     passages = np.load(path / "passages.npy") if (path / "passages.npy").exists() else None
-    return SearchIndex(entries, encoder, vectors=vectors, version=meta["version"], passages=passages)
+    tokens_file = path / "tokens.json"
+    view_tokens = json.loads(tokens_file.read_text(encoding="utf-8")) if tokens_file.exists() else None
+    return SearchIndex(entries, encoder, vectors=vectors, version=meta["version"], passages=passages,
+                       view_tokens=view_tokens)
 
 
 def current_path(index_dir: Path) -> Path | None:

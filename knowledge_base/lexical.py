@@ -17,9 +17,14 @@ from nlu.text import tokens
 
 
 class BM25:
-    def __init__(self, documents: Sequence[str], k1: float = 1.2, b: float = 0.75) -> None:
+    def __init__(self, documents: Sequence[str], k1: float = 1.2, b: float = 0.75,
+                 tokenized: Sequence[Sequence[str]] | None = None) -> None:
+        """``tokenized``: the documents' :func:`nlu.text.tokens`, when already known (a stored index)."""
         self.k1, self.b = k1, b
-        docs = [Counter(tokens(d)) for d in documents]
+        if tokenized is None or len(tokenized) != len(documents):
+            tokenized = [tokens(d) for d in documents]
+        self.tokenized = [list(t) for t in tokenized]
+        docs = [Counter(t) for t in self.tokenized]
         self.vocab: dict[str, int] = {}
         rows, cols, vals = [], [], []
         lengths = np.array([sum(c.values()) for c in docs], dtype=np.float32)

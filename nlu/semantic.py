@@ -55,6 +55,7 @@ class Encoder:
         self._lock = threading.Lock()  # one C context: one call at a time
         self._memory: OrderedDict[str, np.ndarray] = OrderedDict()
         self._memory_items = memory_items
+        self._seed: dict[str, np.ndarray] | None = None
 
     def query(self, text: str) -> np.ndarray:
         text = text[:MAX_CHARS]
@@ -63,7 +64,10 @@ class Encoder:
             if hit is not None:
                 self._memory.move_to_end(text)
                 return hit
-        vector = np.asarray(self._encode([text])[0], dtype=np.float32)
+            if self._seed is None:
+                self._seed = _DiskCache(SEED).load()  # the project's own texts, committed
+            seeded = self._seed.get(_key(text))
+        vector = np.asarray(seeded if seeded is not None else self._encode([text])[0], dtype=np.float32)
         with self._lock:
             self._memory[text] = vector
             while len(self._memory) > self._memory_items:
@@ -165,7 +169,10 @@ if __name__ == "__main__":  # `make vectors`
     from nlu import training, urgency
     from nlu.text import normalize
 
+    from knowledge_base.evaluate import default_queries_path, load_queries
+
     own = [text for text, _ in training.urgency_examples(Settings().training_data_dir)]
+    own += [q["text"] for q in load_queries(default_queries_path())]  # the retrieval regression queries
     own += [row["text"] for path in training.urgency_sets().values() if path.exists()
             for row in urgency.load_labelled_jsonl(path)]
     print(f"wrote {write_seed([normalize(t) for t in own])} vectors to {SEED}")  # noqa: T201

@@ -70,8 +70,10 @@ def test_the_language_switch(chat: TestChat) -> None:
     assert chat.button_payloads() == ["/language:zh", "/language:en"]
     chat.press("/language:en")
     assert chat.last_text == "Language set to English." and chat.last.incoming.text == "English"
-    chat.say("你好")
+    chat.say("/menu")  # no words to read a language from: the chosen one
     assert "Hello" in chat.last_text
+    chat.say("你好")  # a reply is in the language of the message it answers
+    assert "您好" in chat.last_text
 
 
 def test_a_shared_location_gets_the_nearest_centre_and_counts_as_a_referral(chat: TestChat) -> None:

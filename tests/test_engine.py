@@ -12,11 +12,11 @@ from bot.engine import SUGGESTED
 from bot.replies import t
 from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings
-from nlu.text import is_chinese
 from bot.store import Feedback, HandoffTicket, Message
 from bot.taxonomy import ConversationStatus, Outcome, Priority, TicketStatus
 from handoff.auth import create_lawyer
 from handoff.queue import AlreadyClaimed, HandoffError
+from nlu.text import is_chinese
 
 
 def messages_of(runtime: Runtime, conversation_id: int) -> list[Message]:
@@ -119,9 +119,10 @@ def test_unsure_offers_questions_and_answers_the_one_picked(unsure_runtime: Runt
     chat.say("老板拖欠工资三个月了怎么办")
     offer = chat.last.messages[-1]
     assert offer.text == t("suggest", "zh") and offer.decision and offer.decision["action"] == "suggest"
-    picks = [b["payload"] for b in offer.buttons if b["payload"].startswith(SUGGESTED) and b["payload"] != SUGGESTED + "none"]
+    picks = [b["payload"] for b in offer.buttons if b["payload"].startswith(SUGGESTED)
+             and b["payload"] not in (SUGGESTED + "none", SUGGESTED + "more")]
     assert 1 <= len(picks) <= 3 and picks == [SUGGESTED + i for i in offer.decision["suggestions"]]
-    assert SUGGESTED + "none" in chat.button_payloads() and "/lawyer" in chat.button_payloads()
+    assert SUGGESTED + "more" in chat.button_payloads() and "/lawyer" in chat.button_payloads()
     assert chat.conversation().status == ConversationStatus.clarifying
     chosen = offer.decision["suggestions"][-1]
     entry = unsure_runtime.kb.get(chosen)
@@ -134,6 +135,24 @@ def test_unsure_offers_questions_and_answers_the_one_picked(unsure_runtime: Runt
     conversation = chat.conversation()
     assert conversation.status == ConversationStatus.bot and conversation.pending_outcome == "answered"
     assert conversation.topic == entry.topic.value and unsure_runtime.queue.tickets() == []
+
+
+def test_none_of_these_shows_the_next_questions_once_then_goes_to_a_lawyer(unsure_runtime: Runtime) -> None:
+    chat = TestChat(unsure_runtime.engine, user_id="citizen-more")
+    chat.say("老板拖欠工资三个月了怎么办")
+    first = chat.last.messages[-1].decision["suggestions"]  # type: ignore[index]
+    assert SUGGESTED + "more" in chat.button_payloads() and SUGGESTED + "none" not in chat.button_payloads()
+    chat.press(SUGGESTED + "more")
+    assert chat.last.incoming.text == t("btn_more", "zh")
+    offer = chat.last.messages[-1]
+    assert offer.text == t("suggest_more", "zh") and offer.decision
+    assert offer.decision["suggestions"] and not set(offer.decision["suggestions"]) & set(first)
+    assert SUGGESTED + "none" in chat.button_payloads() and SUGGESTED + "more" not in chat.button_payloads()
+    assert unsure_runtime.queue.tickets() == []
+    chat.press(SUGGESTED + "none")
+    assert t("handoff_none_fit", "zh") in [m.text for m in chat.last.messages]
+    [view] = unsure_runtime.queue.tickets()
+    assert view.ticket.reason == "none_fit"
 
 
 def test_none_of_the_offered_questions_goes_to_a_lawyer(unsure_runtime: Runtime) -> None:

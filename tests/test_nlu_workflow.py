@@ -137,12 +137,12 @@ def test_too_few_examples_is_a_clear_error(tmp_path: Path) -> None:
 def test_review_collects_what_went_wrong_and_applies_labels(runtime: Runtime, tmp_path: Path) -> None:
     chat = TestChat(runtime.engine, user_id="review-1")
     chat.say("这个事情我该怎么办啊")  # unclear: clarified
-    chat.say("老板拖欠工资三个月了，电话13812345678")
+    chat.say("房东不退押金怎么办，电话13812345678")
     chat.press("/not_helpful")
     items = collect(runtime.store, low_confidence=0.35)
     texts = {i["text"]: i for i in items}
     assert "clarified" in texts["这个事情我该怎么办啊"]["why"]
-    rejected = next(i for t, i in texts.items() if t.startswith("老板拖欠工资"))
+    rejected = next(i for t, i in texts.items() if t.startswith("房东不退押金"))
     assert "not_helpful" in rejected["why"] and "13812345678" not in rejected["text"]
 
     review = tmp_path / "review.yml"
