@@ -177,8 +177,8 @@ class SearchIndex:
         else:
             # Each ranker's scores standardised over the entries that may answer, then added: the
             # lexical one counts half (it reads words, and the dense ones read them too).
-            order_by = sum(w * _standard(s, allowed) for w, s in
-                           ((LEXICAL_WEIGHT, lexical), (1.0, dense), (1.0, semantic)))
+            order_by = LEXICAL_WEIGHT * _standard(lexical, allowed) + _standard(dense, allowed) + \
+                _standard(semantic, allowed)
             if topic is not None:  # an area the citizen chose: its entries first
                 order_by = np.where(self.topics == topic.value, order_by + 1e6, order_by)
         order = np.argsort(-order_by, kind="stable")

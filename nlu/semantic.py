@@ -166,10 +166,9 @@ def write_seed(texts: Sequence[str], passages: bool = False) -> int:
 
 if __name__ == "__main__":  # `make vectors`
     from bot.settings import Settings
+    from knowledge_base.evaluate import default_queries_path, load_queries
     from nlu import training, urgency
     from nlu.text import normalize
-
-    from knowledge_base.evaluate import default_queries_path, load_queries
 
     own = [text for text, _ in training.urgency_examples(Settings().training_data_dir)]
     own += [q["text"] for q in load_queries(default_queries_path())]  # the retrieval regression queries
