@@ -66,14 +66,15 @@ def measure(settings: Settings) -> dict[str, Any]:
             counts["clarified"] += 1
             decision = engine.decide(questions[row], topic=Topic(label["topics"][0]), clarified=True)
         good = set(label["full"]) | set(label["partial"])
-        ranked = [h.entry.id for h in (decision.hits or engine.kb.search(questions[row], k=3))][:3]
+        ranked = [h.entry.id for h in (decision.hits or engine.kb.search(questions[row], k=6))][:6]
         counts["judged"] += 1
         counts["verdict_" + label["verdict"]] += 1
         counts["needs_lawyer"] += bool(label["needs_lawyer"])
         if good:
             counts["covered"] += 1
             counts["top1"] += bool(ranked[:1] and ranked[0] in good)
-            counts["top3"] += bool(good & set(ranked))
+            counts["top3"] += bool(good & set(ranked[:3]))
+            counts["top6"] += bool(good & set(ranked))
         counts["action_" + decision.action] += 1  # the decision after at most one clarification
         shown = None
         if decision.action == "answer" and decision.hit is not None:
@@ -117,6 +118,9 @@ def table(c: dict[str, Any]) -> str:
         f"{c.get('answered_partial', 0) / n:.1%} / {c.get('answered_wrong', 0) / n:.1%} | |",
         f"| wrong answers, of answers shown directly | {c.get('answered_wrong', 0) / max(answered, 1):.1%} "
         f"({c.get('answered_wrong', 0)} of {answered}) | ≤ 5% |",
+        f"| wrong answers, of all answers shown (direct, or a question the citizen chose) | "
+        f"{c.get('answered_wrong', 0) / max(answered + c.get('suggest_fit', 0), 1):.1%} "
+        f"({c.get('answered_wrong', 0)} of {answered + c.get('suggest_fit', 0)}) | |",
         f"| offered 2–3 questions | {suggested / n:.1%} | |",
         f"| a fitting question was among them or the next ones (the citizen took it) | "
         f"{c.get('suggest_fit', 0) / max(suggested, 1):.1%} ({c.get('suggest_fit', 0)} of {suggested}; full "
@@ -127,6 +131,7 @@ def table(c: dict[str, Any]) -> str:
         f"| asked for the topic first | {c.get('clarified', 0) / n:.1%} | |",
         f"| right entry first / in top 3 (of {c.get('covered', 0)} covered) | {c.get('top1', 0) / covered:.1%} / "
         f"{c.get('top3', 0) / covered:.1%} | top 3 ≥ 90% |",
+        f"| right entry in the top 6 (the first offer and the next) | {c.get('top6', 0) / covered:.1%} | |",
     ]
     return "\n".join(lines)
 
