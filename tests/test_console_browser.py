@@ -23,11 +23,18 @@ WAGE_QUESTION = "老板拖欠工资三个月了，一共8000元，我在杭州�
 
 
 def hand_off(runtime: Runtime, base_url: str, text: str, lang: str = "zh") -> tuple[int, str]:
-    """A citizen asks in the web chat, then presses 转接律师; returns (ticket id, client id)."""
+    """A citizen asks in the web chat (taking the first question offered, if the bot offers some), then
+    presses 转接律师; returns (ticket id, client id)."""
     client = f"citizen-{uuid.uuid4().hex[:12]}"
     before = {v.ticket.id for v in runtime.queue.tickets()}
     with httpx.Client(base_url=base_url, timeout=60) as http:
-        http.post(f"/api/chat/{client}/messages", json={"text": text, "lang": lang}).raise_for_status()
+        reply = http.post(f"/api/chat/{client}/messages", json={"text": text, "lang": lang})
+        reply.raise_for_status()
+        offered = [b["payload"] for m in reply.json()["messages"] for b in (m.get("buttons") or [])
+                   if b["payload"].startswith("/faq:") and b["payload"] not in ("/faq:more", "/faq:none")]
+        answered = any(b["payload"] == "/helpful" for m in reply.json()["messages"] for b in (m.get("buttons") or []))
+        if offered and not answered:
+            http.post(f"/api/chat/{client}/messages", json={"payload": offered[0], "lang": lang}).raise_for_status()
         http.post(f"/api/chat/{client}/messages", json={"payload": "/lawyer", "lang": lang}).raise_for_status()
     new = [v.ticket.id for v in runtime.queue.tickets() if v.ticket.id not in before]
     assert len(new) == 1, new
@@ -85,7 +92,7 @@ def test_two_lawyers_note_transfer_resolve_and_the_admin_audit(runtime: Runtime,
     assert a.locator("#transcript .msg-faq").count() >= 1
     # the citizen's press reads as the button's label, marked as a button, never as "/lawyer"
     a.wait_for_selector("#transcript .msg[data-kind='button'] .msg-tag >> text=按钮")
-    assert a.locator("#transcript .msg[data-kind='button'] .msg-bubble").inner_text() == "转接律师"
+    assert a.locator("#transcript .msg[data-kind='button'] .msg-bubble").last.inner_text() == "转接律师"
     assert "/lawyer" not in a.locator("#transcript").inner_text()
 
     # claimed but silent: the reminder shows on the lawyer's own row
