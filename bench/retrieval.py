@@ -32,11 +32,12 @@ def _real_questions() -> list[str]:
 
 
 def _forget_vectors() -> None:
-    """Empty the e5 query cache: a citizen's new message is never in it."""
+    """Empty the e5 query cache and set aside the committed seed: a citizen's new message is in neither."""
     from nlu import semantic
 
     with semantic.shared()._lock:
         semantic.shared()._memory.clear()
+        semantic.shared()._seed = {}
 
 
 def ask_latency(repeats: int) -> tuple[str, dict[str, float]]:
