@@ -509,11 +509,10 @@ class Engine:
         clarified = status is ConversationStatus.clarifying
         decision = self.decide(text, clarified=clarified)
         previous = self.kb.get(conversation.last_faq_id) if conversation.last_faq_id and not clarified else None
+        # A message the bot can answer on its own is a new question, never overridden by the context.
         unsure = decision.action in ("suggest", "clarify", "handoff") and \
             decision.reason in ("unsure", "vague", "ambiguous", "no_entry")
-        elsewhere = decision.action == "answer" and previous is not None and \
-            not self.policy.same_matter(decision, previous)
-        if previous is not None and (unsure or elsewhere):
+        if previous is not None and unsure:
             # "那如果他不给呢", "要多少钱" after an answer: read with the question just answered
             decision = self.policy.follow_up(text, previous) or decision
         message.decision = decision.record()

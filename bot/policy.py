@@ -185,12 +185,6 @@ class Policy:
         return Decision(text, joined.classification, "suggest", reason="follow_up", hit=offer[0], hits=others,
                         suggestions=offer)
 
-    @staticmethod
-    def same_matter(decision: Decision, previous: Entry) -> bool:
-        """Whether an answer stays with the matter of the previous one (same area and service)."""
-        entry = decision.hit.entry if decision.hit is not None else None
-        return entry is not None and entry.topic == previous.topic and entry.service == previous.service
-
     def ambiguous(self, c: Classification) -> bool:
         """Low topic confidence, or two topics too close to call (LEGALBOT_NLU_* settings)."""
         ranking = c.rankings.topic

@@ -451,6 +451,14 @@ def test_a_short_follow_up_is_read_with_the_question_just_answered(runtime: Runt
     assert answered not in shown and all(runtime.kb.get(i).topic == topic for i in shown)  # type: ignore[union-attr]
 
 
+def test_a_new_question_after_an_answer_is_not_read_as_a_follow_up(runtime: Runtime, chat: TestChat) -> None:
+    chat.say("房东不退押金怎么办")
+    chat.say("被狗咬了怎么办")  # answerable on its own: the previous answer does not colour it
+    reply = chat.last.messages[-1]
+    assert reply.decision and reply.decision["action"] == "answer"
+    assert runtime.kb.get(reply.decision["faq_id"]).topic.value == "tort"  # type: ignore[union-attr]
+
+
 def test_an_answer_offers_related_questions(runtime: Runtime, chat: TestChat) -> None:
     chat.say("房东不退押金怎么办")
     reply = chat.last.messages[-1]
