@@ -40,7 +40,8 @@ from bot.store import Citizen, Conversation, Feedback, Message, Store, lock_citi
 from bot.taxonomy import Act, ConversationStatus, Kind, Outcome, Priority, TicketStatus, Topic, display_name
 from handoff.packet import build_packet
 from handoff.queue import enqueue, expected_wait_minutes, in_service_hours, open_ticket, position
-from knowledge_base.index import Hit, KnowledgeBase
+from knowledge_base.faq import Entry
+from knowledge_base.index import KnowledgeBase
 from nlu.classifier import Classifier
 from nlu.text import content_chars, has_meaningful_text, is_chinese, text_language
 from nlu.urgency import KINDS as URGENCY_KINDS
@@ -149,6 +150,16 @@ def pressed_label(payload: str, lang: str) -> str:
     if name == "/rate" and value.isdigit() and 1 <= int(value) <= 5:
         return "★" * int(value)  # the rating buttons' label (handoff.queue)
     return payload
+
+
+def _answer_text(entry: Entry, lang: str, next_step: bool = True) -> list[str]:
+    """An entry as the citizen reads it: the answer, its legal basis, the next step."""
+    text = [entry.answer]
+    if entry.legal_basis:
+        text.append(t("legal_basis", lang) + entry.basis_text())
+    if next_step:
+        text.append(t("next_step", lang) + entry.next_step)
+    return text
 
 
 def emergency_kinds(reasons: list[str]) -> list[str]:
@@ -541,8 +552,9 @@ class Engine:
         conversation.service = c.service.value
         conversation.topic = c.topic.value
         session.add(conversation)
-        if decision.action == "answer":
-            self._answer(session, conversation, decision, lang, say)
+        if decision.action == "answer" and decision.hit is not None:
+            self._answer(session, conversation, [h.entry for h in decision.parts] or [decision.hit.entry],
+                         decision.hit.score, lang, say)
         elif decision.action == "clarify":
             conversation.clarify_text = text[:MAX_PROCESSED_CHARS]
             set_status(session, conversation, ConversationStatus.clarifying)
@@ -605,30 +617,27 @@ class Engine:
         else:
             say(t(act.value, lang))
 
-    def _answer(self, session: Session, conversation: Conversation, decision: Decision, lang: str, say: Any) -> None:
-        assert decision.hit is not None
-        entries = [h.entry for h in decision.parts] or [decision.hit.entry]
+    def _answer(self, session: Session, conversation: Conversation, entries: list[Entry], score: float, lang: str,
+                say: Any) -> None:
+        """Show one entry, or several questions' entries as titled parts, with related questions."""
         parts = []
         for n, entry in enumerate(entries, start=1):
-            part = [entry.answer]
-            if entry.legal_basis:
-                part.append(t("legal_basis", lang) + entry.basis_text())
-            part.append(t("next_step", lang) + entry.next_step)
+            part = _answer_text(entry, lang)
             if len(entries) > 1:  # several questions in one message: one part each, titled
                 part.insert(0, t("part_title", lang, n=n, question=entry.question))
             parts.append("\n\n".join(part))
         parts.append(t("answer_footer", lang))
-        entry = entries[-1]
+        last = entries[-1]
         conversation.pending_outcome = Outcome.answered.value
-        conversation.last_faq_id = entry.id
+        conversation.last_faq_id = last.id
         conversation.clarify_text = None
         set_status(session, conversation, ConversationStatus.bot)
         related = [_button(t("related", lang, question=e.question), SUGGESTED + e.id)
-                   for e in self.kb.related(entry.id, RELATED) if e not in entries]
+                   for e in self.kb.related(last.id, RELATED) if e not in entries]
         say("\n\n".join(parts),
             buttons=[_button(t("btn_helpful", lang), "/helpful"), _button(t("btn_not_helpful", lang), "/not_helpful"),
                      _button(t("btn_lawyer", lang), "/lawyer"), *related],
-            decision={"action": "answer", "faq_id": entries[0].id, "score": round(decision.hit.score, 4),
+            decision={"action": "answer", "faq_id": entries[0].id, "score": round(score, 4),
                       **({"parts": [e.id for e in entries]} if len(entries) > 1 else {})})
 
     def _answer_while_waiting(self, conversation: Conversation, text: str, lang: str, say: Any) -> None:
@@ -640,10 +649,7 @@ class Engine:
         if decision.action != "answer" or decision.hit is None:
             return
         entry = decision.hit.entry
-        parts = [t("meanwhile", lang), entry.answer]
-        if entry.legal_basis:
-            parts.append(t("legal_basis", lang) + entry.basis_text())
-        parts.append(t("answer_footer", lang))
+        parts = [t("meanwhile", lang), *_answer_text(entry, lang, next_step=False), t("answer_footer", lang)]
         say("\n\n".join(parts), decision={"action": "answer", "faq_id": entry.id, "score": round(decision.hit.score, 4),
                                           "while_waiting": True})
 
@@ -767,13 +773,10 @@ class Engine:
         if entry is None:  # a button from an older knowledge base
             say(t("suggestion_gone", lang), buttons=[_button(t("btn_lawyer", lang), "/lawyer")])
             return
-        c = self.policy.classifier.classify(question or entry.question)
-        hit = Hit(entry, score=1.0, dense=0.0, lexical=0.0)
-        decision = Decision(question or entry.question, c, "answer", reason="suggestion_taken", hit=hit, hits=[hit])
         conversation.service = entry.service.value
         conversation.topic = entry.topic.value
         session.add(conversation)
-        self._answer(session, conversation, decision, lang, say)
+        self._answer(session, conversation, [entry], 1.0, lang, say)  # the citizen's choice: sure
 
     def _offered(self, session: Session, conversation: Conversation) -> list[str]:
         """The entries the bot's latest "did you mean" message offered."""
