@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import numpy as np
@@ -95,8 +96,10 @@ def test_e5_vectors_are_built_stored_and_added_standardised(built_dir: Path) -> 
     semantic = index.semantic_scores(query)
     assert semantic is not None
     zh = index.langs == "zh"
+    answers = index.answers_bm25.scores(query)
     total = sum(w * kb_index._standard(s, zh) for w, s in
-                ((kb_index.LEXICAL_WEIGHT, lexical), (1.0, dense), (1.0, semantic)))
+                ((kb_index.LEXICAL_WEIGHT, lexical), (kb_index.LEXICAL_WEIGHT, answers), (1.0, dense),
+                 (1.0, semantic)))
     hits = index.search(query, k=5, lang="zh")
     expected = [i for i in np.argsort(-total, kind="stable") if zh[i]][:5]
     assert [h.entry.id for h in hits] == [index.entries[i].id for i in expected]
@@ -116,6 +119,12 @@ def test_a_stored_index_is_read_once_per_process_with_its_segmented_views(entrie
     assert first is again
     fresh = kb_index._read(path)  # read from disk: the stored segmentation gives the same lexical ranking
     assert fresh.bm25.tokenized == first.bm25.tokenized
+    assert fresh.answers_bm25.tokenized == first.answers_bm25.tokenized
+    # An index stored before answers were searched (its views' segmentation only) still loads.
+    (path / "tokens.json").write_text(json.dumps(first.bm25.tokenized, ensure_ascii=False), encoding="utf-8")
+    older = kb_index._read(path)
+    assert older.bm25.tokenized == first.bm25.tokenized
+    assert older.answers_bm25.tokenized == first.answers_bm25.tokenized
     assert [h.entry.id for h in fresh.search("工资", mode="lexical")] == \
         [h.entry.id for h in SearchIndex(entries[:25], fresh.encoder, vectors=fresh.vectors).search("工资", mode="lexical")]
 
@@ -130,6 +139,20 @@ def test_fused_search_with_a_test_double_encoder(entries) -> None:  # type: igno
     index = SearchIndex(entries, HashingEncoder())
     target = entries[5]
     assert index.search(target.paraphrases[0], k=3)[0].entry.id == target.id
+
+
+def test_answers_are_searched_beside_questions(entries) -> None:  # type: ignore[no-untyped-def]
+    """A story names facts an answer mentions although no question or paraphrase does."""
+    index = SearchIndex(entries, HashingEncoder())
+    for entry in entries[:40]:
+        words = set().union(*(set(t) for t in index.bm25.tokenized))
+        only_in_answer = [w for w in index.answers_bm25.tokenized[index.entries.index(entry)]
+                          if len(w) >= 2 and w not in words]
+        if only_in_answer:
+            scores = index.answers_bm25.scores(" ".join(only_in_answer))
+            assert scores[index.entries.index(entry)] == scores.max() > 0
+            return
+    pytest.fail("no entry's answer has a word its questions lack")
 
 
 def test_legal_basis_is_grouped_by_law(entries) -> None:  # type: ignore[no-untyped-def]
