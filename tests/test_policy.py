@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from bot.engine import Engine
-from bot.policy import AMBIGUITY_EXTRA
+from bot.policy import AMBIGUITY_EXTRA, SEMANTIC_TOLERANCE, _sure
 from bot.settings import Settings
 from bot.store import Store
 from knowledge_base.encoder import HashingEncoder
 from knowledge_base.faq import load_entries
-from knowledge_base.index import KnowledgeBase, SearchIndex
+from knowledge_base.index import Hit, KnowledgeBase, SearchIndex
 from nlu.backend import FixedBackend, Rankings
 from nlu.classifier import Classifier
 
@@ -78,3 +78,12 @@ def test_nothing_near_goes_to_a_lawyer_unless_too_vague(index: SearchIndex, tmp_
     vague = bot.decide("我想问个事")
     assert vague.action == "clarify" and vague.reason == "vague"
     assert bot.decide("我想问个事", clarified=True).action == "handoff"
+
+
+def test_a_direct_answer_needs_e5_to_agree(index: SearchIndex) -> None:
+    first, second = index.entries[:2]
+    agree = [Hit(first, 0.8, 0.8, 0.5, semantic=0.90), Hit(second, 0.5, 0.5, 0.3, semantic=0.90 + SEMANTIC_TOLERANCE / 2)]
+    assert _sure(agree, 0.6)
+    assert not _sure(agree, 0.9)  # below the threshold
+    disagree = [Hit(first, 0.8, 0.8, 0.5, semantic=0.88), Hit(second, 0.5, 0.5, 0.3, semantic=0.90)]
+    assert not _sure(disagree, 0.6)  # e5 reads the second one clearly closer: offer both instead
