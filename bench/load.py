@@ -41,6 +41,8 @@ from sqlalchemy import bindparam, create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
 from bench.common import RESULTS, ROOT, percentiles, write_section
+from bot.channels.web import SECRET_HEADER, open_chat
+from bot.store import Store
 
 LEGALBOT = Path(sys.executable).with_name("legalbot")
 PG_ADMIN_URL = os.environ.get("LEGALBOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -162,14 +164,13 @@ def build_models(data_dir: Path) -> Path:
     return data_dir
 
 
-def worker_env(built: Path, db_url: str, workdir: Path, secret: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+def worker_env(built: Path, db_url: str, workdir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of workers with a data directory of their own that shares the built models."""
     workdir.mkdir(parents=True, exist_ok=True)
     for name in ("models", "index"):
         if not (workdir / name).exists():
             (workdir / name).symlink_to(Path(built).resolve() / name)
-    return {**os.environ, **ALWAYS_ON, "LEGALBOT_DATA_DIR": str(workdir), "DATABASE_URL": db_url,
-            "LEGALBOT_SECRET_KEY": secret, **(extra or {})}
+    return {**os.environ, **ALWAYS_ON, "LEGALBOT_DATA_DIR": str(workdir), "DATABASE_URL": db_url, **(extra or {})}
 
 
 def start_worker(env: dict[str, str], workdir: Path, port: int | None = None) -> Worker:
@@ -205,7 +206,7 @@ def start_workers(n: int, built: Path, db_url: str, workdir: Path, extra_env: di
     Workers started together on a fresh database race to create the console's first admin (one exits
     with an IntegrityError on lawyer.username), so a console account is created first. With ``warm``,
     each worker then answers one question, so its models are loaded before any load starts."""
-    env = worker_env(built, db_url, workdir, secret=uuid.uuid4().hex, extra=extra_env)
+    env = worker_env(built, db_url, workdir, extra=extra_env)
     for command in (["db", "upgrade"], ["lawyer", "add", "bench-admin", "--role", "admin", "--password", uuid.uuid4().hex]):
         done = subprocess.run([str(LEGALBOT), *command], env=env, cwd=workdir, capture_output=True, text=True,
                               timeout=300)
@@ -229,8 +230,9 @@ def warm_up(workers: Iterable[Worker], timeout: float = 120) -> list[float]:
     the seconds each took."""
     def ask(worker: Worker) -> float:
         t0 = time.perf_counter()
-        response = httpx.post(f"{worker.url}/api/chat/warmup-{uuid.uuid4().hex[:8]}/messages",
-                              json={"text": "老板拖欠工资怎么办"}, timeout=timeout, trust_env=False)
+        chat = httpx.post(f"{worker.url}/api/chat", timeout=timeout, trust_env=False).json()
+        response = httpx.post(f"{worker.url}/api/chat/{chat['id']}/messages", json={"text": "老板拖欠工资怎么办"},
+                              headers={SECRET_HEADER: chat["secret"]}, timeout=timeout, trust_env=False)
         if not response.is_success:
             raise RuntimeError(f"warm-up on port {worker.port}: HTTP {response.status_code}:\n{worker.tail()}")
         return time.perf_counter() - t0
@@ -339,7 +341,7 @@ async def post(http: httpx.AsyncClient, base: str, cid: str, stats: Stats, text_
         stats.sent.append((cid, text_))
     t0 = time.perf_counter()
     try:
-        response = await http.post(f"{base}/api/chat/{cid}/messages", json=body)
+        response = await http.post(f"{base}/api/chat/{cid}/messages", json=body, headers=chat_secret(cid))
     except httpx.HTTPError as exc:
         stats.codes[type(exc).__name__] += 1
         return None
@@ -362,7 +364,8 @@ async def first_reply_after(http: httpx.AsyncClient, base: str, cid: str, after:
     while time.monotonic() < deadline:
         with contextlib.suppress(httpx.HTTPError, ValueError):
             try:
-                response = await http.get(f"{base}/api/chat/{cid}/messages", params={"after": after})
+                response = await http.get(f"{base}/api/chat/{cid}/messages", params={"after": after},
+                                          headers=chat_secret(cid))
             except httpx.ConnectError:
                 return []  # the worker is gone
             messages = response.json()["messages"] if response.is_success else []
@@ -452,9 +455,22 @@ async def load(bases: list[str], clients: list[str], seconds: float, stats: Stat
     return stats
 
 
-def client_ids(n: int, prefix: str = "load") -> list[str]:
+def client_ids(db_url: str, n: int, prefix: str = "load") -> list[str]:
+    """``n`` web chats, opened in the database so that each id is known (the page gets random ones)."""
     run = uuid.uuid4().hex[:6]
-    return [f"{prefix}-{run}-{k:03d}" for k in range(n)]
+    ids = [f"{prefix}-{run}-{k:03d}" for k in range(n)]
+    store = Store(db_url)
+    try:
+        for cid in ids:
+            open_chat(store, cid, chat_secret(cid)[SECRET_HEADER])
+    finally:
+        store.dispose()
+    return ids
+
+
+def chat_secret(cid: str) -> dict[str, str]:
+    """The header with a benchmark chat's secret (made up from its id: this is test data)."""
+    return {SECRET_HEADER: f"{cid}-not-a-secret"}
 
 
 # ---- the database afterwards ------------------------------------------------------------------------------
@@ -693,7 +709,7 @@ def main() -> None:
     try:
         built = args.built or build_models(tmp / "built")
         workers = start_workers(args.workers, built, db_url, tmp / "work")
-        clients = client_ids(args.citizens)
+        clients = client_ids(db_url, args.citizens)
         stats = asyncio.run(load([w.url for w in workers], clients, args.seconds, think=args.think))
         pending = wait_quiet(db_url)
         report = inspect_db(db_url, stats, clients)

@@ -6,52 +6,38 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.middleware.sessions import SessionMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from bot import redact, retention
 from bot.channels import configured_channels, web
 from bot.channels.base import Channel
 from bot.delivery import relay_forever
+from bot.guard import RequestGuard
 from bot.runtime import Runtime
-from handoff import console
+from handoff import console, throttle
+from handoff.sessions import purge_sessions
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
-MAX_BODY = 256_000
-
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-                               "script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
-}
-
-
-def secret_key(runtime: Runtime) -> str:
-    if runtime.settings.secret_key:
-        return runtime.settings.secret_key
-    path = runtime.settings.data_dir / "secret_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
-    return path.read_text().strip()
 
 
 def housekeeping(runtime: Runtime) -> None:
-    """One pass of the timers: SLA escalations and reminders, offline lawyers' claims, idle chats."""
+    """One pass of the timers: SLA escalations and reminders, offline lawyers' claims, idle chats, and
+    (once an hour) erasing what citizens wrote once the retention period is over."""
     settings = runtime.settings
     runtime.queue.sla_pass(dt.timedelta(minutes=settings.sla_escalate_minutes),
                            dt.timedelta(minutes=settings.sla_remind_minutes))
     runtime.queue.release_stale_claims(dt.timedelta(minutes=settings.lawyer_offline_minutes))
     runtime.engine.sweep()
+    purge_sessions(runtime.store)
+    throttle.purge(runtime.store, dt.timedelta(minutes=settings.login_window_minutes + settings.login_lockout_minutes + 1))
+    retention.erase_if_due(runtime.store, settings.retention_days)
 
 
 async def _sweeper(runtime: Runtime) -> None:
@@ -77,6 +63,10 @@ async def _inbox(runtime: Runtime) -> None:
 def create_app(runtime: Runtime, run_sweeper: bool = True, channels: list[Channel] | None = None) -> FastAPI:
     """The app; ``channels`` defaults to the push channels whose settings are present."""
     channels = configured_channels(runtime) if channels is None else channels
+    settings = runtime.settings
+    redact.add_secrets(settings.telegram_token, settings.telegram_secret_token, settings.wechat_token,
+                       settings.wechat_app_secret, settings.wechat_aes_key,
+                       *(getattr(channel, "secret_token", None) for channel in channels))
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -94,20 +84,22 @@ def create_app(runtime: Runtime, run_sweeper: bool = True, channels: list[Channe
         for channel in channels:
             await channel.stop()
 
-    app = FastAPI(title="legalbot", lifespan=lifespan, docs_url="/api/docs", redoc_url=None)
+    # The API's own description is a map for attackers: off unless LEGALBOT_API_DOCS asks for it.
+    docs = runtime.settings.api_docs
+    app = FastAPI(title="legalbot", lifespan=lifespan, docs_url="/api/docs" if docs else None, redoc_url=None,
+                  openapi_url="/openapi.json" if docs else None)
     app.state.runtime = runtime
-    app.add_middleware(SessionMiddleware, secret_key=secret_key(runtime), session_cookie="legalbot_console",
-                       same_site="strict", https_only=False, max_age=12 * 3600)
+    if settings.trusted_proxies.strip():  # the client's address and scheme as the reverse proxy saw them
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=[h.strip() for h in settings.trusted_proxies.split(",")])
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next):  # type: ignore[no-untyped-def]
-        length = request.headers.get("content-length")
-        if length and (not length.isdigit() or int(length) > MAX_BODY):
-            return JSONResponse({"detail": "request body too large"}, status_code=413)
-        response = await call_next(request)
-        for k, v in SECURITY_HEADERS.items():
-            response.headers.setdefault(k, v)
-        return response
+    app.add_middleware(RequestGuard)  # added last, so outermost: body limit, JSON sanity, security headers
+
+    @app.exception_handler(OverflowError)
+    async def out_of_range(_: Request, exc: OverflowError) -> JSONResponse:
+        # A number from the request too big for the database (SQLite takes 64-bit integers): nothing was
+        # stored with it. Endpoints bound their numbers; this catches any they miss.
+        return JSONResponse({"detail": "a number in the request is out of range (64-bit integers only)"},
+                            status_code=422)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
@@ -121,7 +113,7 @@ def create_app(runtime: Runtime, run_sweeper: bool = True, channels: list[Channe
         channel_router = channel.router()
         if channel_router is not None:
             app.include_router(channel_router)
-    app.include_router(console.router(runtime.queue, telegram=any(c.name == "telegram" for c in channels)))
+    app.include_router(console.router(runtime.queue, settings, telegram=any(c.name == "telegram" for c in channels)))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

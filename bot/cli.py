@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ nlu_app = typer.Typer(help="Intent classification: validate, train, test.", no_a
 kb_app = typer.Typer(help="Knowledge base: validate, build, evaluate.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 lawyer_app = typer.Typer(help="Lawyer accounts for the console.", no_args_is_help=True)
+sessions_app = typer.Typer(help="Lawyers' console sessions.", no_args_is_help=True)
+lawyer_app.add_typer(sessions_app, name="sessions")
 app.add_typer(nlu_app, name="nlu")
 app.add_typer(kb_app, name="kb")
 app.add_typer(db_app, name="db")
@@ -55,8 +58,6 @@ def _runtime(build: bool = False):  # type: ignore[no-untyped-def]
 @app.callback()
 def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages.")) -> None:
     redact.install(logging.DEBUG if verbose else logging.INFO)
-    for noisy in ("httpx", "faiss.loader", "sentence_transformers"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @app.command()
@@ -67,11 +68,16 @@ def serve(host: str | None = typer.Option(None), port: int | None = typer.Option
     from bot.app import create_app
     from handoff.auth import has_lawyers
 
+    os.umask(0o077)  # whatever the server writes (database, WAL, secrets, models) is its owner's alone
     runtime = _runtime(build=True)
     settings = runtime.settings
     if not has_lawyers(runtime.store):
         _bootstrap_admin(runtime)
-    uvicorn.run(create_app(runtime), host=host or settings.host, port=port or settings.port, log_level="info")
+    level = logging.getLogger().getEffectiveLevel()
+    # uvicorn's own loggers (access lines, "Exception in ASGI application") get the redacting handler too.
+    uvicorn.run(create_app(runtime), host=host or settings.host, port=port or settings.port,
+                log_config=redact.log_config(level), log_level=logging.getLevelName(level).lower(),
+                proxy_headers=False)  # the app believes LEGALBOT_TRUSTED_PROXIES, not uvicorn's own default
 
 
 def _bootstrap_admin(runtime) -> None:  # type: ignore[no-untyped-def]
@@ -88,8 +94,8 @@ def _bootstrap_admin(runtime) -> None:  # type: ignore[no-untyped-def]
     except (IntegrityError, AccountError):  # another worker starting at the same moment created it
         return
     path = Path(runtime.settings.data_dir) / "admin-password.txt"
-    path.write_text(f"username: admin\npassword: {password}\n")
-    path.chmod(0o600)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:  # never readable by others
+        out.write(f"username: admin\npassword: {password}\n")
     log.info("created console account 'admin'; its password is in %s", path)
 
 
@@ -419,6 +425,68 @@ def lawyer_add(username: str, display_name: str | None = typer.Option(None, "--n
         _fail(str(exc))
     typer.echo(f"created {role} {username}")
 
+
+
+def _store():  # type: ignore[no-untyped-def]
+    """The database, migrated, without the models a runtime loads."""
+    from bot.store import Store
+
+    store = Store(get_settings().resolved_database_url())
+    store.upgrade()
+    return store
+
+
+def _account(action, *args, store=None):  # type: ignore[no-untyped-def]
+    """Run an account change from handoff/auth.py, turning its AccountError into a clear exit."""
+    from handoff.auth import AccountError
+
+    try:
+        return action(store or _store(), *args)
+    except AccountError as exc:
+        _fail(str(exc))
+
+
+@lawyer_app.command("passwd")
+def lawyer_passwd(username: str,
+                  password: str = typer.Option(..., prompt="New password", hide_input=True, confirmation_prompt=True)) -> None:
+    """Set a lawyer's password; their console sessions end at once."""
+    from handoff.auth import change_password
+
+    _account(change_password, username, password)
+    typer.echo(f"changed the password of {username}; their console sessions have ended")
+
+
+@lawyer_app.command("deactivate")
+def lawyer_deactivate(username: str) -> None:
+    """Stop a lawyer from logging in; their console sessions end at once (`lawyer activate` undoes it)."""
+    from handoff.auth import set_active
+
+    _account(set_active, username, False)
+    typer.echo(f"deactivated {username}; their console sessions have ended")
+
+
+@lawyer_app.command("activate")
+def lawyer_activate(username: str) -> None:
+    """Let a deactivated lawyer log in again."""
+    from handoff.auth import set_active
+
+    _account(set_active, username, True)
+    typer.echo(f"activated {username}")
+
+
+@sessions_app.command("revoke")
+def lawyer_sessions_revoke(username: str | None = typer.Argument(None),
+                           everyone: bool = typer.Option(False, "--all", help="End every lawyer's sessions.")) -> None:
+    """End a lawyer's console sessions (or everyone's, with --all): they must log in again."""
+    from handoff.auth import lawyer_named
+    from handoff.sessions import end_sessions
+
+    if everyone == (username is not None):
+        _fail("give a USERNAME or --all")
+    store = _store()
+    lawyer_id = None if everyone else _account(lawyer_named, username, store=store).id
+    ended = end_sessions(store, lawyer_id, reason="cli")
+    typer.echo(f"ended {ended} console session(s)" + ("" if everyone else f" of {username}"))
 
 
 @lawyer_app.command("telegram-link")

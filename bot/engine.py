@@ -423,6 +423,8 @@ class Engine:
             ).first() or incoming.language or "zh"
             deleted = actions.delete_citizen_data(session, incoming.channel, incoming.user_id)
             session.commit()
+        if deleted:
+            self.store.purge_deleted()  # no copy of the deleted rows left in SQLite's WAL file
         notice = t("deleted" if deleted else "nothing_to_delete", lang)
         empty = Message(conversation_id=0, citizen_id=0, direction="in", sender="citizen")
         return Reply(0, empty, [], ConversationStatus.closed.value, notices=[notice])

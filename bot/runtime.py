@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bot.engine import Engine
 from bot.settings import Settings
-from bot.store import Store
+from bot.store import Store, private_dir
 from handoff.queue import HandoffQueue
 from knowledge_base import index as kb_index
 from knowledge_base.faq import load_entries
@@ -48,6 +48,7 @@ def build_kb(settings: Settings, progress: bool = False) -> None:
 
 def ensure_built(settings: Settings, progress: bool = True) -> None:
     """Train the NLU model and build the index if either is missing (what `make run` relies on)."""
+    private_dir(settings.data_dir)
     # The built-in model is trained whatever the backend: its learned urgency serves Rasa deployments too.
     if builtin.current_path(settings.models_dir / "nlu") is None:
         log.info("no NLU model yet: training one from %s", settings.training_data_dir)
@@ -69,6 +70,7 @@ def make_backend(settings: Settings) -> NLUBackend:
 
 def build_runtime(settings: Settings, backend: NLUBackend | None = None, kb: KnowledgeBase | None = None,
                   upgrade: bool = True) -> Runtime:
+    private_dir(settings.data_dir)  # the database, the generated secret key and the reports live here
     store = Store(settings.resolved_database_url())
     if upgrade:
         store.upgrade()

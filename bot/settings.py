@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,8 +25,8 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
-    #: Signs the lawyer console's session cookie; generated under ``data_dir`` when unset.
-    secret_key: str | None = None
+    #: Serve the API's description at /api/docs and /openapi.json (off in production: it maps every endpoint).
+    api_docs: bool = False
 
     training_data_dir: Path = PROJECT_ROOT / "training_data"
     faq_dir: Path = PROJECT_ROOT / "knowledge_base" / "faq"
@@ -56,6 +57,10 @@ class Settings(BaseSettings):
     idle_timeout_waiting_minutes: int = 24 * 60
     idle_timeout_lawyer_minutes: int = 2 * 60
     sweep_interval_seconds: int = 60
+    #: What citizens wrote (message texts, handoff packets, notes, comments) is erased this many days
+    #: after their conversation closed, and a citizen silent that long loses their channel id; counts,
+    #: services, topics and outcomes stay. 0 keeps everything (PIPL: no longer than the purpose needs).
+    retention_days: int = Field(default=180, ge=0)
 
     #: A burst: short fragments ("在吗", "我想问个事") are held this long for the rest of the question
     #: and answered together with it; 0 answers every message on its own.
@@ -76,6 +81,23 @@ class Settings(BaseSettings):
     #: citizen is told when to expect a reply and where to call now.
     service_hours: str = "09:00-18:00"
     service_days: str = "1,2,3,4,5"
+
+    # ---- Lawyer console (handoff/console.py, sessions.py, throttle.py) ---------------------------
+    #: A console session ends after this many minutes without a request ...
+    console_idle_minutes: int = 60
+    #: ... and this many hours after login, whatever happens.
+    console_session_hours: int = 12
+    #: ``Secure`` on the console cookie: ``auto`` sets it when the request came over https, or ``true`` / ``false``.
+    cookie_secure: Literal["auto", "true", "false"] = "auto"
+    #: Reverse proxies (comma-separated addresses, or ``*``) whose X-Forwarded-Proto and X-Forwarded-For
+    #: are believed, for the request's scheme (``cookie_secure=auto``) and client address (login throttling).
+    trusted_proxies: str = "127.0.0.1"
+    #: Failed logins to one account name within the window that lock the name for the lockout ...
+    login_max_failures: int = 5
+    #: ... and from one client address (an office behind one address has several lawyers).
+    login_max_failures_per_address: int = 20
+    login_window_minutes: int = 15
+    login_lockout_minutes: int = 15
 
     # ---- Telegram (bot/channels/telegram/) --------------------------------------------------------
     #: The bot token from @BotFather; the channel starts when it is set.

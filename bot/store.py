@@ -8,6 +8,7 @@ models that name them on purpose.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 from bot.taxonomy import ConversationStatus, Priority, TicketStatus
+
+log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
@@ -142,6 +145,32 @@ class InboundUpdate(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow)
 
 
+class WebChat(SQLModel, table=True):
+    """A web chat's key: the server issues a random secret when the page starts a chat and keeps only its
+    SHA-256, so a chat id seen in a log or guessed opens nothing. ``id`` is the citizen's channel user id."""
+
+    __tablename__ = "web_chat"
+
+    id: str = Field(primary_key=True, max_length=64)
+    secret_hash: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class WeChatNonce(SQLModel, table=True):
+    """A signed WeChat push seen within the freshness window: the same timestamp and nonce again is a replay.
+    In the database, not in memory, so that every worker refuses it; rows older than the window are pruned."""
+
+    __tablename__ = "wechat_nonce"
+    __table_args__ = (UniqueConstraint("timestamp", "nonce"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: The push's own (signed) timestamp: it is refused as stale after the window, so its row can go then.
+    timestamp: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    nonce: str = Field(max_length=64)
+    #: SHA-256 of the body: the same body again is WeChat retrying; another body is forged.
+    body_hash: str = Field(max_length=64)
+
+
 class Lawyer(SQLModel, table=True):
     __tablename__ = "lawyer"
 
@@ -231,6 +260,36 @@ class TicketNote(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class ConsoleSession(SQLModel, table=True):
+    """A lawyer's console login. The cookie carries a random token; only its SHA-256 is kept, so a copy of
+    the database opens no console. Ends on logout, password change, deactivation, or the timeouts."""
+
+    __tablename__ = "console_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    lawyer_id: int = Field(foreign_key="lawyer.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+    #: The absolute timeout; the idle timeout counts from ``last_seen_at``.
+    expires_at: datetime = Field(index=True)
+    revoked_at: datetime | None = None
+    user_agent: str | None = Field(default=None, max_length=256)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed console logins per account name or client address (handoff/throttle.py), shared by every
+    worker. ``key`` is a SHA-256 of the scope and the name or address, so no typed name is kept."""
+
+    __tablename__ = "login_throttle"
+
+    key: str = Field(primary_key=True, max_length=64)
+    #: Failures in the current window, counting attempts still being checked.
+    failures: int = 0
+    window_started_at: datetime = Field(default_factory=utcnow, index=True)
+    locked_until: datetime | None = None
+
+
 class AuditEntry(SQLModel, table=True):
     """Every lawyer action, for admins: who did what to which ticket, when."""
 
@@ -268,19 +327,43 @@ def lock_citizen(session: Session, citizen_id: int) -> None:
         session.exec(select(Citizen.id).where(Citizen.id == citizen_id).with_for_update())
 
 
+def private_dir(path: Path) -> Path:
+    """Make a directory only its owner can enter (0700). One that exists already is left as it is: it
+    may be shared (the parent of a database file named in DATABASE_URL)."""
+    if not path.exists():
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o700)
+    return path
+
+
+def _private_database(path: Path) -> None:
+    """The SQLite file and its -wal and -shm files 0600 (SQLite gives the latter the database's mode);
+    called on every connection, so a new database and one left readable by an older version are tightened
+    before anything is written to them (the directory, when created here, is 0700 from the start)."""
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(OSError):  # not there yet, or not ours to change
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        database = Path(path) if path and path != ":memory:" else None
+        if database is not None:
+            private_dir(database.parent)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            if database is not None:
+                _private_database(database)
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
+            # Deleted rows' bytes are overwritten with zeros, not left in free space for anyone to read.
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
             # pysqlite's own BEGIN is deferred: a transaction that read and then writes fails at once
             # with "database is locked" when another wrote meanwhile. Begin every transaction
@@ -331,6 +414,24 @@ class Store:
         from bot.migrate import upgrade
 
         upgrade(self.engine)
+
+    def purge_deleted(self) -> None:
+        """After personal data was deleted: on SQLite, move the WAL into the database file and truncate it,
+        so no earlier copy of a changed page (with the deleted rows in it) stays readable in the -wal file;
+        ``secure_delete`` has zeroed the freed space in the database itself. On PostgreSQL the rows are
+        gone from every query at commit, and autovacuum reclaims their space."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        with self._turn or contextlib.nullcontext():
+            connection = self.engine.raw_connection()
+            try:
+                cursor = connection.cursor()
+                busy = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                cursor.close()
+            finally:
+                connection.close()
+        if busy:
+            log.warning("the WAL could not be checkpointed (a reader held it); the next checkpoint will")
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -1,4 +1,4 @@
-"""Lawyer accounts: scrypt password hashes, constant-time checks, linked Telegram accounts."""
+"""Lawyer accounts: scrypt password hashes, the password policy, constant-time checks, linked Telegram accounts."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ import hashlib
 import hmac
 import re
 import secrets
+from functools import cache
+from pathlib import Path
 
 from sqlmodel import select
 
 from bot.store import AuditEntry, Lawyer, Store, utcnow
+from handoff.sessions import end_sessions
 
 _N, _R, _P = 2**14, 8, 1
 
@@ -38,13 +41,42 @@ class AccountError(ValueError):
     pass
 
 
+MIN_PASSWORD = 12
+MAX_PASSWORD = 256  # what the console's login form accepts
+COMMON_PASSWORDS = Path(__file__).resolve().parent / "common_passwords.txt"
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    lines = COMMON_PASSWORDS.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip().lower() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def check_password(password: str, username: str) -> None:
+    """Refuse a password that is short or easy to guess, with the reason (AccountError)."""
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"password must be at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise AccountError(f"password must be at most {MAX_PASSWORD} characters")
+    if not password.strip():
+        raise AccountError("password must not be only spaces")
+    if len(set(password)) < 5:
+        raise AccountError("password repeats too few characters; use at least 5 different ones")
+    if password.isdigit():
+        raise AccountError("password must not be only digits (phone, ID and birth date numbers are guessed first)")
+    if password.strip().lower() in _common_passwords():
+        raise AccountError("password is on the list of common passwords; choose another")
+    name = username.strip().lower()
+    if len(name) >= 3 and name in password.lower():
+        raise AccountError("password must not contain the username")
+
+
 def create_lawyer(store: Store, username: str, password: str, display_name: str | None = None,
                   role: str = "lawyer", topics: list[str] | None = None) -> Lawyer:
     username = username.strip()
     if not username or len(username) > 64:
         raise AccountError("username must be 1-64 characters")
-    if len(password) < 8:
-        raise AccountError("password must be at least 8 characters")
+    check_password(password, username)
     if role not in ("lawyer", "admin"):
         raise AccountError("role must be lawyer or admin")
     with store.session() as session:
@@ -57,11 +89,57 @@ def create_lawyer(store: Store, username: str, password: str, display_name: str 
         return lawyer
 
 
+def lawyer_named(store: Store, username: str) -> Lawyer:
+    with store.session() as session:
+        lawyer = session.exec(select(Lawyer).where(Lawyer.username == username)).first()
+    if lawyer is None:
+        raise AccountError(f"no lawyer named {username!r}")
+    return lawyer
+
+
+def change_password(store: Store, username: str, password: str) -> Lawyer:
+    """Set a new password and end the lawyer's console sessions (whoever knew the old one is logged out)."""
+    lawyer = lawyer_named(store, username)
+    check_password(password, lawyer.username)
+    with store.session() as session:
+        stored = session.get(Lawyer, lawyer.id)
+        assert stored is not None
+        stored.password_hash = hash_password(password)
+        session.add(stored)
+        session.add(AuditEntry(lawyer_id=stored.id, action="password_changed", detail={}))
+        session.commit()
+    assert lawyer.id is not None
+    end_sessions(store, lawyer.id, reason="password_changed")
+    return lawyer
+
+
+def set_active(store: Store, username: str, active: bool) -> Lawyer:
+    """Deactivate (or reactivate) an account; deactivating ends its console sessions at once. The lawyer's
+    claimed chats go back to the queue once they count as offline, like any absent lawyer's."""
+    lawyer = lawyer_named(store, username)
+    with store.session() as session:
+        stored = session.get(Lawyer, lawyer.id)
+        assert stored is not None
+        stored.active = active
+        session.add(stored)
+        session.add(AuditEntry(lawyer_id=stored.id, action="activated" if active else "deactivated", detail={}))
+        session.commit()
+    if not active:
+        assert lawyer.id is not None
+        end_sessions(store, lawyer.id, reason="deactivated")
+    return lawyer
+
+
+#: What an unknown name's password is checked against, so that refusing it costs one scrypt run, the same
+#: as refusing a known name's wrong password: the time taken does not tell which names exist.
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+
+
 def authenticate(store: Store, username: str, password: str) -> Lawyer | None:
     with store.session() as session:
         lawyer = session.exec(select(Lawyer).where(Lawyer.username == username, Lawyer.active == True)).first()  # noqa: E712
     if lawyer is None:
-        verify_password(password, hash_password("timing-equaliser"))
+        verify_password(password, _DUMMY_HASH)
         return None
     return lawyer if verify_password(password, lawyer.password_hash) else None
 

@@ -1,18 +1,37 @@
-"""The lawyer console's JSON API (the page itself is static): login, queue, claim, reply, resolve."""
+"""The lawyer console's JSON API (the page itself is static): login, queue, claim, reply, resolve.
+
+Every request that changes something must come from the console's own origin and carry the session's
+CSRF token; logins are throttled per name and per client address (handoff/throttle.py)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
-from bot.store import Lawyer
+from bot.settings import Settings
+from bot.store import Lawyer, utcnow
 from bot.store import public_message as public
+from handoff import throttle
 from handoff.auth import TELEGRAM_LINK_TTL, authenticate, issue_telegram_link, unlink_telegram
 from handoff.queue import AlreadyClaimed, HandoffError, HandoffQueue
+from handoff.sessions import (
+    COOKIE,
+    CSRF_HEADER,
+    Timeouts,
+    csrf_matches,
+    csrf_token,
+    end_session,
+    resolve_session,
+    start_session,
+)
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class LoginIn(BaseModel):
@@ -37,24 +56,56 @@ class ResolveIn(BaseModel):
     summary: str = Field(default="", max_length=20_000)
 
 
-def router(queue: HandoffQueue, telegram: bool = False) -> APIRouter:
-    """``telegram``: the Telegram channel runs, so lawyers can link their account for lawyer mode."""
-    api = APIRouter(prefix="/api/console", tags=["lawyer console"])
-    store = queue.store
+def same_origin(request: Request) -> None:
+    """Refuse a state-changing request that a browser says comes from another site's page."""
+    if request.method in SAFE_METHODS:
+        return
+    origin = request.headers.get("origin")
+    if origin is None:
+        return  # not sent by every client; the CSRF token still guards everything but the login
+    host = request.headers.get("host", "").lower()
+    if not host or urlsplit(origin).netloc.lower() != host:
+        raise HTTPException(status_code=403, detail="拒绝来自其他网站的请求")
 
-    def _me(lawyer: Lawyer) -> dict[str, Any]:
+
+def cookie_is_secure(request: Request, setting: str) -> bool:
+    """``auto``: when the request came over https (as the trusted proxy, if any, says)."""
+    return setting == "true" or (setting == "auto" and request.url.scheme == "https")
+
+
+def _minutes_until(until: dt.datetime) -> int:
+    return max(1, -(-int((until - utcnow()).total_seconds()) // 60))
+
+
+def _locked(until: dt.datetime) -> HTTPException:
+    minutes = _minutes_until(until)
+    return HTTPException(status_code=429, detail=f"登录失败次数过多，已暂时锁定，请 {minutes} 分钟后再试",
+                         headers={"Retry-After": str(minutes * 60)})
+
+
+def router(queue: HandoffQueue, settings: Settings, telegram: bool = False) -> APIRouter:
+    """``telegram``: the Telegram channel runs, so lawyers can link their account for lawyer mode."""
+    api = APIRouter(prefix="/api/console", tags=["lawyer console"], dependencies=[Depends(same_origin)])
+    store = queue.store
+    timeouts = Timeouts(idle=dt.timedelta(minutes=settings.console_idle_minutes),
+                        absolute=dt.timedelta(hours=settings.console_session_hours))
+    window = dt.timedelta(minutes=settings.login_window_minutes)
+    lockout = dt.timedelta(minutes=settings.login_lockout_minutes)
+    per_account = throttle.Limit(settings.login_max_failures, window, lockout)
+    per_address = throttle.Limit(settings.login_max_failures_per_address, window, lockout)
+
+    def _me(lawyer: Lawyer, token: str) -> dict[str, Any]:
         return {"username": lawyer.username, "display_name": lawyer.display_name, "role": lawyer.role,
-                "telegram": {"available": telegram, "linked": lawyer.telegram_user_id is not None}}
+                "telegram": {"available": telegram, "linked": lawyer.telegram_user_id is not None},
+                "csrf_token": csrf_token(token)}
 
     def current_lawyer(request: Request) -> Lawyer:
-        lawyer_id = request.session.get("lawyer_id")
-        if lawyer_id is None:
+        token = request.cookies.get(COOKIE)
+        lawyer = resolve_session(store, token, timeouts)
+        if lawyer is None or token is None:
             raise HTTPException(status_code=401, detail="请先登录")
-        with store.session() as session:
-            lawyer = session.get(Lawyer, lawyer_id)
-        if lawyer is None or not lawyer.active:
-            request.session.clear()
-            raise HTTPException(status_code=401, detail="请先登录")
+        if request.method not in SAFE_METHODS and not csrf_matches(token, request.headers.get(CSRF_HEADER)):
+            raise HTTPException(status_code=403, detail="请求缺少有效的安全令牌（CSRF），请刷新页面后重试")
         queue.touch(lawyer)  # presence: a lawyer who stops polling goes offline and releases their chats
         return lawyer
 
@@ -64,23 +115,43 @@ def router(queue: HandoffQueue, telegram: bool = False) -> APIRouter:
         return lawyer
 
     @api.post("/login")
-    def login(body: LoginIn, request: Request) -> dict[str, Any]:
+    def login(body: LoginIn, request: Request, response: Response) -> dict[str, Any]:
+        account = throttle.Key("account", body.username, per_account)
+        address = throttle.Key("address", request.client.host if request.client else "", per_address)
+        try:
+            throttle.admit(store, [account, address])
+        except throttle.Throttled as exc:
+            raise _locked(exc.until) from None
         lawyer = authenticate(store, body.username, body.password)
         if lawyer is None:
+            until = throttle.failed(store, [account, address])
+            if until is not None:
+                raise _locked(until)
             raise HTTPException(status_code=401, detail="用户名或密码错误")
-        request.session.clear()
-        request.session["lawyer_id"] = lawyer.id
+        assert lawyer.id is not None
+        throttle.succeeded(store, account, [address])
+        end_session(store, request.cookies.get(COOKIE))  # whatever session this browser had, a new one now
+        token = start_session(store, lawyer.id, timeouts, request.headers.get("user-agent"))
+        response.set_cookie(COOKIE, token, max_age=int(timeouts.absolute.total_seconds()), path="/",
+                            secure=cookie_is_secure(request, settings.cookie_secure), httponly=True, samesite="strict")
         queue.record(lawyer, "login")
-        return _me(lawyer)
+        return _me(lawyer, token)
 
     @api.post("/logout")
-    def logout(request: Request) -> dict[str, bool]:
-        request.session.clear()
+    def logout(request: Request, response: Response) -> dict[str, bool]:
+        token = request.cookies.get(COOKIE)
+        if resolve_session(store, token, timeouts) is not None:
+            assert token is not None
+            if not csrf_matches(token, request.headers.get(CSRF_HEADER)):
+                raise HTTPException(status_code=403, detail="请求缺少有效的安全令牌（CSRF），请刷新页面后重试")
+            end_session(store, token)
+        response.delete_cookie(COOKIE, path="/", secure=cookie_is_secure(request, settings.cookie_secure),
+                               httponly=True, samesite="strict")
         return {"ok": True}
 
     @api.get("/me")
-    def me(lawyer: Lawyer = Depends(current_lawyer)) -> dict[str, Any]:
-        return _me(lawyer)
+    def me(request: Request, lawyer: Lawyer = Depends(current_lawyer)) -> dict[str, Any]:
+        return _me(lawyer, request.cookies[COOKIE])
 
     @api.post("/telegram/link")
     def telegram_link(lawyer: Lawyer = Depends(current_lawyer)) -> dict[str, Any]:
@@ -107,6 +178,7 @@ def router(queue: HandoffQueue, telegram: bool = False) -> APIRouter:
             view, messages = queue.view(ticket_id)
         except HandoffError as exc:
             raise HTTPException(status_code=404, detail=str(exc)) from None
+        queue.viewed(ticket_id, lawyer)
         return {"ticket": view.public(), "packet": view.ticket.packet, "messages": [public(m) for m in messages]}
 
     @api.post("/tickets/{ticket_id}/claim")

@@ -31,6 +31,8 @@ from bot.taxonomy import ConversationStatus, Outcome, Priority, TicketStatus
 log = logging.getLogger(__name__)
 
 LAWYER_OUTCOMES = (Outcome.resolved_by_lawyer, Outcome.referred, Outcome.emergency_referred, Outcome.out_of_scope)
+#: A lawyer keeping a ticket open is audited as viewing it again this often.
+VIEW_AUDIT_EVERY = dt.timedelta(minutes=10)
 
 
 class HandoffError(Exception):
@@ -279,6 +281,18 @@ class HandoffQueue:
         with self.store.session() as session:
             audit(session, lawyer.id, action, ticket_id, **detail)
             session.commit()
+
+    def viewed(self, ticket_id: int, lawyer: Lawyer) -> None:
+        """Audit that the lawyer read the ticket, once per ``VIEW_AUDIT_EVERY`` while they keep it open
+        (the console re-reads it every few seconds)."""
+        since = utcnow() - VIEW_AUDIT_EVERY
+        with self.store.session() as session:
+            recent = session.exec(select(AuditEntry.id).where(
+                AuditEntry.ticket_id == ticket_id, AuditEntry.lawyer_id == lawyer.id,
+                AuditEntry.action == "ticket_viewed", col(AuditEntry.created_at) > since)).first()
+            if recent is None:
+                audit(session, lawyer.id, "ticket_viewed", ticket_id)
+                session.commit()
 
     def roster(self, online_within: dt.timedelta = dt.timedelta(minutes=15)) -> list[dict[str, Any]]:
         """Active lawyers and whether they are online, for transfers and the dashboard."""

@@ -104,7 +104,9 @@ def test_unsubscribing_before_writing_stores_nothing(runtime: Runtime, chat: Tes
 
 def test_web_chat_deletes_data_and_says_so_without_storing_it(runtime: Runtime) -> None:
     with TestClient(create_app(runtime, run_sweeper=False)) as http:
-        url = "/api/chat/web-citizen-1/messages"
+        started = http.post("/api/chat").json()
+        http.headers["X-Chat-Secret"] = started["secret"]
+        url = f"/api/chat/{started['id']}/messages"
         assert http.post(url, json={"text": "老板拖欠工资三个月了"}).status_code == 200
         asked = http.post(url, json={"payload": "/delete_my_data"}).json()
         assert [b["payload"] for b in asked["messages"][-1]["buttons"]] == ["/delete_my_data:confirm",

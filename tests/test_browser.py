@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -10,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.app import create_app
@@ -169,3 +171,23 @@ def test_a_citizen_in_danger_reads_the_emergency_number_first(runtime: Runtime, 
     page.screenshot(path=str(screenshots / "webchat-danger.png"))
     [ticket] = runtime.queue.tickets()
     assert ticket.ticket.priority == "urgent"
+
+
+def test_the_page_sends_its_chat_secret_in_a_header_never_in_a_url(server: str, browser) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page()
+    page.add_init_script("localStorage.setItem('legalbot.client_id', 'old-client-0001')")  # before secrets
+    requests: list[tuple[str, str | None]] = []
+    page.on("request", lambda r: requests.append((r.url, r.headers.get("x-chat-secret"))))
+    page.goto(server + "/")
+    page.fill("#text", "老板拖欠工资三个月了，怎么办")
+    page.click("#send")
+    page.wait_for_selector(".msg[data-sender='bot'] >> text=法律依据")
+    page.reload()  # the history comes back with the secret the page kept
+    page.wait_for_selector(".msg[data-sender='bot'] >> text=法律依据")
+    chat = json.loads(page.evaluate("localStorage.getItem('legalbot.chat')"))
+    assert page.evaluate("localStorage.getItem('legalbot.client_id')") is None
+    assert chat["id"] != "old-client-0001" and len(chat["secret"]) >= 43
+    assert not any(chat["secret"] in url for url, _ in requests)
+    assert any(secret == chat["secret"] for url, secret in requests if f"/api/chat/{chat['id']}/" in url)
+    # the id alone, as an access log shows it, opens nothing
+    assert httpx.get(f"{server}/api/chat/{chat['id']}/messages", trust_env=False).status_code == 403

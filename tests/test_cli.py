@@ -85,7 +85,7 @@ def test_terminal_chat_numbers_buttons(cli: CliRunner) -> None:
 def test_lawyer_add_rejects_short_passwords(cli: CliRunner) -> None:
     result = cli.invoke(app, ["lawyer", "add", "wang", "--password", "short"])
     assert result.exit_code == 1
-    assert "at least 8" in result.output
+    assert "at least 12" in result.output
 
 
 def test_lawyer_telegram_link_prints_a_one_time_code(cli: CliRunner) -> None:

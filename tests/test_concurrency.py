@@ -22,6 +22,7 @@ from bench.load import (
     Stats,
     Worker,
     bursts_only,
+    chat_secret,
     check_invariants,
     client_ids,
     create_pg_database,
@@ -105,7 +106,8 @@ def not_accepted(stats: Stats) -> list[str]:
 def histories(cluster: Cluster, clients: list[str]) -> dict[str, list[dict]]:
     """Each citizen's whole chat as the web page reads it, from the workers in turn."""
     with httpx.Client(timeout=60, trust_env=False) as http:
-        return {cid: http.get(f"{cluster.bases[i % len(cluster.bases)]}/api/chat/{cid}/messages").json()["messages"]
+        return {cid: http.get(f"{cluster.bases[i % len(cluster.bases)]}/api/chat/{cid}/messages",
+                              headers=chat_secret(cid)).json()["messages"]
                 for i, cid in enumerate(clients)}
 
 
@@ -117,7 +119,7 @@ def messages(k: int, n: int) -> list[str]:
 
 def test_many_citizens_each_sending_many_messages_at_once(cluster: Cluster) -> None:
     citizens, each = SIZES[cluster.kind]
-    clients = client_ids(citizens, "many")
+    clients = client_ids(cluster.db_url, citizens, "many")
     plan = {cid: messages(k, each) for k, cid in enumerate(clients)}
     stats = asyncio.run(fire(cluster.bases, plan))
 
@@ -131,7 +133,7 @@ def test_many_citizens_each_sending_many_messages_at_once(cluster: Cluster) -> N
 
 
 def test_first_messages_of_a_new_citizen_at_once(cluster: Cluster) -> None:
-    [cid] = client_ids(1, "first")
+    [cid] = client_ids(cluster.db_url, 1, "first")
     plan = {cid: messages(0, 20)}
     stats = asyncio.run(fire(cluster.bases, plan))
 
@@ -147,7 +149,7 @@ def test_kill_9_mid_burst_leaves_no_message_silent(cluster: Cluster) -> None:
     """A worker killed with SIGKILL while citizens type bursts; a worker restarted on the same database
     must process or fail every stored message, and the citizens can go on chatting. (The restarted
     worker takes the killed one's place in the cluster.)"""
-    clients = client_ids(20, "kill")
+    clients = client_ids(cluster.db_url, 20, "kill")
     stats = Stats()
 
     async def burst_and_kill() -> None:

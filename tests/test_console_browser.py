@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +21,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::Deprecati
 WAGE_QUESTION = "老板拖欠工资三个月了，一共8000元，我在杭州市西湖区的工地干活，怎么办"
 
 
-def hand_off(runtime: Runtime, base_url: str, text: str, lang: str = "zh") -> tuple[int, str]:
+def hand_off(runtime: Runtime, base_url: str, text: str, lang: str = "zh") -> tuple[int, dict[str, str]]:
     """A citizen asks in the web chat (taking the first question offered, if the bot offers some), then
-    presses 转接律师; returns (ticket id, client id)."""
-    client = f"citizen-{uuid.uuid4().hex[:12]}"
+    presses 转接律师; returns (ticket id, the chat's id and secret as the page keeps them)."""
     before = {v.ticket.id for v in runtime.queue.tickets()}
     with httpx.Client(base_url=base_url, timeout=60) as http:
+        chat = http.post("/api/chat").json()
+        http.headers["X-Chat-Secret"] = chat["secret"]
+        client = chat["id"]
         reply = http.post(f"/api/chat/{client}/messages", json={"text": text, "lang": lang})
         reply.raise_for_status()
         offered = [b["payload"] for m in reply.json()["messages"] for b in (m.get("buttons") or [])
@@ -39,7 +40,7 @@ def hand_off(runtime: Runtime, base_url: str, text: str, lang: str = "zh") -> tu
     new = [v.ticket.id for v in runtime.queue.tickets() if v.ticket.id not in before]
     assert len(new) == 1, new
     assert new[0] is not None
-    return new[0], client
+    return new[0], chat
 
 
 def log_in(page: Any, base_url: str, username: str, password: str) -> None:
@@ -52,11 +53,11 @@ def log_in(page: Any, base_url: str, username: str, password: str) -> None:
 
 def test_two_lawyers_note_transfer_resolve_and_the_admin_audit(runtime: Runtime, server: str, browser,  # type: ignore[no-untyped-def]  # noqa: F811
                                                                screenshots: Path) -> None:  # noqa: F811
-    create_lawyer(runtime.store, "wang", "wang-password", display_name="王律师", topics=["labor"])
-    create_lawyer(runtime.store, "li", "li-password", display_name="李律师", topics=["labor", "contract"])
-    create_lawyer(runtime.store, "boss", "boss-password", display_name="管理员", role="admin")
+    create_lawyer(runtime.store, "wang", "brass lantern 17", display_name="王律师", topics=["labor"])
+    create_lawyer(runtime.store, "li", "quiet harbour 42", display_name="李律师", topics=["labor", "contract"])
+    create_lawyer(runtime.store, "boss", "granite ledger 9", display_name="管理员", role="admin")
 
-    ticket_id, client = hand_off(runtime, server, WAGE_QUESTION)
+    ticket_id, chat = hand_off(runtime, server, WAGE_QUESTION)
     row = f".ticket[data-id='{ticket_id}']"
     # nobody claimed it in time: the SLA timer escalates it
     assert runtime.queue.sla_pass(escalate_after=dt.timedelta(0), remind_after=dt.timedelta(days=1))["escalated"] == [ticket_id]
@@ -66,12 +67,12 @@ def test_two_lawyers_note_transfer_resolve_and_the_admin_audit(runtime: Runtime,
 
     # lawyer B is on duty first, so A sees B online when transferring
     b = browser.new_page(viewport={"width": 1440, "height": 900})
-    log_in(b, server, "li", "li-password")
+    log_in(b, server, "li", "quiet harbour 42")
     b.wait_for_selector(row)
     assert b.locator("#audit-tab").is_hidden()  # not an admin
 
     a = browser.new_page(viewport={"width": 1440, "height": 900})
-    log_in(a, server, "wang", "wang-password")
+    log_in(a, server, "wang", "brass lantern 17")
     a.wait_for_selector(f"{row} >> text=等待超时")
     assert a.locator(f"{row} .tag-channel").inner_text() == "网页"
     assert a.locator(f"{row} .tag-lang").inner_text() == "中文"
@@ -117,7 +118,8 @@ def test_two_lawyers_note_transfer_resolve_and_the_admin_audit(runtime: Runtime,
     a.click("#reply-send")
     a.wait_for_selector("#transcript .msg[data-sender='lawyer'] >> text=请问您和老板签过劳动合同吗")
     assert a.input_value("#reply-text") == ""
-    history = httpx.get(f"{server}/api/chat/{client}/messages", timeout=30).json()["messages"]
+    history = httpx.get(f"{server}/api/chat/{chat['id']}/messages", headers={"X-Chat-Secret": chat["secret"]},
+                        timeout=30).json()["messages"]
     assert any(m["sender"] == "lawyer" and "签过劳动合同" in m["text"] for m in history)
 
     a.wait_for_selector("#transfer-to option[value='li']", state="attached")
@@ -162,7 +164,7 @@ def test_two_lawyers_note_transfer_resolve_and_the_admin_audit(runtime: Runtime,
 
     # the admin reads the audit log
     admin = browser.new_page(viewport={"width": 1440, "height": 900})
-    log_in(admin, server, "boss", "boss-password")
+    log_in(admin, server, "boss", "granite ledger 9")
     admin.click("#audit-tab")
     admin.wait_for_selector(".audit-entry[data-action='resolve']")
     actions = admin.eval_on_selector_all(
@@ -179,7 +181,7 @@ def test_two_lawyers_note_transfer_resolve_and_the_admin_audit(runtime: Runtime,
 
 
 def test_wechat_reply_window_counts_down_and_blocks_sending(runtime: Runtime, server: str, browser) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
-    create_lawyer(runtime.store, "zhao", "zhao-password", display_name="赵律师")
+    create_lawyer(runtime.store, "zhao", "paper kite 2026", display_name="赵律师")
     ticket_id, _ = hand_off(runtime, server, "房东不退押金，合同还没到期")
     now = dt.datetime.now(dt.UTC)
     window: dict[str, Any] = {"expires_at": (now + dt.timedelta(minutes=30)).isoformat(), "remaining": 3}
@@ -194,7 +196,7 @@ def test_wechat_reply_window_counts_down_and_blocks_sending(runtime: Runtime, se
 
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.route(re.compile(rf".*/api/console/tickets/{ticket_id}$"), as_wechat)
-    log_in(page, server, "zhao", "zhao-password")
+    log_in(page, server, "zhao", "paper kite 2026")
     page.click(f".ticket[data-id='{ticket_id}'] button.claim")
     page.wait_for_selector("#reply-form:not([hidden])")
     page.wait_for_selector("#ticket-meta .tag-channel >> text=微信公众号")
@@ -246,7 +248,7 @@ def test_a_lawyer_links_telegram_from_the_console(runtime: Runtime, browser, scr
     from tests.fakes.telegram_api import FakeTelegramAPI, running
     from tests.test_browser import serve_app
 
-    create_lawyer(runtime.store, "zhao", "zhao-password", display_name="赵律师")
+    create_lawyer(runtime.store, "zhao", "paper kite 2026", display_name="赵律师")
     with running(FakeTelegramAPI()) as fake:
         settings = runtime.settings.model_copy(update={
             "telegram_token": fake.token, "telegram_api_base": fake.base_url, "telegram_mode": "webhook",
@@ -255,7 +257,7 @@ def test_a_lawyer_links_telegram_from_the_console(runtime: Runtime, browser, scr
         channel = TelegramChannel(rt, rate_limiter=FloodLimiter(chat_rate=0))
         with serve_app(rt, channels=[channel]) as base_url:
             page = browser.new_page(viewport={"width": 1280, "height": 800})
-            log_in(page, base_url, "zhao", "zhao-password")
+            log_in(page, base_url, "zhao", "paper kite 2026")
             page.click("#telegram-link:has-text('绑定 Telegram')")
             page.wait_for_selector("#telegram-panel:not([hidden])")
             command = page.inner_text("#telegram-command")

@@ -416,7 +416,8 @@ def test_the_console_gives_a_link_code_that_links_the_account(
     channel = TelegramChannel(rt, rate_limiter=FloodLimiter(chat_rate=0))
     with TestClient(create_app(rt, run_sweeper=False, channels=[channel])) as client:
         assert client.post("/api/console/telegram/link").status_code == 401
-        client.post("/api/console/login", json={"username": "zhang", "password": "password-123"})
+        login = client.post("/api/console/login", json={"username": "zhang", "password": "password-123"})
+        client.headers["X-CSRF-Token"] = login.json()["csrf_token"]
         assert client.get("/api/console/me").json()["telegram"] == {"available": True, "linked": False}
         command = client.post("/api/console/telegram/link").json()["command"]
         assert command.startswith("/link ")
@@ -435,7 +436,8 @@ def test_without_telegram_the_console_offers_no_link(runtime: Runtime) -> None:
 
     create_lawyer(runtime.store, "zhang", "password-123")
     with TestClient(create_app(runtime, run_sweeper=False, channels=[])) as client:
-        client.post("/api/console/login", json={"username": "zhang", "password": "password-123"})
+        login = client.post("/api/console/login", json={"username": "zhang", "password": "password-123"})
+        client.headers["X-CSRF-Token"] = login.json()["csrf_token"]
         assert client.get("/api/console/me").json()["telegram"]["available"] is False
         response = client.post("/api/console/telegram/link")
         assert response.status_code == 409 and "Telegram" in response.json()["detail"]

@@ -4,7 +4,9 @@
   "use strict";
 
   var POLL_MS = 2000;
-  var CLIENT_KEY = "legalbot.client_id";
+  var CHAT_KEY = "legalbot.chat";            // {"id": ..., "secret": ...} issued by POST /api/chat
+  var OLD_CLIENT_KEY = "legalbot.client_id";  // before chats had secrets; such a chat cannot be reopened
+  var SECRET_HEADER = "X-Chat-Secret";
   var LANG_KEY = "legalbot.lang";
 
   var I18N = {
@@ -57,26 +59,63 @@
   function storageSet(key, value) {
     try { window.localStorage.setItem(key, value); } catch (e) { /* private mode */ }
   }
-
-  function randomId() {
-    if (window.crypto && typeof window.crypto.randomUUID === "function") {
-      return window.crypto.randomUUID();
-    }
-    var s = "";
-    for (var i = 0; i < 32; i++) {
-      s += Math.floor(Math.random() * 16).toString(16);
-      if (i === 7 || i === 11 || i === 15 || i === 19) { s += "-"; }
-    }
-    return s;
+  function storageRemove(key) {
+    try { window.localStorage.removeItem(key); } catch (e) { /* private mode */ }
   }
 
-  function getClientId() {
-    var id = storageGet(CLIENT_KEY);
-    if (!id || !/^[A-Za-z0-9_-]{8,128}$/.test(id)) {
-      id = randomId();
-      storageSet(CLIENT_KEY, id);
+  // ---------- the chat's id and secret ----------
+  // The server issues both; the secret only ever travels in the X-Chat-Secret header (never in a URL,
+  // so it is in no log) and is the only way to read this chat's history.
+  var chat = null;          // {id, secret}
+  var starting = null;      // the pending POST /api/chat
+
+  function storedChat() {
+    try {
+      var c = JSON.parse(storageGet(CHAT_KEY) || "null");
+      if (c && typeof c.id === "string" && typeof c.secret === "string" &&
+          /^[A-Za-z0-9_-]{8,64}$/.test(c.id)) { return c; }
+    } catch (e) { /* unreadable: start again */ }
+    return null;
+  }
+
+  function ensureChat() {
+    if (chat) { return Promise.resolve(chat); }
+    if (!starting) {
+      starting = fetch("/api/chat", { method: "POST", headers: { "Accept": "application/json" } })
+        .then(function (r) {
+          if (!r.ok) { throw new Error("HTTP " + r.status); }
+          return r.json();
+        })
+        .then(function (c) {
+          chat = { id: String(c.id), secret: String(c.secret) };
+          storageSet(CHAT_KEY, JSON.stringify(chat));
+          return chat;
+        })
+        .then(function (c) { starting = null; return c; }, function (e) { starting = null; throw e; });
     }
-    return id;
+    return starting;
+  }
+
+  function forgetChat() {
+    // the server does not know this chat (or its secret): the next message starts a new one
+    chat = null;
+    storageRemove(CHAT_KEY);
+  }
+
+  function chatFetch(method, query, body) {
+    return ensureChat().then(function (c) {
+      var headers = { "Accept": "application/json" };
+      headers[SECRET_HEADER] = c.secret;
+      var init = { method: method, headers: headers, cache: "no-store" };
+      if (body !== undefined) {
+        headers["Content-Type"] = "application/json";
+        init.body = JSON.stringify(body);
+      }
+      return fetch("/api/chat/" + encodeURIComponent(c.id) + "/messages" + query, init).then(function (r) {
+        if (r.status === 403 && chat === c) { forgetChat(); }
+        return r;
+      });
+    });
   }
 
   function formatTime(iso) {
@@ -91,8 +130,8 @@
   }
 
   // ---------- state ----------
-  var clientId = getClientId();
-  var apiBase = "/api/chat/" + encodeURIComponent(clientId) + "/messages";
+  chat = storedChat();
+  storageRemove(OLD_CLIENT_KEY);
   var lang = storageGet(LANG_KEY) === "en" ? "en" : "zh";
   var shown = Object.create(null);   // message id -> element
   var cursor = null;                 // highest id received via GET (poll cursor)
@@ -313,11 +352,12 @@
 
   // ---------- network ----------
   function fetchMessages(initial) {
-    if (polling) { return Promise.resolve(); }
+    if (polling || (!chat && !initial)) { return Promise.resolve(); }  // no chat yet: nothing to read
     polling = true;
-    var url = apiBase + (cursor !== null ? "?after=" + encodeURIComponent(cursor) : "");
-    return fetch(url, { headers: { "Accept": "application/json" }, cache: "no-store" })
+    var query = cursor !== null ? "?after=" + encodeURIComponent(cursor) : "";
+    return (chat ? chatFetch("GET", query) : Promise.resolve(null))
       .then(function (r) {
+        if (r === null) { return {}; }          // a new visitor: the chat starts with the first message
         if (!r.ok) { throw new Error("HTTP " + r.status); }
         return r.json();
       })
@@ -342,10 +382,11 @@
 
   function post(body) {
     body.lang = lang;
-    return fetch(apiBase, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "Accept": "application/json" },
-      body: JSON.stringify(body)
+    var hadChat = chat !== null;
+    return chatFetch("POST", "", body).then(function (r) {
+      // a chat the server does not know (its database was reset): start a new one and send again
+      if (r.status === 403 && hadChat) { return chatFetch("POST", "", body); }
+      return r;
     }).then(function (r) {
       if (!r.ok) { throw new Error("HTTP " + r.status); }
       return r.json();

@@ -107,7 +107,12 @@
     reminded: "提醒回复",
     released_offline: "离线释放",
     telegram_linked: "绑定 Telegram",
-    telegram_unlinked: "解除 Telegram 绑定"
+    telegram_unlinked: "解除 Telegram 绑定",
+    ticket_viewed: "查看工单",
+    password_changed: "修改密码",
+    deactivated: "停用账号",
+    activated: "启用账号",
+    sessions_ended: "结束登录会话"
   };
   var QUEUE_GROUPS = [
     { key: "waiting", label: "待认领" },
@@ -211,6 +216,8 @@
   }
 
   // ---------- HTTP ----------
+  // The session's CSRF token, from /login and /me: every request that changes something sends it back.
+  var csrfToken = null;
   function api(method, url, body) {
     var opts = {
       method: method,
@@ -218,6 +225,7 @@
       cache: "no-store",
       headers: { "Accept": "application/json" }
     };
+    if (method !== "GET" && csrfToken) { opts.headers["X-CSRF-Token"] = csrfToken; }
     if (body !== undefined) {
       opts.headers["Content-Type"] = "application/json";
       opts.body = JSON.stringify(body);
@@ -226,6 +234,8 @@
       return r.text().then(function (txt) {
         var data = null;
         if (txt) { try { data = JSON.parse(txt); } catch (e) { data = { detail: txt.slice(0, 300) }; } }
+        if (r.ok && data && typeof data.csrf_token === "string") { csrfToken = data.csrf_token; }
+        if (r.status === 401) { csrfToken = null; }
         return { ok: r.ok, status: r.status, data: data };
       });
     }, function () {
@@ -474,6 +484,7 @@
       .then(function (res) {
         if (!res.ok && res.status !== 401) { showError(detailOf(res)); return; }
         me = null;
+        csrfToken = null;
         closeTelegramPanel();
         clearError();
         resetWorkspace();

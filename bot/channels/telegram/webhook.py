@@ -62,14 +62,14 @@ def parse_update(body: bytes, bot: Any) -> Update | None:
     """A Telegram ``Update`` from a webhook body, or None when it is not one."""
     try:
         data = json.loads(body)
-    except ValueError:  # includes UnicodeDecodeError
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError; RecursionError: absurd nesting
         return None
     update_id = data.get("update_id") if isinstance(data, dict) else None
-    if not isinstance(update_id, int) or isinstance(update_id, bool) or update_id < 0:
+    if not isinstance(update_id, int) or isinstance(update_id, bool) or not 0 <= update_id < 2**63:
         return None
     try:
         return Update.de_json(data, bot)
-    except (AttributeError, KeyError, TypeError, ValueError):  # right shape at the top, wrong inside
+    except (AttributeError, KeyError, TypeError, ValueError, RecursionError):  # right shape at the top, wrong inside
         return None
 
 

@@ -2,10 +2,11 @@
 
 WeChat pushes each message to ``/webhooks/wechat`` and waits five seconds for the answer; without
 one it retries, three times. So every request is checked first (signature in constant time, a fresh
-timestamp, a small body, well-formed XML), a redelivered MsgId is dropped in the database, and the
-engine runs in a worker thread: when it is done within ``passive_timeout`` the reply goes back in the
-HTTP response (a *passive* reply, encrypted in safe mode); otherwise the answer is "success" and the
-relay sends the stored messages later as *customer-service* messages through the WeChat API.
+timestamp, a nonce not used before with another body, a small body, well-formed XML), a redelivered
+MsgId is dropped in the database, and the engine runs in a worker thread: when it is done within
+``passive_timeout`` the reply goes back in the HTTP response (a *passive* reply, encrypted in safe
+mode); otherwise the answer is "success" and the relay sends the stored messages later as
+*customer-service* messages through the WeChat API.
 
 Both paths claim a stored message with a conditional update before using it, so no message reaches
 the citizen twice, even with several workers. Customer-service messages are only accepted for a while

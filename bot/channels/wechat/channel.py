@@ -31,12 +31,16 @@ from bot.channels.wechat.render import (
 )
 from bot.channels.wechat.request import (
     CHANNEL,
+    MAX_NONCE,
     BadRequest,
+    Seen,
     Update,
     _fresh,
     _same,
     _text,
+    forget_stale_pushes,
     read_update,
+    remember_push,
     signature_of,
 )
 from bot.channels.wechat.window import (
@@ -96,6 +100,7 @@ class WeChatChannel(Channel):
         #: Seconds to wait for the engine before answering "success" (WeChat allows 5).
         self.passive_timeout = PASSIVE_TIMEOUT
         self._tasks: set[asyncio.Task[Reply]] = set()
+        self._pruned_at = 0.0
 
     @property
     def store(self) -> Store:
@@ -148,6 +153,8 @@ class WeChatChannel(Channel):
         signature, timestamp, nonce = query.get("signature", ""), query.get("timestamp", ""), query.get("nonce", "")
         if not (signature and timestamp and nonce):
             raise HTTPException(status_code=403, detail="missing signature")
+        if len(nonce) > MAX_NONCE:
+            raise HTTPException(status_code=403, detail="bad nonce")
         if not _same(signature_of(self.token, timestamp, nonce), signature):
             log.warning("wechat webhook: bad signature")
             raise HTTPException(status_code=403, detail="bad signature")
@@ -192,6 +199,12 @@ class WeChatChannel(Channel):
         query = request.query_params
         self._authenticate(query)
         body = await self._read_body(request)
+        seen = await asyncio.to_thread(self._remember, query, body)
+        if seen is Seen.forged:
+            log.warning("wechat webhook: a signed query replayed with another body")
+            raise HTTPException(status_code=403, detail="replayed request")
+        if seen is Seen.again:
+            return PlainTextResponse("success")  # the very same push: answered (or being answered) already
         try:
             message = parse_message(self._open(body, query))
             if message is None:
@@ -221,6 +234,14 @@ class WeChatChannel(Channel):
         if self.crypto is not None:
             xml = self.crypto.encrypt_message(xml, query["nonce"], query["timestamp"])
         return Response(xml, media_type="application/xml")
+
+    def _remember(self, query: Mapping[str, str], body: bytes) -> Seen:
+        """A signed query is good for one push: ``MAX_CLOCK_SKEW`` seconds of nonces are kept to tell."""
+        now = time.time()
+        if now - self._pruned_at > 60:
+            self._pruned_at = now
+            forget_stale_pushes(self.store, now)
+        return remember_push(self.store, query["timestamp"], query["nonce"], body)
 
     def _finished(self, task: asyncio.Task[Reply]) -> None:
         self._tasks.discard(task)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import math
 from dataclasses import dataclass
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
 from wechatpy.utils import WeChatSigner
 
+from bot.store import Store, WeChatNonce
 from bot.taxonomy import Kind
 
 if TYPE_CHECKING:
@@ -41,7 +47,44 @@ def _same(expected: str, given: str) -> bool:
 
 
 def _fresh(timestamp: str, now: float) -> bool:
-    return timestamp.isdigit() and abs(now - int(timestamp)) <= MAX_CLOCK_SKEW
+    return timestamp.isdigit() and len(timestamp) <= 12 and abs(now - int(timestamp)) <= MAX_CLOCK_SKEW
+
+
+class Seen(Enum):
+    """What a signed push's timestamp and nonce say about it."""
+
+    first = "first"
+    #: The same query and body again: WeChat retrying (or a replay that can do nothing new).
+    again = "again"
+    #: The same signed query with another body: a captured signature reused to forge a message.
+    forged = "forged"
+
+
+#: Longer nonces are not WeChat's (it sends about ten digits).
+MAX_NONCE = 64
+
+
+def remember_push(store: Store, timestamp: str, nonce: str, body: bytes) -> Seen:
+    """Record the push's (timestamp, nonce) for as long as the timestamp is fresh, in the database so
+    that every worker sees it. ``_fresh`` must have accepted the timestamp first."""
+    body_hash = hashlib.sha256(body).hexdigest()
+    with store.session() as session:
+        session.add(WeChatNonce(timestamp=int(timestamp), nonce=nonce, body_hash=body_hash))
+        try:
+            session.commit()
+            return Seen.first
+        except IntegrityError:
+            session.rollback()
+        seen = session.exec(select(WeChatNonce.body_hash).where(WeChatNonce.timestamp == int(timestamp),
+                                                                WeChatNonce.nonce == nonce)).first()
+    return Seen.again if seen is not None and hmac.compare_digest(seen, body_hash) else Seen.forged
+
+
+def forget_stale_pushes(store: Store, now: float) -> None:
+    """Drop the nonces of pushes whose timestamps are refused as stale anyway."""
+    with store.session() as session:
+        session.execute(delete(WeChatNonce).where(col(WeChatNonce.timestamp) < int(now) - MAX_CLOCK_SKEW - 60))
+        session.commit()
 
 
 class BadRequest(ValueError):
