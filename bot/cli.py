@@ -22,11 +22,13 @@ kb_app = typer.Typer(help="Knowledge base: validate, build, evaluate.", no_args_
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 lawyer_app = typer.Typer(help="Lawyer accounts for the console.", no_args_is_help=True)
 sessions_app = typer.Typer(help="Lawyers' console sessions.", no_args_is_help=True)
+legal_aid_app = typer.Typer(help="Legal aid: screen applications, check the hardship standards.", no_args_is_help=True)
 lawyer_app.add_typer(sessions_app, name="sessions")
 app.add_typer(nlu_app, name="nlu")
 app.add_typer(kb_app, name="kb")
 app.add_typer(db_app, name="db")
 app.add_typer(lawyer_app, name="lawyer")
+app.add_typer(legal_aid_app, name="legal-aid")
 
 log = logging.getLogger("legalbot")
 
@@ -150,6 +152,56 @@ def sweep() -> None:
     """Close idle conversations now (the server also does this every minute)."""
     closed = _runtime().engine.sweep()
     typer.echo(f"closed {len(closed)} idle conversations")
+
+
+# ---- legal aid ------------------------------------------------------------------------------------
+
+def _standards():  # type: ignore[no-untyped-def]
+    from services.legal_aid import ScreenError, load_standards
+
+    path = get_settings().legal_aid_standards_file
+    try:
+        return load_standards(path)
+    except ScreenError as exc:
+        _fail(str(exc))
+        raise typer.Exit(1) from None
+
+
+@legal_aid_app.command("screen")
+def legal_aid_screen(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Pre-screen applications, one JSON object per stdin line: {"matter", "district", "household_size",
+    "household_monthly_income", "circumstances"}. A line that cannot be read gets {"error": ...}."""
+    from services.legal_aid import ScreenError, screen
+
+    standards = _standards()
+    failed = False
+    for n, line in enumerate(sys.stdin, 1):
+        if not line.strip():
+            continue
+        try:
+            result = screen(json.loads(line), standards).as_dict()
+        except (ValueError, ScreenError) as exc:  # json's errors are ValueErrors
+            failed = True
+            message = f"line {n}: {exc}"
+            if as_json:
+                typer.echo(json.dumps({"error": message}, ensure_ascii=False))
+            else:
+                _fail(message)
+            continue
+        if as_json:
+            typer.echo(json.dumps(result, ensure_ascii=False))
+        else:
+            typer.echo(f"{result['result']}: " + "；".join(result["reasons"]))
+    if failed:
+        raise typer.Exit(1)
+
+
+@legal_aid_app.command("validate")
+def legal_aid_validate() -> None:
+    """Check the economic hardship standards file (LEGALBOT_LEGAL_AID_STANDARDS_FILE)."""
+    standards = _standards()
+    typer.echo(f"{get_settings().legal_aid_standards_file}: {len(standards.items)} standards, "
+               f"{len(standards.districts)} districts: ok")
 
 
 # ---- nlu ------------------------------------------------------------------------------------------

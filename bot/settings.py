@@ -124,6 +124,9 @@ class Settings(BaseSettings):
 
     #: YAML list of public legal service centres (name, address, phone, lat, lon) for shared locations.
     service_centres_file: Path = PROJECT_ROOT / "bot" / "service_centres.yml"
+    #: The province's economic hardship standards for legal aid, per area and date (法律援助法 art. 34);
+    #: the shipped file is an example city's placeholders.
+    legal_aid_standards_file: Path = PROJECT_ROOT / "services" / "data" / "legal_aid_standards.yml"
 
     def resolved_database_url(self) -> str:
         if self.database_url:
