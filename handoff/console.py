@@ -13,13 +13,14 @@ from urllib.parse import urlsplit
 import yaml
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field
+from sqlmodel import select
 
 from bot.settings import Settings
 from bot.store import Lawyer, utcnow
 from bot.store import public_message as public
 from handoff import throttle
 from handoff.auth import TELEGRAM_LINK_TTL, authenticate, issue_telegram_link, unlink_telegram
-from handoff.queue import AlreadyClaimed, HandoffError, HandoffQueue
+from handoff.queue import AlreadyClaimed, HandoffError, HandoffQueue, audit
 from handoff.sessions import (
     COOKIE,
     CSRF_HEADER,
@@ -114,6 +115,14 @@ def router(queue: HandoffQueue, settings: Settings, telegram: bool = False) -> A
             raise HTTPException(status_code=403, detail="只有管理员可以查看")
         return lawyer
 
+    def failed_login(username: str, locked: bool) -> None:
+        """For admins reading the audit log: a wrong password for an account (or for a name no account has;
+        the name itself is not kept), and whether it locked the name."""
+        with store.session() as session:
+            known = session.exec(select(Lawyer.id).where(Lawyer.username == username)).first()
+            audit(session, known, "login_locked" if locked else "login_failed", known=known is not None)
+            session.commit()
+
     @api.post("/login")
     def login(body: LoginIn, request: Request, response: Response) -> dict[str, Any]:
         account = throttle.Key("account", body.username, per_account)
@@ -125,6 +134,7 @@ def router(queue: HandoffQueue, settings: Settings, telegram: bool = False) -> A
         lawyer = authenticate(store, body.username, body.password)
         if lawyer is None:
             until = throttle.failed(store, [account, address])
+            failed_login(body.username, locked=until is not None)
             if until is not None:
                 raise _locked(until)
             raise HTTPException(status_code=401, detail="用户名或密码错误")

@@ -289,6 +289,23 @@ def test_a_post_without_the_csrf_token_is_refused(runtime: Runtime, client: Test
     assert client.post(f"/api/console/tickets/{ticket}/claim", headers={CSRF_HEADER: token}).status_code == 200
 
 
+def test_failed_logins_are_in_the_audit_log_without_the_typed_name(runtime: Runtime, client: TestClient) -> None:
+    for _ in range(2):
+        assert log_in(client, password="wrong password!").status_code == 401
+    assert log_in(client, username="ghost-admin", password="wrong password!").status_code == 401
+    with runtime.store.session() as session:
+        zhang = session.exec(select(Lawyer).where(Lawyer.username == "zhang")).one()
+        failed = session.exec(select(AuditEntry).where(AuditEntry.action == "login_failed")
+                              .order_by(AuditEntry.id)).all()  # type: ignore[arg-type]
+    assert [(e.lawyer_id, e.detail["known"]) for e in failed] == [(zhang.id, True), (zhang.id, True), (None, False)]
+    assert not any("ghost" in str(e.detail) for e in failed)
+    for _ in range(3):
+        log_in(client, password="wrong password!")
+    with runtime.store.session() as session:
+        locked = session.exec(select(AuditEntry).where(AuditEntry.action == "login_locked")).all()
+    assert [e.lawyer_id for e in locked] == [zhang.id]
+
+
 def test_a_lawyer_cannot_act_on_a_colleagues_claimed_chat(runtime: Runtime, client: TestClient) -> None:
     """Ticket ids are small integers anyone can count: the id alone must not let one lawyer reply to,
     resolve, transfer or claim a chat another lawyer holds."""

@@ -98,6 +98,8 @@
   };
   var ACTIONS = {
     login: "登录",
+    login_failed: "登录失败（密码错误）",
+    login_locked: "登录失败次数过多，已锁定",
     claim: "认领",
     reply: "回复",
     note: "添加备注",
