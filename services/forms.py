@@ -142,8 +142,7 @@ def check(f: Field, text: str, districts: tuple[str, ...] = (), today: dt.date |
             return number, None
         return None, "身份证号码不对：应为18位，最后一位可能是X，请核对后重新输入"
     if f.kind == "phone":
-        digits = squeezed.replace("-", "") if _MOBILE.match(squeezed.replace("-", "")) else squeezed
-        mobile = _MOBILE.match(digits)
+        mobile = _MOBILE.match(squeezed.replace("-", ""))
         if mobile:
             return mobile.group(1), None
         landline = _LANDLINE.match(squeezed)

@@ -194,7 +194,7 @@ def screen(request: dict[str, Any], standards: Standards, today: dt.date | None 
     """Screen one application (the ``legalbot legal-aid screen`` input object)."""
     matter_slug, district, size, income, circumstances = _read(request, standards)
     matter = MATTERS[matter_slug]
-    basis = {a: None for a in matter.articles}  # ordered set
+    basis = set(matter.articles)
     reasons: list[str] = []
     materials = ["身份证件（代为申请的，另带代理权证明）", "法律援助申请表（可在中心或网上填写）"]
     materials += list(matter.materials)
@@ -213,21 +213,21 @@ def screen(request: dict[str, Any], standards: Standards, today: dt.date | None 
                        (c != "migrant_worker" or matter_slug in MIGRANT_MATTERS))
 
     if mandatory and matter_slug in ("criminal_defence", "criminal"):
-        basis[25] = None
+        basis.add(25)
         who = "、".join(MANDATORY_DEFENCE[c] for c in mandatory)
         reasons.append(f"犯罪嫌疑人、被告人属于{who}，没有委托辩护人的，法院、检察院或公安机关应当通知法律援助机构"
                        "指派律师担任辩护人，不看经济状况（第二十五条）")
         return _finish("likely", reasons, materials, basis)
 
     if exempt:
-        basis[32] = None
+        basis.add(32)
         reasons.append("属于" + "；".join(EXEMPT[c] for c in exempt) + "，申请法律援助不受经济困难条件的限制"
                        "（第三十二条）；所申请的事项须与这一情形相关")
         materials.append("证明该情形的材料（如报警记录、告诫书、人身安全保护令、伤情材料、见义勇为认定等）")
         return _finish(likely, reasons, materials, basis)
 
     if unchecked:
-        basis[42] = None
+        basis.add(42)
         reasons.append("能提供证明属于" + "；".join(NO_HARDSHIP_CHECK[c] for c in unchecked) +
                        "的，免予核查经济困难状况（第四十二条）")
         materials.append("证明身份的材料（如低保证、特困证、优抚证、残疾证，或务工的证据）")
@@ -237,8 +237,8 @@ def screen(request: dict[str, Any], standards: Standards, today: dt.date | None 
         reasons.append("犯罪嫌疑人、被告人因经济困难或者其他原因没有委托辩护人的，本人及近亲属可以申请（第二十四条）")
 
     # The means test (art. 34), by the province's standard for the district.
-    basis[34] = None
-    basis[41] = None
+    basis.add(34)
+    basis.add(41)
     materials.append("经济困难状况说明（如实填写；可由中心信息共享查询，或作个人诚信承诺，第四十一条）")
     standard = standards.on(district, today or dt.date.today())
     if size is None or income is None:
@@ -264,9 +264,9 @@ def screen(request: dict[str, Any], standards: Standards, today: dt.date | None 
     return _finish(likely, reasons, materials, basis)
 
 
-def _finish(result: str, reasons: list[str], materials: list[str], basis: dict[int, None]) -> Screening:
+def _finish(result: str, reasons: list[str], materials: list[str], basis: set[int]) -> Screening:
     if result == "likely":
-        basis[43] = None
+        basis.add(43)
         reasons.append("这是初步判断：是否给予法律援助由法律援助机构自收到申请之日起七日内审查决定（第四十三条）")
     return Screening(result, reasons, materials,
                      [{"law": LAW, "article": a} for a in sorted(basis)])
