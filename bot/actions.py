@@ -13,15 +13,15 @@ import secrets
 import unicodedata
 from pathlib import Path
 
-import yaml
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from bot.conversations import close_conversation
 from bot.replies import t
-from bot.service_centres import load_service_centres, nearest_centre
 from bot.store import Citizen, Conversation, Feedback, HandoffTicket, Message, TicketNote, lock_citizen
 from bot.taxonomy import ConversationStatus, Outcome, TicketStatus
+from services import applications
+from services.city import Level, load_city
 
 log = logging.getLogger(__name__)
 
@@ -151,15 +151,17 @@ def days_text(service_days: str, lang: str) -> str:
     return "、".join("周" + n for n in names)
 
 
-def centres_reply(centres_file: Path, lang: str) -> str:
-    """The configured centres, for a citizen who asks where to go (sharing a location finds the nearest)."""
+def centres_reply(city_file: Path, lang: str) -> str:
+    """The city's and the districts' centres, for a citizen who asks where to go (sharing a location finds
+    the nearest, street and community ones included)."""
     try:
-        centres = load_service_centres(centres_file)
-    except (OSError, ValueError, yaml.YAMLError):
-        log.exception("cannot read the service centres file")
+        centres = [c for c in load_city(city_file).centres if c.level in (Level.city, Level.county)]
+    except ValueError:  # CityError lists what is wrong with the file
+        log.exception("cannot read the city file")
         centres = []
     if not centres:
         return t("no_centre", lang)
+    centres.sort(key=lambda c: c.level is not Level.city)  # the city's centre first
     lines = [t("centre_line", lang, name=c.name, address=c.address, phone=c.phone) for c in centres[:5]]
     return t("centres", lang, centres="\n".join(lines))
 
@@ -167,19 +169,19 @@ def centres_reply(centres_file: Path, lang: str) -> str:
 # ---- a shared location ------------------------------------------------------------------------------
 
 
-def locate(centres_file: Path, lat: float | None, lon: float | None) -> dict[str, object]:
-    """The nearest centre, as stored with the message (the coordinates themselves are not kept)."""
+def locate(city_file: Path, lat: float | None, lon: float | None) -> dict[str, object]:
+    """The nearest centre of the city file, as stored with the message (the coordinates are not kept)."""
     if lat is None or lon is None or not (math.isfinite(lat) and math.isfinite(lon)) \
             or abs(lat) > 90 or abs(lon) > 180:
         return {"centre": None}
     try:
-        found = nearest_centre(load_service_centres(centres_file), lat, lon)
-    except (OSError, ValueError, yaml.YAMLError):
-        log.exception("cannot read the service centres file")
+        found = load_city(city_file).nearest(lat, lon)
+    except ValueError:  # CityError lists what is wrong with the file
+        log.exception("cannot read the city file")
         return {"centre": None}
-    if found is None:
+    if not found:
         return {"centre": None}
-    centre, km = found
+    centre, km = found[0]
     return {"centre": {"name": centre.name, "address": centre.address, "phone": centre.phone, "km": round(km, 1)}}
 
 
@@ -218,6 +220,7 @@ def delete_citizen_data(session: Session, channel: str, channel_user_id: str) ->
     conversation_ids = [c.id for c in conversations if c.id is not None]
     if conversation_ids:
         _clear_conversations(session, conversation_ids)
+    applications.erase_citizen(session, citizen.id)  # before the messages its events point to go
     session.execute(delete(Message).where(col(Message.citizen_id) == citizen.id))
     salt = secrets.token_bytes(32)
     citizen.channel_user_id = "erased:" + hashlib.sha256(salt + channel_user_id.encode()).hexdigest()[:40]

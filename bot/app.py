@@ -28,13 +28,15 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 
 def housekeeping(runtime: Runtime) -> None:
-    """One pass of the timers: SLA escalations and reminders, offline lawyers' claims, idle chats, and
+    """One pass of the timers: SLA escalations and reminders, offline lawyers' claims, idle chats, applications
+    and appointments, and
     (once an hour) erasing what citizens wrote once the retention period is over."""
     settings = runtime.settings
     runtime.queue.sla_pass(dt.timedelta(minutes=settings.sla_escalate_minutes),
                            dt.timedelta(minutes=settings.sla_remind_minutes))
     runtime.queue.release_stale_claims(dt.timedelta(minutes=settings.lawyer_offline_minutes))
     runtime.engine.sweep()
+    runtime.engine.desk.housekeeping(runtime.store)  # applications' time limits, drafts, appointment reminders
     purge_sessions(runtime.store)
     throttle.purge(runtime.store, dt.timedelta(minutes=settings.login_window_minutes + settings.login_lockout_minutes + 1))
     retention.erase_if_due(runtime.store, settings.retention_days)

@@ -23,12 +23,14 @@ db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 lawyer_app = typer.Typer(help="Lawyer accounts for the console.", no_args_is_help=True)
 sessions_app = typer.Typer(help="Lawyers' console sessions.", no_args_is_help=True)
 legal_aid_app = typer.Typer(help="Legal aid: screen applications, check the hardship standards.", no_args_is_help=True)
+city_app = typer.Typer(help="The bureau's city file: districts, offices, service centres.", no_args_is_help=True)
 lawyer_app.add_typer(sessions_app, name="sessions")
 app.add_typer(nlu_app, name="nlu")
 app.add_typer(kb_app, name="kb")
 app.add_typer(db_app, name="db")
 app.add_typer(lawyer_app, name="lawyer")
 app.add_typer(legal_aid_app, name="legal-aid")
+app.add_typer(city_app, name="city")
 
 log = logging.getLogger("legalbot")
 
@@ -157,12 +159,14 @@ def sweep() -> None:
 # ---- legal aid ------------------------------------------------------------------------------------
 
 def _standards():  # type: ignore[no-untyped-def]
+    """The hardship standards, for the districts of the city file."""
+    from services.city import CityError, load_city
     from services.legal_aid import ScreenError, load_standards
 
-    path = get_settings().legal_aid_standards_file
+    settings = get_settings()
     try:
-        return load_standards(path)
-    except ScreenError as exc:
+        return load_standards(settings.legal_aid_standards_file, load_city(settings.city_file).districts)
+    except (CityError, ScreenError) as exc:
         _fail(str(exc))
         raise typer.Exit(1) from None
 
@@ -202,6 +206,41 @@ def legal_aid_validate() -> None:
     standards = _standards()
     typer.echo(f"{get_settings().legal_aid_standards_file}: {len(standards.items)} standards, "
                f"{len(standards.districts)} districts: ok")
+
+
+# ---- the city ---------------------------------------------------------------------------------------
+
+@city_app.command("validate")
+def city_validate(file: Path | None = typer.Option(None, "--file", help="Default: LEGALBOT_CITY_FILE.")) -> None:
+    """Check the city file, and that it has what the forms and the legal-aid standards need."""
+    from services.city import CityError, Level, OfficeKind, check_against, load_city
+    from services.forms import FormError, load_forms
+
+    settings = get_settings()
+    path = file or settings.city_file
+    try:
+        city = load_city(path)
+        problems = check_against(city, load_forms(), settings.legal_aid_standards_file)
+    except CityError as exc:
+        problems = exc.problems
+    except FormError as exc:
+        problems = [f"{path.name}: forms: {exc}"]
+    if problems:
+        for problem in problems:
+            typer.secho(problem, fg=typer.colors.RED)
+        typer.echo(f"{path}: {len(problems)} problem(s)")
+        raise typer.Exit(1)
+    typer.echo(f"{path}: {city.name}" + ("  (EXAMPLE city: placeholder names, addresses and phone numbers)"
+                                        if city.example else ""))
+    typer.echo(f"districts: {len(city.districts)}: "
+               + ", ".join(f"{d} ({len(city.streets(d))} streets)" for d in city.districts))
+    typer.echo("offices: " + ", ".join(f"{kind} {len(city.offices_of(kind))}" for kind in OfficeKind
+                                      if city.offices_of(kind)))
+    typer.echo("centres: " + ", ".join(f"{level} {n}" for level in Level
+                                      if (n := sum(c.level is level for c in city.centres))))
+    bookable = [c for c in city.centres if c.bookable]
+    typer.echo(f"bookable: {len(bookable)}" + (": " + ", ".join(c.id for c in bookable) if bookable else ""))
+    typer.echo("ok")
 
 
 # ---- nlu ------------------------------------------------------------------------------------------
@@ -466,16 +505,30 @@ def db_upgrade() -> None:
 
 @lawyer_app.command("add")
 def lawyer_add(username: str, display_name: str | None = typer.Option(None, "--name"),
-               role: str = typer.Option("lawyer"),
+               role: str = typer.Option("lawyer", help="lawyer, admin, or office (a back office's staff)."),
+               office: str | None = typer.Option(None, "--office", metavar="ID",
+                                                 help="For role office: its office's id in the city file."),
                password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True)) -> None:
     """Create a console account."""
     from handoff.auth import AccountError, create_lawyer
+    from services.city import CityError, load_city
 
+    if office is not None:
+        city_file = get_settings().city_file
+        try:
+            city = load_city(city_file)
+        except CityError as exc:
+            typer.secho(f"warning: cannot check the office id against {city_file}: {exc.problems[0]}",
+                        fg=typer.colors.YELLOW, err=True)
+        else:
+            if city.office(office) is None:
+                _fail(f"no office {office!r} in {city_file}; its offices: "
+                      + ", ".join(f"{o.id} ({o.name})" for o in city.offices))
     try:
-        create_lawyer(_runtime().store, username, password, display_name=display_name, role=role)
+        create_lawyer(_runtime().store, username, password, display_name=display_name, role=role, office=office)
     except AccountError as exc:
         _fail(str(exc))
-    typer.echo(f"created {role} {username}")
+    typer.echo(f"created {role} {username}" + (f" for office {office}" if office else ""))
 
 
 

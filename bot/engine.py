@@ -45,6 +45,7 @@ from knowledge_base.index import KnowledgeBase
 from nlu.classifier import Classifier
 from nlu.text import content_chars, has_meaningful_text, is_chinese, text_language
 from nlu.urgency import KINDS as URGENCY_KINDS
+from services import desk
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +176,7 @@ class Engine:
         self.kb = kb
         self.settings = settings
         self.policy = Policy(classifier, kb, settings)
+        self.desk = desk.Desk(settings)
 
     # ---- pure decision (bot/policy.py) -----------------------------------------------------------
 
@@ -201,7 +203,8 @@ class Engine:
 
         If storing fails the exception propagates (nothing was kept, so the channel must not say it
         was). A failure while processing leaves the message stored, marked failed, with an apology."""
-        payload = incoming.payload or (actions.command_payload(incoming.text) if incoming.text else None)
+        payload = incoming.payload or (actions.command_payload(incoming.text) or desk.keyword(incoming.text)
+                                       if incoming.text else None)
         if payload == actions.DELETE_CONFIRM:
             return self._delete_data(incoming)
         if payload == actions.UNSUBSCRIBE and not self._known(incoming):
@@ -228,7 +231,7 @@ class Engine:
                 Kind.command if kind is Kind.text else kind)
             decision = {"payload": payload}
         elif kind is Kind.location:
-            decision = actions.locate(self.settings.service_centres_file, incoming.latitude, incoming.longitude)
+            decision = actions.locate(self.settings.city_file, incoming.latitude, incoming.longitude)
         elif kind is Kind.media:
             decision = {"media": incoming.media or str(incoming.kind)}
         elif kind is Kind.text and self.is_fragment(text):
@@ -261,6 +264,8 @@ class Engine:
             return Accepted(citizen.id, conversation.id, stored, held)
 
     def _pressed_label(self, payload: str, lang: str) -> str:
+        if desk.handles(payload):
+            return desk.pressed_label(payload) or payload
         if payload.startswith(SUGGESTED):
             entry = self.kb.get(payload.removeprefix(SUGGESTED))
             if entry is not None:
@@ -464,6 +469,7 @@ class Engine:
 
     def _respond(self, session: Session, citizen: Citizen, conversation: Conversation, message: Message,
                  text: str, awaited: Feedback | None, lang: str, say: Any) -> None:
+        self.desk.catch_up(session, citizen, say)  # application news a channel could not deliver before
         payload = (message.decision or {}).get("payload") if message.kind in (Kind.button, Kind.command,
                                                                                 Kind.event) else None
         if payload:
@@ -481,6 +487,8 @@ class Engine:
                 conversation.pending_outcome = Outcome.referred.value  # sent to a service centre
                 session.add(conversation)
             return
+        if message.kind == Kind.media and self.desk.material(session, citizen, message, say):
+            return  # a photo of a document an office asked for
         if message.kind != Kind.text:
             message.decision = {**(message.decision or {}), "rejected": "unsupported_kind"}
             if conversation.status != ConversationStatus.with_lawyer:
@@ -490,6 +498,8 @@ class Engine:
         status = ConversationStatus(conversation.status)
         if status is ConversationStatus.with_lawyer:
             return  # the lawyer reads it in the console
+        if self._for_desk(session, citizen, conversation, message, text, say):
+            return
         if not has_meaningful_text(text):
             message.decision = {"rejected": "empty" if not text.strip() else "no_words"}
             if status is not ConversationStatus.waiting:
@@ -498,7 +508,7 @@ class Engine:
         desk = actions.front_desk(text)
         if desk is not None:  # "你们几点上班", "最近的法律服务中心在哪": about the service, not the law
             message.decision = {"front_desk": desk}
-            say(actions.centres_reply(self.settings.service_centres_file, lang) if desk == "centres" else
+            say(actions.centres_reply(self.settings.city_file, lang) if desk == "centres" else
                 t("hours", lang, hours=self.settings.service_hours, days=actions.days_text(self.settings.service_days,
                                                                                                lang)))
             return
@@ -537,6 +547,20 @@ class Engine:
                            [kind], lang, say)
             return
         self._act(session, conversation, decision, lang, say, text=text)
+        self.desk.remind_draft(session, citizen, say)
+
+    def _for_desk(self, session: Session, citizen: Citizen, conversation: Conversation, message: Message, text: str,
+                  say: Any) -> bool:
+        """Whether the desk took the text: an answer to the form being filled in, or a comment on a rating.
+        Danger comes first: a message that reads as danger leaves the form waiting and is answered as such."""
+        if self.desk.fresh_draft(session, citizen) is not None and content_chars(text) >= VAGUE_CHARS:
+            decision = self.decide(text)
+            if decision.action == "safety_check" or decision.classification.urgent:
+                return False
+        if not self.desk.text(session, citizen, conversation, text, say):
+            return False
+        message.decision = {"application": "answer"}  # what was typed stays in the form, not in the NLU logs
+        return True
 
     def _act(self, session: Session, conversation: Conversation, decision: Decision, lang: str, say: Any,
              text: str) -> None:
@@ -606,7 +630,7 @@ class Engine:
         if act is Act.greet:
             buttons = [_button(display_name(tp, lang), f"/topic:{tp.value}")
                        for tp in (Topic.labor, Topic.marriage_family, Topic.debt, Topic.property, Topic.traffic)]
-            say(t("greet", lang), buttons=buttons)
+            say(t("greet", lang), buttons=buttons + [_button(t("btn_services", lang), desk.SERVICES)])
         elif act is Act.goodbye:
             say(t("goodbye", lang))
             outcome = Outcome(conversation.pending_outcome) if conversation.pending_outcome else Outcome.abandoned
@@ -636,9 +660,13 @@ class Engine:
         set_status(session, conversation, ConversationStatus.bot)
         related = [_button(t("related", lang, question=e.question), SUGGESTED + e.id)
                    for e in self.kb.related(last.id, RELATED) if e not in entries]
+        offer = self.desk.offer(last.service.value) if lang == "zh" else None  # the forms are in Chinese
+        if offer is not None:  # an answer about one of the bureau's services: "要现在申请吗？"
+            parts.insert(-1, "要现在申请吗？点“" + offer["label"] + "”，在这里一步步填写即可。")
         say("\n\n".join(parts),
-            buttons=[_button(t("btn_helpful", lang), "/helpful"), _button(t("btn_not_helpful", lang), "/not_helpful"),
-                     _button(t("btn_lawyer", lang), "/lawyer"), *related],
+            buttons=[*([offer] if offer else []), _button(t("btn_helpful", lang), "/helpful"),
+                     _button(t("btn_not_helpful", lang), "/not_helpful"), _button(t("btn_lawyer", lang), "/lawyer"),
+                     *related],
             decision={"action": "answer", "faq_id": entries[0].id, "score": round(score, 4),
                       **({"parts": [e.id for e in entries]} if len(entries) > 1 else {})})
 
@@ -686,7 +714,9 @@ class Engine:
     def _payload(self, session: Session, citizen: Citizen, conversation: Conversation, payload: str, lang: str,
                  say: Any) -> None:
         status = ConversationStatus(conversation.status)
-        if payload in ("/helpful", "/not_helpful"):
+        if desk.handles(payload):
+            self.desk.payload(session, citizen, conversation, payload, say)
+        elif payload in ("/helpful", "/not_helpful"):
             helpful = payload == "/helpful"
             session.add(Feedback(conversation_id=conversation.id or 0, kind="helpful" if helpful else "not_helpful",
                                  faq_id=conversation.last_faq_id))

@@ -177,6 +177,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "btn_none_fit": {"zh": "都不是", "en": "None of these"},
     "btn_other": {"zh": "都不是", "en": "None of these"},
     "btn_menu": {"zh": "菜单", "en": "Menu"},
+    "btn_services": {"zh": "办事服务", "en": "Apply for a service (in Chinese)"},
     # ---- what a citizen can ask for besides a question (bot/actions.py) ----
     "help": {
         "zh": "请直接用文字说说您遇到的法律问题，我会给出一般性解答和法律依据；复杂或紧急的情况为您转接律师。\n\n"

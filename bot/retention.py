@@ -33,6 +33,7 @@ from bot.store import (
     utcnow,
 )
 from bot.taxonomy import ConversationStatus
+from services.applications import erase_closed
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +65,16 @@ def erase_expired(store: Store, days: int, *, now: dt.datetime | None = None, ba
             session.commit()
         erased += len(ids)
         after = max(ids)
+    with store.session() as session:  # what citizens told applications that ended long ago
+        applications = erase_closed(session, cutoff)
+        session.commit()
     forgotten = _forget_silent_citizens(store, cutoff, batch)
     keys = _forget_idle_web_chats(store, cutoff)
-    if erased or forgotten or keys:
+    if erased or forgotten or keys or applications:
         with store.session() as session:
             session.add(AuditEntry(action="retention_erased",
                                    detail={"conversations": erased, "citizens": forgotten, "web_chats": keys,
+                                           "applications": applications,
                                            "days": days}))
             session.commit()
         log.info("retention: erased the texts of %d conversations closed over %d days ago; %d citizens anonymised",

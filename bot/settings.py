@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     #: after their conversation closed, and a citizen silent that long loses their channel id; counts,
     #: services, topics and outcomes stay. 0 keeps everything (PIPL: no longer than the purpose needs).
     retention_days: int = Field(default=180, ge=0)
+    #: An application form left unfinished this long ends as ``abandoned`` and its answers are deleted.
+    application_draft_days: int = Field(default=30, ge=1)
 
     #: A burst: short fragments ("在吗", "我想问个事") are held this long for the rest of the question
     #: and answered together with it; 0 answers every message on its own.
@@ -122,8 +124,9 @@ class Settings(BaseSettings):
     #: WeChat API base URL (tests point it at a fake server on 127.0.0.1).
     wechat_api_base: str = "https://api.weixin.qq.com/cgi-bin/"
 
-    #: YAML list of public legal service centres (name, address, phone, lat, lon) for shared locations.
-    service_centres_file: Path = PROJECT_ROOT / "bot" / "service_centres.yml"
+    #: The bureau's city: districts and streets, the offices applications go to, the public legal service
+    #: centres and their appointment slots (services/city.py); the shipped file is an example city.
+    city_file: Path = PROJECT_ROOT / "services" / "data" / "city.yml"
     #: The province's economic hardship standards for legal aid, per area and date (法律援助法 art. 34);
     #: the shipped file is an example city's placeholders.
     legal_aid_standards_file: Path = PROJECT_ROOT / "services" / "data" / "legal_aid_standards.yml"

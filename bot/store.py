@@ -178,7 +178,9 @@ class Lawyer(SQLModel, table=True):
     username: str = Field(max_length=64, unique=True)
     display_name: str = Field(max_length=128)
     password_hash: str = Field(max_length=256)
-    role: str = Field(default="lawyer", max_length=16)  # lawyer | admin
+    role: str = Field(default="lawyer", max_length=16)  # lawyer | admin | office
+    #: For role ``office``: the city file's office id whose applications this account handles.
+    office: str | None = Field(default=None, max_length=64, index=True)
     topics: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     languages: list[str] = Field(default_factory=lambda: ["zh"], sa_column=Column(JSON, nullable=False))
     active: bool = True
@@ -314,6 +316,98 @@ class Feedback(SQLModel, table=True):
     comment: str | None = Field(default=None, sa_column=Column(Text))
     faq_id: str | None = Field(default=None, max_length=128)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class Application(SQLModel, table=True):
+    """A citizen's application for one of the bureau's services (services/applications.py): a draft while the
+    citizen answers the form, then submitted to an office with a reference number (受理编号), handled by the
+    office step by step (each step an ``ApplicationEvent``) until it ends in one of the closed results."""
+
+    __tablename__ = "application"
+    __table_args__ = (
+        # One form at a time per citizen: a second "申请" resumes the draft instead of starting another.
+        Index("ux_application_draft", "citizen_id", unique=True,
+              sqlite_where=text("status = 'draft'"), postgresql_where=text("status = 'draft'")),
+        Index("ix_application_office_status", "office", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: 受理编号, given on submission (FY-20261204-0007); unique.
+    reference: str | None = Field(default=None, max_length=32, unique=True)
+    form: str = Field(max_length=32)
+    citizen_id: int = Field(foreign_key="citizen.id", index=True)
+    #: The conversation it was submitted in; the office's steps are told to the citizen there.
+    conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    status: str = Field(default="draft", max_length=16, index=True)
+    #: The form's state while a draft (services/forms.py FormRun), then its answers.
+    state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    office: str | None = Field(default=None, max_length=64)
+    district: str | None = Field(default=None, max_length=64)
+    #: The legal-aid pre-screen at submission (services/legal_aid.py), for the centre to review.
+    screening: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    #: The closed result it ended with (services/applications.py RESULTS).
+    result: str | None = Field(default=None, max_length=32)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    submitted_at: datetime | None = None
+    closed_at: datetime | None = None
+    #: The legal time limit for the office's next decision (e.g. 7 days for legal aid, 法律援助法 第四十三条).
+    due_at: datetime | None = Field(default=None, index=True)
+    escalated_at: datetime | None = None
+    #: Set when the bot asked the citizen "继续填写 / 放弃" about a draft left for days.
+    resume_asked_at: datetime | None = None
+    rating: int | None = None
+    rating_comment: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class ApplicationEvent(SQLModel, table=True):
+    """One step in an application's timeline; what the citizen is told is in ``text`` (``public``)."""
+
+    __tablename__ = "application_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int = Field(foreign_key="application.id", index=True)
+    kind: str = Field(max_length=32)
+    #: citizen | bot | system, or the office account's id as "staff:<id>"
+    actor: str = Field(max_length=32)
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    public: bool = True
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    #: The message that told the citizen (its delivery is the channel's business).
+    message_id: int | None = Field(default=None, foreign_key="message.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ReferenceCounter(SQLModel, table=True):
+    """The last sequence number given per reference prefix and day, taken with one atomic upsert."""
+
+    __tablename__ = "reference_counter"
+
+    prefix: str = Field(primary_key=True, max_length=8)
+    day: str = Field(primary_key=True, max_length=8)
+    last: int = 0
+
+
+class Booking(SQLModel, table=True):
+    """An appointment at a service centre. A slot holds ``capacity`` citizens as seats 1..capacity; the
+    unique index on the seat makes double booking impossible whatever two workers do at once."""
+
+    __tablename__ = "booking"
+    __table_args__ = (
+        Index("ux_booking_seat", "centre", "day", "time", "seat", unique=True,
+              sqlite_where=text("status = 'booked'"), postgresql_where=text("status = 'booked'")),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    centre: str = Field(max_length=64)
+    day: str = Field(max_length=10, index=True)  # ISO date
+    time: str = Field(max_length=5)  # HH:MM
+    seat: int
+    citizen_id: int = Field(foreign_key="citizen.id", index=True)
+    application_id: int | None = Field(default=None, foreign_key="application.id")
+    status: str = Field(default="booked", max_length=16)  # booked | cancelled | attended | missed
+    created_at: datetime = Field(default_factory=utcnow)
+    reminded_at: datetime | None = None
 
 
 def lock_citizen(session: Session, citizen_id: int) -> None:

@@ -71,19 +71,32 @@ def check_password(password: str, username: str) -> None:
         raise AccountError("password must not contain the username")
 
 
+ROLES = ("lawyer", "admin", "office")
+
+
 def create_lawyer(store: Store, username: str, password: str, display_name: str | None = None,
-                  role: str = "lawyer", topics: list[str] | None = None) -> Lawyer:
+                  role: str = "lawyer", topics: list[str] | None = None, office: str | None = None) -> Lawyer:
+    """A console account. Role ``office`` is a back office's staff (services/applications.py): it handles
+    the applications of one office of the city file, ``office`` (the caller checks the id against the
+    file), and never sees the lawyers' queue."""
     username = username.strip()
     if not username or len(username) > 64:
         raise AccountError("username must be 1-64 characters")
     check_password(password, username)
-    if role not in ("lawyer", "admin"):
-        raise AccountError("role must be lawyer or admin")
+    if role not in ROLES:
+        raise AccountError("role must be lawyer, admin or office")
+    office = (office or "").strip() or None
+    if role == "office" and office is None:
+        raise AccountError("an office account needs the id of its office in the city file (--office)")
+    if role != "office" and office is not None:
+        raise AccountError(f"only office accounts belong to an office; a {role} account does not")
+    if office is not None and len(office) > 64:
+        raise AccountError("office id must be at most 64 characters")
     with store.session() as session:
         if session.exec(select(Lawyer).where(Lawyer.username == username)).first():
             raise AccountError(f"a lawyer named {username!r} already exists")
         lawyer = Lawyer(username=username, display_name=display_name or username, role=role,
-                        password_hash=hash_password(password), topics=topics or [])
+                        password_hash=hash_password(password), topics=topics or [], office=office)
         session.add(lawyer)
         session.commit()
         return lawyer
@@ -168,6 +181,8 @@ def issue_telegram_link(store: Store, lawyer_id: int) -> str:
         lawyer = session.get(Lawyer, lawyer_id)
         if lawyer is None or not lawyer.active:
             raise AccountError("no such active lawyer")
+        if lawyer.role == "office":
+            raise AccountError("office accounts do not use Telegram lawyer mode (it is for citizens' chats)")
         lawyer.telegram_link_hash = _code_hash(code)
         lawyer.telegram_link_expires_at = utcnow() + TELEGRAM_LINK_TTL
         session.add(lawyer)

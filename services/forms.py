@@ -31,6 +31,8 @@ AGREE = ("同意", "我同意")
 #: "改一下联系电话" is short; a message longer than this is an answer, even with "改" and a field's name in it.
 CHANGE_CHARS = 12
 DISAGREE = ("不同意", "拒绝")
+#: A choice is a button whose payload carries it; Telegram's callback data holds 64 bytes.
+MAX_CHOICE_BYTES = 57
 
 
 class FormError(ValueError):
@@ -62,6 +64,11 @@ class Form:
     consent: str
     #: The 受理编号's prefix (FY-20261204-0007).
     prefix: str
+    #: The office's time limit, in days from submission, for its decision (``until: decided``: refusing or
+    #: completing) or for accepting (``until: accepted``), and where the limit comes from.
+    sla_days: int | None = None
+    sla_until: str = "accepted"
+    sla_basis: str = ""
 
     def field(self, name: str) -> Field:
         return next(f for f in self.fields if f.name == name)
@@ -86,8 +93,13 @@ def load_forms(path: Path = DEFAULT_FORMS) -> dict[str, Form]:
         parsed = tuple(_field(f, f"{where}, field {n}") for n, f in enumerate(fields, 1))
         if len({f.name for f in parsed}) != len(parsed):
             raise FormError(f"{where}: two fields have the same name")
+        sla = spec.get("sla") or {}
+        if not isinstance(sla, dict) or not (sla.get("days") is None or (isinstance(sla["days"], int) and sla["days"] > 0)) \
+                or sla.get("until", "accepted") not in ("accepted", "decided"):
+            raise FormError(f"{where}: sla needs days (a positive whole number), until (accepted or decided) and a basis")
         forms[str(slug)] = Form(str(slug), spec["title"], spec["office"], parsed, spec["consent"].strip(),
-                                spec["prefix"].strip())
+                                spec["prefix"].strip(), sla.get("days"), sla.get("until", "accepted"),
+                                str(sla.get("basis", "")))
     return forms
 
 
@@ -100,6 +112,10 @@ def _field(spec: Any, where: str) -> Field:
     choices = tuple(str(c) for c in spec.get("choices", []))
     if kind == "choice" and len(choices) < 2:
         raise FormError(f"{where}: a choice needs at least two choices")
+    too_long = [c for c in choices if len(c.encode()) > MAX_CHOICE_BYTES]
+    if too_long:  # the button's payload is "/form:" and the label, and Telegram takes 64 bytes
+        raise FormError(f"{where}: the choice {too_long[0]!r} is too long for a button "
+                        f"(at most {MAX_CHOICE_BYTES} bytes, {MAX_CHOICE_BYTES // 3} Chinese characters)")
     when = spec.get("when", "")
     if when not in ("", "past", "future"):
         raise FormError(f"{where}: 'when' is past or future")
@@ -218,6 +234,18 @@ class FormRun:
 
     def start(self) -> Step:
         return self._next()
+
+    def again(self) -> Step:
+        """What was last asked, asked again (a citizen coming back to a paused form)."""
+        stage = self.state["stage"]
+        if stage == "confirm":
+            return self._summary()
+        if stage == "consent":
+            return Step(self.form.consent, [AGREE[0], DISAGREE[0]], stage="consent")
+        if stage in ("submitted", "cancelled"):
+            return Step("这份申请已经结束了。", stage=stage)
+        asking = self.state.get("asking")
+        return self._ask(self.form.field(asking)) if asking else self._next()
 
     def take(self, text: str) -> Step:
         """The citizen's message (a typed answer or a pressed button's label)."""

@@ -14,7 +14,7 @@ Three questions, in the Law's order:
    work-injury compensation) still need hardship, but it is not checked: their proof suffices.
 3. Is the household in economic hardship by the standard the province sets and adjusts (art. 34)? The
    standards are data (``services/data/legal_aid_standards.yml``), per area, with the date each takes
-   effect: never figures in code.
+   effect: never figures in code. The areas are the districts of the city file (services/city.py).
 
 The result is a pre-screen for the citizen and the legal-aid centre, not the decision: the centre
 decides within 7 days of the application (art. 43), and the reasons say so.
@@ -23,6 +23,7 @@ decides within 7 days of the application (art. 43), and the reasons say so.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,8 +144,8 @@ class Screening:
 
 @dataclass(frozen=True)
 class Standards:
-    """The province's standards over time, and the city's districts (those without a standard of their
-    own use the general "*" one)."""
+    """The province's standards over time, and the city's districts (from the city file; those without a
+    standard of their own use the general "*" one)."""
 
     items: tuple[Standard, ...]
     districts: tuple[str, ...]
@@ -158,8 +159,10 @@ class Standards:
         return None
 
 
-def load_standards(path: Path = DEFAULT_STANDARDS) -> Standards:
-    """The hardship standards, checked: a bad file is an error naming the entry, never a guess."""
+def load_standards(path: Path, districts: Iterable[str]) -> Standards:
+    """The hardship standards for the city's ``districts``, checked: a bad file is an error naming the
+    entry, never a guess. An area other than "*" must be one of the districts."""
+    names = tuple(districts)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -167,6 +170,9 @@ def load_standards(path: Path = DEFAULT_STANDARDS) -> Standards:
     items = raw.get("standards") if isinstance(raw, dict) else None
     if not isinstance(items, list) or not items:
         raise ScreenError(f"{path}: expected a non-empty list under 'standards'")
+    if "districts" in raw:
+        raise ScreenError(f"{path}: 'districts' are no longer listed here: they come from the city file "
+                          "(LEGALBOT_CITY_FILE); remove them from the standards")
     standards = []
     for n, item in enumerate(items, 1):
         where = f"{path}: standard {n}"
@@ -179,15 +185,14 @@ def load_standards(path: Path = DEFAULT_STANDARDS) -> Standards:
             raise ScreenError(f"{where}: 'effective_from' must be a date (YYYY-MM-DD)")
         if isinstance(amount, bool) or not isinstance(amount, int | float) or amount <= 0:
             raise ScreenError(f"{where}: 'monthly_income_per_person' must be a positive number of yuan")
+        if area.strip() != "*" and area.strip() not in names:
+            raise ScreenError(f"{where}: area {area.strip()!r} is not a district of the city file; the districts "
+                              f"are {', '.join(names) or 'none'} (or \"*\" for all of them)")
         standards.append(Standard(area.strip(), date, float(amount), str(item.get("source", ""))))
     keys = [(s.area, s.effective_from) for s in standards]
     if len(set(keys)) != len(keys):
         raise ScreenError(f"{path}: two standards for the same area take effect on the same day")
-    named = raw.get("districts") or []
-    if not isinstance(named, list) or not all(isinstance(d, str) and d.strip() for d in named):
-        raise ScreenError(f"{path}: 'districts' must be a list of district names")
-    areas = {s.area for s in standards if s.area != "*"}
-    return Standards(tuple(standards), tuple(sorted(areas | {d.strip() for d in named})))
+    return Standards(tuple(standards), names)
 
 
 def screen(request: dict[str, Any], standards: Standards, today: dt.date | None = None) -> Screening:

@@ -89,7 +89,7 @@ def fill(run: FormRun, answers: list[str]) -> list:  # type: ignore[type-arg]
     return [run.take(a) for a in answers]
 
 
-LEGAL_AID = ["张三", GOOD_ID, "13912345678", "示例县", "工伤赔偿", "3", "6000", "上班时摔伤了，公司不管"]
+LEGAL_AID = ["张三", GOOD_ID, "13912345678", "示例县", "工伤赔偿", "3", "6000", "没有以下情况", "上班时摔伤了，公司不管"]
 
 
 def test_a_legal_aid_application_from_first_question_to_consent(forms) -> None:  # type: ignore[no-untyped-def]
@@ -161,6 +161,17 @@ def test_the_state_waits_as_json_and_resumes(forms) -> None:  # type: ignore[no-
     assert resumed.take("2026-12-20").stage == "confirm"
 
 
+def test_a_paused_form_asks_again_what_it_last_asked(forms) -> None:  # type: ignore[no-untyped-def]
+    run = FormRun(forms["legal_aid"], districts=DISTRICTS, today=TODAY)
+    run.start()
+    fill(run, LEGAL_AID[:2])
+    assert "电话" in run.again().text and run.state["asking"] == "phone"
+    fill(run, LEGAL_AID[2:])
+    assert run.again().stage == "confirm"
+    run.take("确认提交")
+    assert run.again().stage == "consent"
+
+
 def test_an_optional_field_can_be_skipped(forms) -> None:  # type: ignore[no-untyped-def]
     run = FormRun(forms["community_justice"], districts=DISTRICTS, today=TODAY)
     run.start()
@@ -171,6 +182,10 @@ def test_an_optional_field_can_be_skipped(forms) -> None:  # type: ignore[no-unt
 
 @pytest.mark.parametrize("text, message", [
     ("forms: {}", "mapping 'forms'"),
+    ("forms: {x: {title: t, office: o, prefix: X, consent: c, sla: {days: -1}, fields: [{name: a, label: A}]}}",
+     "sla needs days"),
+    ("forms: {x: {title: t, office: o, prefix: X, consent: c, fields: [{name: a, label: A, kind: choice,"
+     " choices: [是, 一个超过了十九个汉字因而放不进电报按钮里的很长很长的选项]}]}}", "too long for a button"),
     ("forms: {x: {title: t, office: o, prefix: X, consent: c}}", "list of fields"),
     ("forms: {x: {title: t, office: o, consent: c, fields: [{name: a, label: A}]}}", "reference prefix"),
     ("forms: {x: {title: t, office: o, prefix: X, consent: c, fields: [{name: a, label: A, kind: blob}]}}", "unknown kind"),

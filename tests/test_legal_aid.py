@@ -14,11 +14,19 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.settings import get_settings
-from services.legal_aid import ScreenError, Standards, load_standards, screen
+from services.city import load_city
+from services.legal_aid import DEFAULT_STANDARDS, ScreenError, Standards, load_standards, screen
 
 TODAY = dt.date(2026, 12, 4)
+#: The districts come from the city file; a city of two is enough here.
+DISTRICTS = ("东区", "西县")
+CITY = """
+city: 测试市
+districts: [{name: 东区}, {name: 西县}]
+offices: []
+centres: []
+"""
 STANDARDS = """
-districts: [东区, 西县]
 standards:
   - {area: "*", effective_from: 2025-01-01, monthly_income_per_person: 2000, source: test}
   - {area: "*", effective_from: 2026-07-01, monthly_income_per_person: 2400, source: test}
@@ -30,7 +38,7 @@ standards:
 def standards(tmp_path: Path) -> Standards:
     path = tmp_path / "standards.yml"
     path.write_text(STANDARDS, encoding="utf-8")
-    return load_standards(path)
+    return load_standards(path, DISTRICTS)
 
 
 def run(standards: Standards, today: dt.date = TODAY, **request: Any) -> dict[str, Any]:
@@ -135,26 +143,32 @@ def test_bad_input_is_a_clear_error(standards: Standards, request_: dict[str, An
     ("standards: [{area: '', effective_from: 2025-01-01, monthly_income_per_person: 1}]", "area"),
     ("standards: [{area: '*', effective_from: 2025-01-01, monthly_income_per_person: 1},"
      " {area: '*', effective_from: 2025-01-01, monthly_income_per_person: 2}]", "same day"),
-    ("districts: 东区\nstandards: [{area: '*', effective_from: 2025-01-01, monthly_income_per_person: 1}]", "districts"),
+    ("standards: [{area: 北区, effective_from: 2025-01-01, monthly_income_per_person: 1}]",
+     "area '北区' is not a district of the city file; the districts are 东区, 西县"),
+    # an old file listing its own districts: they come from the city file now
+    ("districts: [东区]\nstandards: [{area: '*', effective_from: 2025-01-01, monthly_income_per_person: 1}]",
+     "'districts' are no longer listed here"),
     ("standards: [oops", "cannot read"),
 ])
 def test_a_bad_standards_file_names_what_is_wrong(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bad.yml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ScreenError, match=message):
-        load_standards(path)
+        load_standards(path, DISTRICTS)
 
 
-def test_the_shipped_example_standards_load() -> None:
-    standards = load_standards()
-    assert standards.on(None, TODAY) is not None and standards.districts
+def test_the_shipped_example_standards_load_for_the_example_city() -> None:
+    standards = load_standards(DEFAULT_STANDARDS, load_city().districts)
+    assert standards.on(None, TODAY) is not None and standards.districts == load_city().districts
 
 
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    path = tmp_path / "standards.yml"
+    path, city = tmp_path / "standards.yml", tmp_path / "city.yml"
     path.write_text(STANDARDS, encoding="utf-8")
+    city.write_text(CITY, encoding="utf-8")
     monkeypatch.setenv("LEGALBOT_LEGAL_AID_STANDARDS_FILE", str(path))
+    monkeypatch.setenv("LEGALBOT_CITY_FILE", str(city))
     get_settings.cache_clear()
     yield CliRunner()
     get_settings.cache_clear()
@@ -190,3 +204,13 @@ def test_validate_reports_the_file_and_refuses_a_bad_one(cli: CliRunner, tmp_pat
     get_settings.cache_clear()
     refused = cli.invoke(app, ["legal-aid", "validate"])
     assert refused.exit_code == 1 and "non-empty list" in refused.output and "Traceback" not in refused.output
+
+
+def test_validate_refuses_standards_for_a_district_the_city_does_not_have(cli: CliRunner, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    city = tmp_path / "smaller.yml"
+    city.write_text(CITY.replace(", {name: 西县}", ""), encoding="utf-8")
+    monkeypatch.setenv("LEGALBOT_CITY_FILE", str(city))
+    get_settings.cache_clear()
+    refused = cli.invoke(app, ["legal-aid", "validate"])
+    assert refused.exit_code == 1 and "area '西县' is not a district of the city file" in refused.output

@@ -34,8 +34,8 @@ from bot.channels.telegram import (
 from bot.delivery import MAX_ATTEMPTS, deliver_pending
 from bot.engine import Incoming, Reply
 from bot.runtime import Runtime
-from bot.service_centres import haversine_km
 from bot.store import Citizen, Conversation, Feedback, HandoffTicket, InboundUpdate, Message
+from services.city import haversine_km
 from tests.fakes.telegram_api import FakeTelegramAPI, running
 from tests.waiting import until, wait_until
 
@@ -56,19 +56,22 @@ def fake() -> Iterator[FakeTelegramAPI]:
 
 @pytest.fixture
 def centres(tmp_path: Path) -> Path:
-    path = tmp_path / "centres.yml"
-    path.write_text(yaml.safe_dump([
-        {"name": "杭州市公共法律服务中心", "address": "杭州市上城区解放东路18号", "phone": "0571-12348",
-         "lat": 30.2460, "lon": 120.2100},
-        {"name": "北京市东城区公共法律服务中心", "address": "北京市东城区东四北大街1号", "phone": "010-12348",
-         "lat": 39.9300, "lon": 116.4170},
-    ], allow_unicode=True), encoding="utf-8")
+    """A city file whose two centres are far apart."""
+    path = tmp_path / "city.yml"
+    centre = {"level": "county", "hours": "9:00-17:00", "services": ["consultation"]}
+    path.write_text(yaml.safe_dump({"city": "测试市", "districts": [{"name": "上城区"}, {"name": "东城区"}], "offices": [],
+                                    "centres": [
+        {"id": "hz", "name": "杭州市公共法律服务中心", "district": "上城区", "address": "杭州市上城区解放东路18号",
+         "phone": "0571-12348", "lat": 30.2460, "lon": 120.2100, **centre},
+        {"id": "bj", "name": "北京市东城区公共法律服务中心", "district": "东城区", "address": "北京市东城区东四北大街1号",
+         "phone": "010-12348", "lat": 39.9300, "lon": 116.4170, **centre},
+    ]}, allow_unicode=True), encoding="utf-8")
     return path
 
 
 def configured(runtime: Runtime, fake: FakeTelegramAPI, centres: Path, **settings: Any) -> Runtime:
     """The test runtime with Telegram settings pointing at the fake Bot API."""
-    update = {"telegram_token": fake.token, "telegram_api_base": fake.base_url, "service_centres_file": centres,
+    update = {"telegram_token": fake.token, "telegram_api_base": fake.base_url, "city_file": centres,
               "telegram_mode": "webhook", "telegram_webhook_url": "https://bot.example.org/webhooks/telegram",
               **settings}
     configured_settings = runtime.settings.model_copy(update=update)
