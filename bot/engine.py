@@ -80,6 +80,8 @@ class Incoming:
     longitude: float | None = None
     #: What a ``Kind.media`` message was (photo, voice …), kept for the transcript.
     media: str | None = None
+    #: The file the channel downloaded and saved for it (services/attachments.py), when an office awaits one.
+    attachment_id: int | None = None
 
 
 @dataclass
@@ -234,6 +236,8 @@ class Engine:
             decision = actions.locate(self.settings.city_file, incoming.latitude, incoming.longitude)
         elif kind is Kind.media:
             decision = {"media": incoming.media or str(incoming.kind)}
+            if incoming.attachment_id is not None:
+                decision["attachment"] = incoming.attachment_id
         elif kind is Kind.text and self.is_fragment(text):
             held, decision = True, {"fragment": True}
         with self.store.session() as session:
@@ -426,7 +430,8 @@ class Engine:
                 select(Citizen.language).where(Citizen.channel == incoming.channel,
                                                Citizen.channel_user_id == incoming.user_id)
             ).first() or incoming.language or "zh"
-            deleted = actions.delete_citizen_data(session, incoming.channel, incoming.user_id)
+            deleted = actions.delete_citizen_data(session, incoming.channel, incoming.user_id,
+                                                  data_dir=self.settings.data_dir)
             session.commit()
         if deleted:
             self.store.purge_deleted()  # no copy of the deleted rows left in SQLite's WAL file
@@ -505,12 +510,15 @@ class Engine:
             if status is not ConversationStatus.waiting:
                 say(t("empty", lang))
             return
-        desk = actions.front_desk(text)
-        if desk is not None:  # "你们几点上班", "最近的法律服务中心在哪": about the service, not the law
-            message.decision = {"front_desk": desk}
-            say(actions.centres_reply(self.settings.city_file, lang) if desk == "centres" else
-                t("hours", lang, hours=self.settings.service_hours, days=actions.days_text(self.settings.service_days,
-                                                                                               lang)))
+        front = actions.front_desk(text)
+        if front is not None:  # "你们几点上班", "最近的法律服务中心在哪": about the service, not the law
+            message.decision = {"front_desk": front}
+            if front == "centres":  # the city's and the districts' centres; the rest by district
+                say(actions.centres_reply(self.settings.city_file, lang),
+                    buttons=[_button("按区县找服务点", desk.CENTRES)] if lang == "zh" else None)
+            else:
+                say(t("hours", lang, hours=self.settings.service_hours,
+                      days=actions.days_text(self.settings.service_days, lang)))
             return
         if status is ConversationStatus.waiting:
             ticket = open_ticket(session, conversation.id or 0)
@@ -592,7 +600,10 @@ class Engine:
             set_status(session, conversation, ConversationStatus.clarifying)
             first = decision.reason != "more"  # "none of these" under the first offer shows the next ones
             buttons = [_button(h.entry.question, SUGGESTED + h.entry.id) for h in decision.suggestions]
-            buttons += [_button(t("btn_more" if first else "btn_none_fit", lang), SUGGESTED + ("more" if first else "none")),
+            offer = self.desk.offer(c.service.value) if lang == "zh" and \
+                c.service_confidence >= desk.OFFER_CONFIDENCE else None
+            buttons += [*([offer] if offer else []),  # "我想申请法律援助，怎么弄": the form itself, beside the FAQ
+                        _button(t("btn_more" if first else "btn_none_fit", lang), SUGGESTED + ("more" if first else "none")),
                         _button(t("btn_lawyer", lang), "/lawyer")]
             say(t("suggest" if first else "suggest_more", lang), buttons=buttons,
                 decision={"action": "suggest", "suggestions": [h.entry.id for h in decision.suggestions]})

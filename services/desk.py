@@ -28,9 +28,9 @@ from sqlmodel import Session, col, select
 from bot.conversations import add_message
 from bot.settings import Settings
 from bot.store import Application, Citizen, Conversation, Message, Store, utcnow
-from bot.taxonomy import Outcome, Service
+from bot.taxonomy import SERVICE_NAMES, Outcome, Service
 from services import applications as apps
-from services import bookings
+from services import attachments, bookings
 from services.city import City, CityError, load_city
 from services.forms import FormRun, Step
 from services.legal_aid import ScreenError, load_standards, screen
@@ -50,6 +50,9 @@ COMMENT = "/appcomment:"
 BOOK = "/book"
 BOOKINGS = "/bookings"
 UNBOOK = "/unbook:"
+#: The centres of a district (the "15-minute public legal service circle"): ``/centres[:<district>]``.
+CENTRES = "/centres"
+LEVEL_NAMES = {"city": "市级", "county": "县区级", "street": "乡镇街道", "community": "村社区"}
 
 #: The form for each service the NLU and the knowledge base name.
 SERVICE_FORMS = {
@@ -90,6 +93,9 @@ LEGAL_AID_CIRCUMSTANCES = {"遭受家庭暴力": "domestic_violence", "遭受虐
 SCREEN_RESULTS = {"likely": "初步判断：符合法律援助条件的可能性较大（以法律援助中心审查为准）",
                   "unlikely": "初步判断：可能不符合法律援助条件（以法律援助中心审查为准）",
                   "review": "初步判断：需要法律援助中心进一步审查"}
+#: When the NLU is this sure a question is about one of the bureau's services, its form is offered beside
+#: the "您是想问" suggestions.
+OFFER_CONFIDENCE = 0.5
 #: A comment on a rating is awaited this long after the citizen offered to write one.
 COMMENT_MINUTES = 30
 
@@ -117,8 +123,8 @@ def keyword(text: str) -> str | None:
 
 
 def handles(payload: str) -> bool:
-    return payload.startswith((APPLY, FORM, RATE, COMMENT, PROGRESS, BOOK, UNBOOK)) or payload in (RESUME, DROP,
-                                                                                                     SERVICES)
+    return payload.startswith((APPLY, FORM, RATE, COMMENT, PROGRESS, BOOK, UNBOOK, CENTRES)) or \
+        payload in (RESUME, DROP, SERVICES)
 
 
 def pressed_label(payload: str) -> str | None:
@@ -135,8 +141,10 @@ def pressed_label(payload: str) -> str | None:
         return "预约：" + " ".join(payload.split(":")[1:])
     if payload.startswith(UNBOOK):
         return "取消预约"
+    if payload.startswith(CENTRES + ":"):
+        return "服务点：" + payload.split(":", 1)[1]
     return {RESUME: "继续填写", DROP: "放弃申请", SERVICES: "办事服务", PROGRESS: "查询进度", BOOK: "预约到中心",
-            BOOKINGS: "我的预约"}.get(payload)
+            BOOKINGS: "我的预约", CENTRES: "按区县找服务点"}.get(payload)
 
 
 def _button(label: str, payload: str) -> dict[str, str]:
@@ -217,8 +225,19 @@ class Desk:
             return None
         return _button(f"现在申请：{apps.forms()[form].title}", APPLY + form)
 
+    @staticmethod
+    def awaits_materials(store: Store, channel: str, user_id: str) -> bool:
+        """Whether an office waits for this citizen's materials: only then does a channel download a file."""
+        with store.reader() as session:
+            return session.exec(
+                select(Application.id).join(Citizen, col(Citizen.id) == Application.citizen_id)
+                .where(Citizen.channel == channel, Citizen.channel_user_id == user_id,
+                       Application.status == apps.MATERIALS).limit(1)
+            ).first() is not None
+
     def material(self, session: Session, citizen: Citizen, message: Message, say: Say) -> bool:
-        """A photo or file while an office waits for materials: it goes to that application."""
+        """A photo or file while an office waits for materials: it goes to that application, and the file
+        the channel downloaded (services/attachments.py) with it."""
         waiting = session.exec(
             select(Application).where(Application.citizen_id == citizen.id, Application.status == apps.MATERIALS)
             .order_by(col(Application.id).desc())
@@ -226,8 +245,12 @@ class Desk:
         if waiting is None:
             return False
         what = (message.decision or {}).get("media", "file")
-        apps.record(session, waiting, "materials_received", "citizen", public=False,
-                    detail={"message_id": message.id, "media": what})
+        detail: dict[str, Any] = {"message_id": message.id, "media": what}
+        attachment_id = (message.decision or {}).get("attachment")
+        if isinstance(attachment_id, int) and attachments.link(session, attachment_id, citizen.id or 0, waiting.id,
+                                                               message.id) is not None:
+            detail["attachment_id"] = attachment_id
+        apps.record(session, waiting, "materials_received", "citizen", public=False, detail=detail)
         say(f"已收到，已转给办理机构（{waiting.reference}）。还有其他材料可以继续发送。",
             decision={"application": waiting.reference, "event": "materials_received"})
         return True
@@ -263,13 +286,16 @@ class Desk:
         elif payload == SERVICES:
             say("可以在这里直接申请下面的服务，提交后会告诉您受理编号和办理进度：",
                 buttons=[_button(form.title, APPLY + slug) for slug, form in apps.forms().items()]
-                + [_button("查询进度", PROGRESS), _button("预约到中心", BOOK), _button("我的预约", BOOKINGS)])
+                + [_button("查询进度", PROGRESS), _button("预约到中心", BOOK), _button("我的预约", BOOKINGS),
+                   _button("按区县找服务点", CENTRES)])
         elif payload.startswith(PROGRESS):
             self._progress(session, citizen, payload.removeprefix(PROGRESS).lstrip(":"), say)
         elif payload.startswith(RATE):
             self._rate(session, citizen, payload.removeprefix(RATE), say)
         elif payload.startswith(COMMENT):
             self._offer_comment(session, citizen, payload.removeprefix(COMMENT), say)
+        elif payload.startswith(CENTRES):
+            self._centres(payload.removeprefix(CENTRES).lstrip(":"), say)
         elif payload == BOOKINGS:
             self._bookings(session, citizen, say)
         elif payload.startswith(UNBOOK):
@@ -463,6 +489,29 @@ class Desk:
                 return application
         return None
 
+
+    # ---- service centres by district ---------------------------------------------------------------
+
+    def _centres(self, district: str, say: Say) -> None:
+        """The centres serving a district, nearest level first, with what each offers; bookable ones get a
+        button to book."""
+        try:
+            city = self.city()
+        except (OSError, CityError):
+            log.exception("cannot read the city file")
+            say("暂时无法查询服务点，请拨打12348。")
+            return
+        if district not in city.districts:
+            say("请选择您所在的区县：", buttons=[_button(d, f"{CENTRES}:{d}") for d in city.districts])
+            return
+        centres = city.centres_in(district)
+        lines = [f"{district}的公共法律服务点（由近及远）："]
+        for centre in centres:
+            offers = "、".join(SERVICE_NAMES[s][0] for s in centre.services)
+            lines.append(f"· {centre.name}（{LEVEL_NAMES[centre.level]}）\n  {centre.address} · {centre.hours} · "
+                         f"电话 {centre.phone}\n  可办：{offers}")
+        say("\n".join(lines) if centres else "这个区县暂时没有登记的服务点，请拨打12348。",
+            buttons=[_button(f"预约：{c.name}", f"{BOOK}:{c.id}") for c in centres if c.bookable])
 
     # ---- appointments at a service centre -----------------------------------------------------------
 

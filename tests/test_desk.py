@@ -1,10 +1,14 @@
 """Applications in the conversation (services/desk.py through the engine): start, fill in, correct, pause
-and resume, cancel, consent, submit with a number and a pre-screen, follow progress, rate."""
+and resume, cancel, consent, submit with a number and a pre-screen, follow progress, rate, book.
+
+On SQLite only: what depends on the database (reference numbers and seats under concurrency, the steps
+and their rows) is tested on both databases in tests/test_applications.py and tests/test_bookings.py."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -17,6 +21,11 @@ from services import desk
 
 #: A valid resident ID number (the check digit computed by GB 11643).
 ID_CARD = "11010519491231002X"
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'legalbot.db'}"
 
 
 def texts(replies: list[Message]) -> str:
@@ -300,3 +309,15 @@ def test_the_housekeeping_escalates_ends_stale_drafts_and_reminds(runtime: Runti
         last = session.exec(select(Message).where(Message.citizen_id == submitted.citizen_id)
                             .order_by(Message.id.desc())).first()  # type: ignore[union-attr]
         assert last is not None and "提醒" in last.text
+
+
+def test_centres_by_district_list_every_level_and_book_the_bookable(chat: TestChat) -> None:
+    asked = chat.say("最近的法律服务中心在哪")
+    assert desk.CENTRES in payloads(asked)
+    assert "/centres:示例区" in payloads(chat.press(desk.CENTRES))
+    listed = chat.press("/centres:示例区")
+    shown = texts(listed)
+    assert "示例街道公共法律服务工作站" in shown and "乡镇街道" in shown and "可办：" in shown
+    assert shown.index("示例街道") < shown.index("示例市公共法律服务中心")  # the nearest level first
+    assert "/book:c-city" in payloads(listed)
+    assert "请选择您所在的区县" in texts(chat.press("/centres:火星区"))
