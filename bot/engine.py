@@ -238,8 +238,8 @@ class Engine:
             decision = {"media": incoming.media or str(incoming.kind)}
             if incoming.attachment_id is not None:
                 decision["attachment"] = incoming.attachment_id
-        elif kind is Kind.text and self.is_fragment(text):
-            held, decision = True, {"fragment": True}
+        elif kind is Kind.text and self.is_fragment(text) and not self._filling_in(incoming):
+            held, decision = True, {"fragment": True}  # (an answer to a form is never part of a burst)
         with self.store.session() as session:
             citizen = get_or_create_citizen(session, incoming.channel, incoming.user_id, incoming.language)
             assert citizen.id is not None
@@ -266,6 +266,13 @@ class Engine:
             session.commit()
             assert conversation.id is not None
             return Accepted(citizen.id, conversation.id, stored, held)
+
+    def _filling_in(self, incoming: Incoming) -> bool:
+        """Whether the citizen is filling in a form: "张三", "3" are its answers, not a burst's first words."""
+        with self.store.reader() as session:
+            citizen = session.exec(select(Citizen).where(Citizen.channel == incoming.channel,
+                                                         Citizen.channel_user_id == incoming.user_id)).first()
+            return citizen is not None and self.desk.fresh_draft(session, citizen) is not None
 
     def _pressed_label(self, payload: str, lang: str) -> str:
         if desk.handles(payload):

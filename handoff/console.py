@@ -18,7 +18,7 @@ from sqlmodel import select
 from bot.settings import Settings
 from bot.store import Lawyer, utcnow
 from bot.store import public_message as public
-from handoff import throttle
+from handoff import offices, throttle
 from handoff.auth import TELEGRAM_LINK_TTL, authenticate, issue_telegram_link, unlink_telegram
 from handoff.queue import AlreadyClaimed, HandoffError, HandoffQueue, audit
 from handoff.sessions import (
@@ -31,6 +31,7 @@ from handoff.sessions import (
     resolve_session,
     start_session,
 )
+from services.city import CityFile
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -94,10 +95,13 @@ def router(queue: HandoffQueue, settings: Settings, telegram: bool = False) -> A
     lockout = dt.timedelta(minutes=settings.login_lockout_minutes)
     per_account = throttle.Limit(settings.login_max_failures, window, lockout)
     per_address = throttle.Limit(settings.login_max_failures_per_address, window, lockout)
+    city = CityFile(settings.city_file)
 
     def _me(lawyer: Lawyer, token: str) -> dict[str, Any]:
         return {"username": lawyer.username, "display_name": lawyer.display_name, "role": lawyer.role,
-                "telegram": {"available": telegram, "linked": lawyer.telegram_user_id is not None},
+                "telegram": {"available": telegram and lawyer.role != "office",
+                             "linked": lawyer.telegram_user_id is not None},
+                "office": lawyer.office, "office_name": city.office_name(lawyer.office),
                 "csrf_token": csrf_token(token)}
 
     def current_lawyer(request: Request) -> Lawyer:
@@ -108,6 +112,12 @@ def router(queue: HandoffQueue, settings: Settings, telegram: bool = False) -> A
         if request.method not in SAFE_METHODS and not csrf_matches(token, request.headers.get(CSRF_HEADER)):
             raise HTTPException(status_code=403, detail="请求缺少有效的安全令牌（CSRF），请刷新页面后重试")
         queue.touch(lawyer)  # presence: a lawyer who stops polling goes offline and releases their chats
+        return lawyer
+
+    def on_duty(lawyer: Lawyer = Depends(current_lawyer)) -> Lawyer:
+        """Lawyers and admins: office staff handle their office's applications and never read citizens' chats."""
+        if lawyer.role == "office":
+            raise HTTPException(status_code=403, detail="办理机构账号只能处理本机构的申请")
         return lawyer
 
     def admin(lawyer: Lawyer = Depends(current_lawyer)) -> Lawyer:
@@ -164,7 +174,7 @@ def router(queue: HandoffQueue, settings: Settings, telegram: bool = False) -> A
         return _me(lawyer, request.cookies[COOKIE])
 
     @api.post("/telegram/link")
-    def telegram_link(lawyer: Lawyer = Depends(current_lawyer)) -> dict[str, Any]:
+    def telegram_link(lawyer: Lawyer = Depends(on_duty)) -> dict[str, Any]:
         """A one-time code the lawyer sends the bot on Telegram to link their account."""
         if not telegram:
             raise HTTPException(status_code=409, detail="本服务没有开通 Telegram")
@@ -174,16 +184,16 @@ def router(queue: HandoffQueue, settings: Settings, telegram: bool = False) -> A
         return {"command": f"/link {code}", "expires_minutes": minutes}
 
     @api.post("/telegram/unlink")
-    def telegram_unlink(lawyer: Lawyer = Depends(current_lawyer)) -> dict[str, Any]:
+    def telegram_unlink(lawyer: Lawyer = Depends(on_duty)) -> dict[str, Any]:
         assert lawyer.id is not None
         return {"unlinked": unlink_telegram(store, lawyer.id)}
 
     @api.get("/queue")
-    def list_queue(lawyer: Lawyer = Depends(current_lawyer)) -> dict[str, Any]:
+    def list_queue(lawyer: Lawyer = Depends(on_duty)) -> dict[str, Any]:
         return {"tickets": [v.public() for v in queue.tickets()]}
 
     @api.get("/tickets/{ticket_id}")
-    def ticket(ticket_id: int, lawyer: Lawyer = Depends(current_lawyer)) -> dict[str, Any]:
+    def ticket(ticket_id: int, lawyer: Lawyer = Depends(on_duty)) -> dict[str, Any]:
         try:
             view, messages = queue.view(ticket_id)
         except HandoffError as exc:
@@ -192,7 +202,7 @@ def router(queue: HandoffQueue, settings: Settings, telegram: bool = False) -> A
         return {"ticket": view.public(), "packet": view.ticket.packet, "messages": [public(m) for m in messages]}
 
     @api.post("/tickets/{ticket_id}/claim")
-    def claim(ticket_id: int, lawyer: Lawyer = Depends(current_lawyer)) -> dict[str, Any]:
+    def claim(ticket_id: int, lawyer: Lawyer = Depends(on_duty)) -> dict[str, Any]:
         try:
             return queue.claim(ticket_id, lawyer).public()
         except AlreadyClaimed as exc:
@@ -201,26 +211,26 @@ def router(queue: HandoffQueue, settings: Settings, telegram: bool = False) -> A
             raise HTTPException(status_code=404, detail=str(exc)) from None
 
     @api.post("/tickets/{ticket_id}/reply")
-    def reply(ticket_id: int, body: ReplyIn, lawyer: Lawyer = Depends(current_lawyer)) -> dict[str, Any]:
+    def reply(ticket_id: int, body: ReplyIn, lawyer: Lawyer = Depends(on_duty)) -> dict[str, Any]:
         try:
             return public(queue.reply(ticket_id, lawyer, body.text))
         except HandoffError as exc:
             raise HTTPException(status_code=409, detail=str(exc)) from None
 
     @api.post("/tickets/{ticket_id}/resolve")
-    def resolve(ticket_id: int, body: ResolveIn, lawyer: Lawyer = Depends(current_lawyer)) -> dict[str, Any]:
+    def resolve(ticket_id: int, body: ResolveIn, lawyer: Lawyer = Depends(on_duty)) -> dict[str, Any]:
         try:
             return queue.resolve(ticket_id, lawyer, body.outcome, body.summary).public()
         except HandoffError as exc:
             raise HTTPException(status_code=409, detail=str(exc)) from None
 
     @api.get("/tickets/{ticket_id}/notes")
-    def list_notes(ticket_id: int, lawyer: Lawyer = Depends(current_lawyer)) -> dict[str, Any]:
+    def list_notes(ticket_id: int, lawyer: Lawyer = Depends(on_duty)) -> dict[str, Any]:
         return {"notes": [{"id": n.id, "text": n.text, "author": author, "created_at": n.created_at.isoformat()}
                           for n, author in queue.notes(ticket_id)]}
 
     @api.post("/tickets/{ticket_id}/notes")
-    def add_note(ticket_id: int, body: NoteIn, lawyer: Lawyer = Depends(current_lawyer)) -> dict[str, Any]:
+    def add_note(ticket_id: int, body: NoteIn, lawyer: Lawyer = Depends(on_duty)) -> dict[str, Any]:
         try:
             note = queue.add_note(ticket_id, lawyer, body.text)
         except HandoffError as exc:
@@ -228,18 +238,18 @@ def router(queue: HandoffQueue, settings: Settings, telegram: bool = False) -> A
         return {"id": note.id, "text": note.text, "author": lawyer.display_name, "created_at": note.created_at.isoformat()}
 
     @api.post("/tickets/{ticket_id}/transfer")
-    def transfer(ticket_id: int, body: TransferIn, lawyer: Lawyer = Depends(current_lawyer)) -> dict[str, Any]:
+    def transfer(ticket_id: int, body: TransferIn, lawyer: Lawyer = Depends(on_duty)) -> dict[str, Any]:
         try:
             return queue.transfer(ticket_id, lawyer, body.to).public()
         except HandoffError as exc:
             raise HTTPException(status_code=409, detail=str(exc)) from None
 
     @api.get("/lawyers")
-    def lawyers(lawyer: Lawyer = Depends(current_lawyer)) -> dict[str, Any]:
+    def lawyers(lawyer: Lawyer = Depends(on_duty)) -> dict[str, Any]:
         return {"lawyers": queue.roster()}
 
     @api.get("/canned")
-    def canned(lawyer: Lawyer = Depends(current_lawyer)) -> dict[str, Any]:
+    def canned(lawyer: Lawyer = Depends(on_duty)) -> dict[str, Any]:
         return {"replies": canned_replies()}
 
     @api.get("/audit")
@@ -248,6 +258,7 @@ def router(queue: HandoffQueue, settings: Settings, telegram: bool = False) -> A
                              "detail": e.detail, "created_at": e.created_at.isoformat()}
                             for e, username in queue.audit_log(limit=min(limit, 1000))]}
 
+    api.include_router(offices.router(store, settings, current_lawyer, city))
     return api
 
 

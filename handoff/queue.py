@@ -298,7 +298,8 @@ class HandoffQueue:
         """Active lawyers and whether they are online, for transfers and the dashboard."""
         now = utcnow()
         with self.store.session() as session:
-            people = session.exec(select(Lawyer).where(Lawyer.active == True).order_by(col(Lawyer.username))).all()  # noqa: E712
+            people = session.exec(select(Lawyer).where(Lawyer.active == True, Lawyer.role != "office")  # noqa: E712
+                                  .order_by(col(Lawyer.username))).all()  # office staff never take chats
             return [{"username": p.username, "display_name": p.display_name, "topics": p.topics,
                      "online": bool(p.last_seen_at and now - p.last_seen_at < online_within)} for p in people]
 
@@ -414,7 +415,8 @@ class HandoffQueue:
             ticket, conversation = self._owned(session, ticket_id, lawyer)
             target = None
             if to_username:
-                target = session.exec(select(Lawyer).where(Lawyer.username == to_username, Lawyer.active == True)).first()  # noqa: E712
+                target = session.exec(select(Lawyer).where(Lawyer.username == to_username, Lawyer.active == True,  # noqa: E712
+                                                           Lawyer.role != "office")).first()
                 if target is None:
                     raise HandoffError(f"没有这位律师：{to_username}")
             ticket.lawyer_id = target.id if target else None

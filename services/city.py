@@ -10,6 +10,7 @@ every problem in it listed, never half loaded, so that a bureau fixes it in one 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -25,6 +26,8 @@ from bot.taxonomy import Service
 
 if TYPE_CHECKING:
     from services.forms import Form
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CITY = Path(__file__).parent / "data" / "city.yml"
 #: In an office's ``districts``: every district without an office of that kind of its own.
@@ -169,6 +172,40 @@ class City:
         if centre is None or centre.slots is None:
             return ()
         return centre.slots.on(day)
+
+
+class CityFile:
+    """The city file, read again whenever it changes, for the long-running server (the bureau edits it
+    without a restart). ``get`` raises what is wrong with it; ``current`` logs that and gives None."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._read: tuple[float, City | CityError] | None = None
+
+    def get(self) -> City:
+        mtime = self.path.stat().st_mtime
+        if self._read is None or self._read[0] != mtime:
+            try:
+                self._read = (mtime, load_city(self.path))
+            except CityError as exc:
+                self._read = (mtime, exc)
+        found = self._read[1]
+        if isinstance(found, CityError):
+            raise found
+        return found
+
+    def current(self) -> City | None:
+        try:
+            return self.get()
+        except (OSError, CityError):
+            log.exception("cannot use the city file %s", self.path)
+            return None
+
+    def office_name(self, office_id: str | None) -> str:
+        """The office's name, or its id when the file does not (or no longer) list it."""
+        city = self.current() if office_id else None
+        office = city.office(office_id) if city and office_id else None
+        return office.name if office else (office_id or "")
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

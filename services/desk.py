@@ -20,7 +20,6 @@ import logging
 import re
 import unicodedata
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -31,7 +30,7 @@ from bot.store import Application, Citizen, Conversation, Message, Store, utcnow
 from bot.taxonomy import SERVICE_NAMES, Outcome, Service
 from services import applications as apps
 from services import attachments, bookings
-from services.city import City, CityError, load_city
+from services.city import City, CityError, CityFile
 from services.forms import FormRun, Step
 from services.legal_aid import ScreenError, load_standards, screen
 
@@ -143,6 +142,8 @@ def pressed_label(payload: str) -> str | None:
         return "取消预约"
     if payload.startswith(CENTRES + ":"):
         return "服务点：" + payload.split(":", 1)[1]
+    if payload.startswith(PROGRESS + ":"):
+        return "查询进度 " + payload.split(":", 1)[1]
     return {RESUME: "继续填写", DROP: "放弃申请", SERVICES: "办事服务", PROGRESS: "查询进度", BOOK: "预约到中心",
             BOOKINGS: "我的预约", CENTRES: "按区县找服务点"}.get(payload)
 
@@ -154,16 +155,13 @@ def _button(label: str, payload: str) -> dict[str, str]:
 class Desk:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._city: tuple[float, City] | None = None
+        self.city_file = CityFile(settings.city_file)
 
     # ---- configuration, read again when the files change -------------------------------------------
 
     def city(self) -> City:
-        path: Path = self.settings.city_file
-        stamp = path.stat().st_mtime
-        if self._city is None or self._city[0] != stamp:
-            self._city = (stamp, load_city(path))
-        return self._city[1]
+        """The city file as it is now; OSError or CityError when it cannot be used."""
+        return self.city_file.get()
 
     def districts(self) -> tuple[str, ...]:
         try:

@@ -307,11 +307,14 @@ class FormRun:
         return self._ask(missing[0])
 
     def _ask(self, f: Field, prefix: str = "") -> Step:
+        """A question; buttons only where the answer is one of a few. A typed answer gets none, not even
+        取消: WeChat numbers a message's buttons and reads a typed "1" as pressing the first, and "1" is
+        an answer to 家庭人口 (取消 can always be typed, as the first question says)."""
         self.state["asking"] = f.name
         buttons = list(f.choices) if f.kind == "choice" else list(self.districts) if f.kind == "district" else []
         if f.optional:
             buttons.append("跳过")
-        return Step(prefix + f.prompt, buttons + ["取消"])
+        return Step(prefix + f.prompt, buttons + ["取消"] if buttons else [])
 
     def _summary(self, prefix: str = "") -> Step:
         self.state.update(stage="confirm", asking=None)

@@ -70,7 +70,8 @@ def test_short_requests_start_a_form_and_stories_do_not() -> None:
 def test_a_citizen_applies_for_legal_aid_and_is_screened(runtime: Runtime, chat: TestChat) -> None:
     first = chat.say("申请法律援助")
     assert "法律援助申请" in texts(first) and "姓名" in texts(first)
-    assert "/form:取消" in payloads(first)
+    assert payloads(first) == []  # a typed answer: no buttons (on WeChat a typed "1" would press one)
+    assert "取消" in texts(first)  # but the citizen is told how to cancel
     summary = fill_legal_aid(chat)
     assert "请核对" in texts(summary) and "11010519491231002X" in texts(summary)
     consent = chat.press(desk.FORM + "确认提交")

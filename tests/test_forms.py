@@ -95,9 +95,9 @@ LEGAL_AID = ["张三", GOOD_ID, "13912345678", "示例县", "工伤赔偿", "3",
 def test_a_legal_aid_application_from_first_question_to_consent(forms) -> None:  # type: ignore[no-untyped-def]
     run = FormRun(forms["legal_aid"], districts=DISTRICTS, today=TODAY)
     first = run.start()
-    assert first.stage == "asking" and "姓名" in first.text and "取消" in first.buttons
+    assert first.stage == "asking" and "姓名" in first.text and first.buttons == []  # typed: no buttons
     steps = fill(run, LEGAL_AID[:3])
-    assert "示例县" in steps[-1].buttons  # the district is asked with the configured list as buttons
+    assert "示例县" in steps[-1].buttons and "取消" in steps[-1].buttons  # the configured list as buttons
     wrong = run.take("示例")  # ambiguous: asked again, nothing stored
     assert wrong.stage == "asking" and "district" not in run.answers
     steps = fill(run, LEGAL_AID[3:])

@@ -53,7 +53,7 @@
   var CHANNELS = { web: "网页", telegram: "Telegram", wechat: "微信公众号", cli: "命令行" };
   var LANGUAGES = { zh: "中文", en: "English" };
   var SENDERS = { citizen: "群众", bot: "智能助手", lawyer: "律师", system: "系统" };
-  var ROLES = { lawyer: "律师", admin: "管理员", maintainer: "维护人员", manager: "管理人员" };
+  var ROLES = { lawyer: "律师", admin: "管理员", maintainer: "维护人员", manager: "管理人员", office: "办理机构" };
   var OUTCOMES = {
     answered: "智能助手已解答",
     resolved_by_lawyer: "已解答",
@@ -329,6 +329,7 @@
   // ---------- views ----------
   function showLogin() {
     els.appView.hidden = true;
+    $("apps-view").hidden = true;
     els.auditView.hidden = true;
     els.tabs.hidden = true;
     els.userBox.hidden = true;
@@ -344,10 +345,18 @@
     var role = me.role ? " · " + lookup(ROLES, me.role) : "";
     els.userName.textContent = name + (me.username && me.username !== name ? "（" + me.username + "）" : "") + role;
     var admin = me.role === "admin";
+    var office = me.role === "office";
     els.tabs.hidden = !admin;
     els.auditTab.hidden = !admin;
-    switchTab("work");
+    appEls.tab.hidden = !admin;
+    document.querySelector(".console-title").firstChild.textContent = office ? "申请办理 " : "律师工作台 ";
+    if (office && me.office_name) { els.userName.textContent += " · " + me.office_name; }
     renderTelegram();
+    if (office) {   // office staff: their applications only, never the lawyers' queue or citizens' chats
+      switchTab("apps");
+      return;
+    }
+    switchTab("work");
     startQueue();
     loadLawyers();
     loadCanned();
@@ -401,19 +410,23 @@
 
   function switchTab(name) {
     if (name === "audit" && !(me && me.role === "admin")) { name = "work"; }
+    if (me && me.role === "office") { name = "apps"; }
+    if (name === "apps" && !canSeeApps()) { name = "work"; }
     activeTab = name;
-    var audit = name === "audit";
-    els.appView.hidden = audit;
+    var audit = name === "audit", apps = name === "apps", work = name === "work";
+    els.appView.hidden = !work;
     els.auditView.hidden = !audit;
-    els.workTab.classList.toggle("active", !audit);
-    els.auditTab.classList.toggle("active", audit);
-    els.workTab.setAttribute("aria-selected", String(!audit));
-    els.auditTab.setAttribute("aria-selected", String(audit));
+    appEls.view.hidden = !apps;
+    [[els.workTab, work], [els.auditTab, audit], [appEls.tab, apps]].forEach(function (pair) {
+      pair[0].classList.toggle("active", pair[1]);
+      pair[0].setAttribute("aria-selected", String(pair[1]));
+    });
     if (auditTimer) { clearInterval(auditTimer); auditTimer = null; }
     if (audit) {
       loadAudit();
       auditTimer = setInterval(loadAudit, AUDIT_POLL_MS);
     }
+    if (apps) { startApps(); } else { stopApps(); }
   }
   els.workTab.addEventListener("click", function () { switchTab("work"); });
   els.auditTab.addEventListener("click", function () { switchTab("audit"); });
@@ -422,6 +435,7 @@
     if (queueTimer) { clearInterval(queueTimer); queueTimer = null; }
     if (ticketTimer) { clearInterval(ticketTimer); ticketTimer = null; }
     if (auditTimer) { clearInterval(auditTimer); auditTimer = null; }
+    stopApps();
     stopWindowClock();
   }
 
@@ -436,6 +450,7 @@
     auditEntries = [];
     clear(els.auditBody);
     closeTicket();
+    resetApps();
   }
 
   function sessionExpired() {
@@ -1317,6 +1332,513 @@
       }, function (err) { showError(err.message); })
       .then(function () { els.resolve.disabled = false; });
   });
+
+  // ---------- applications (back offices) ----------
+  // Office accounts handle their office's applications here and see nothing else; admins switch to it
+  // with the 申请 tab. The server says which steps the status allows; each step tells the citizen.
+  var APPS_POLL_MS = 10000;
+  var STEP_LABELS = {
+    accept: "受理",
+    ask_materials: "要求补充材料",
+    schedule: "预约",
+    transfer: "转办",
+    refuse: "不予受理",
+    lapse: "视为撤回",
+    complete: "办结",
+    note: "备注"
+  };
+  // what each step asks for: fields shown, what the text box means, whether it is required
+  var STEP_FORMS = {
+    accept: { text: "告知申请人（可不填，默认：办理机构会尽快与您联系）", hint: "申请人会收到受理通知和受理编号。" },
+    ask_materials: { checklist: true, text: "补充说明（可不填）", hint: "申请人会收到这份材料清单，可以在对话里发送照片或带到窗口。" },
+    schedule: { when: true, text: "告知申请人（可不填，默认：请按时带身份证件前往）", hint: "申请人会收到预约的时间和地点。" },
+    transfer: { office: true, text: "告知申请人（可不填）", hint: "申请会交给所选机构，重新计算办理时限；本机构之后看不到这份申请。" },
+    refuse: { text: "不予受理的理由（必填，会告知申请人）", required: true, hint: "申请人会收到理由和异议途径。" },
+    lapse: { text: "", noText: true, hint: "申请人未按要求补充材料：按撤回处理，申请人会收到通知。" },
+    complete: { result: true, text: "告知申请人（可不填）", hint: "申请人会收到办理结果，并可以评价。" },
+    note: { text: "备注内容（仅内部可见，申请人看不到）", required: true, hint: "备注只记在办理记录里，不告诉申请人。" }
+  };
+  var STEP_ORDER = ["accept", "ask_materials", "schedule", "transfer", "complete", "refuse", "lapse", "note"];
+  var CN_DIGITS = "零一二三四五六七八九";
+
+  var appEls = {
+    view: $("apps-view"), tab: $("apps-tab"), list: $("apps-list"), empty: $("apps-empty"), count: $("apps-count"),
+    status: $("apps-status"), office: $("apps-office"), officeFilter: $("apps-office-filter"),
+    placeholder: $("app-placeholder"), detail: $("application"), heading: $("app-heading"), meta: $("app-meta"),
+    alerts: $("app-alerts"), answers: $("app-answers"), screeningCard: $("app-screening-card"),
+    screening: $("app-screening"), bookingsCard: $("app-bookings-card"), bookings: $("app-bookings"),
+    timeline: $("app-timeline"), sla: $("app-sla"), steps: $("app-steps"), noSteps: $("app-no-steps"),
+    form: $("step-form"), formTitle: $("step-title"), formHint: $("step-hint"),
+    checklistField: $("step-checklist-field"), checklist: $("step-checklist"),
+    whenField: $("step-when-field"), when: $("step-when"),
+    officeField: $("step-office-field"), stepOffice: $("step-office"),
+    resultField: $("step-result-field"), result: $("step-result"),
+    textField: $("step-text-field"), textLabel: $("step-text-label"), text: $("step-text"),
+    formError: $("step-error"), cancel: $("step-cancel"), submit: $("step-submit")
+  };
+  var appsTimer = null, appsBusy = false, appBusy = false;
+  var currentApp = null, currentAppId = null, openStep = null, stepsSig = null, appsSig = null;
+
+  function isOffice() { return !!me && me.role === "office"; }
+  function canSeeApps() { return !!me && (me.role === "office" || me.role === "admin"); }
+  function appUrl(id, tail) {
+    return "/api/console/applications/" + encodeURIComponent(id) + (tail ? "/" + tail : "");
+  }
+
+  function chineseNumber(n) {
+    n = Math.floor(Number(n));
+    if (!(n > 0 && n < 1000)) { return String(n); }
+    var hundreds = Math.floor(n / 100), tens = Math.floor((n % 100) / 10), ones = n % 10, out = "";
+    if (hundreds) { out += CN_DIGITS[hundreds] + "百"; }
+    if (tens) { out += (tens === 1 && !hundreds ? "" : CN_DIGITS[tens]) + "十"; }
+    else if (hundreds && ones) { out += "零"; }
+    if (ones) { out += CN_DIGITS[ones]; }
+    return out;
+  }
+  function basisText(b) {
+    if (!b) { return ""; }
+    if (typeof b === "string") { return b; }
+    return (b.law || "") + (b.article != null ? "第" + chineseNumber(b.article) + "条" : "");
+  }
+
+  // "3 天后到期", "今天到期", "已超期 2 天"
+  function dueText(a) {
+    var due = parseTime(a.due_at);
+    if (!due) { return ""; }
+    var ms = due.getTime() - Date.now();
+    var day = 24 * 3600 * 1000;
+    if (a.overdue || ms < 0) {
+      var late = Math.floor(-ms / day);
+      return late >= 1 ? "已超期 " + late + " 天" : "已超期";
+    }
+    var days = Math.ceil(ms / day);
+    return days <= 1 ? (ms < 12 * 3600 * 1000 ? "今天到期" : "1 天内到期") : days + " 天后到期";
+  }
+
+  function appTags(a) {
+    var out = [];
+    if (a.overdue) { out.push(tag("tag-overdue", "已超期", "超过办理时限")); }
+    else if (a.escalated) { out.push(tag("tag-escalated", "已催办")); }
+    if (a.poor_rating) { out.push(tag("tag-poor", "差评 " + (a.rating_name || a.rating), "申请人评价：" + (a.rating_name || a.rating))); }
+    return out;
+  }
+
+  // --- list ---
+  function startApps() {
+    if (appsTimer) { clearInterval(appsTimer); }
+    loadApps();
+    appsTimer = setInterval(function () {
+      loadApps();
+      if (currentAppId != null && !openStep) { loadApp(); }
+    }, APPS_POLL_MS);
+  }
+  function stopApps() {
+    if (appsTimer) { clearInterval(appsTimer); appsTimer = null; }
+  }
+
+  function loadApps() {
+    if (appsBusy || !canSeeApps()) { return Promise.resolve(); }
+    appsBusy = true;
+    var url = "/api/console/applications?status=" + encodeURIComponent(appEls.status.value || "open");
+    if (!isOffice() && appEls.office.value) { url += "&office=" + encodeURIComponent(appEls.office.value); }
+    return api("GET", url)
+      .then(function (res) {
+        if (!res.ok) { handleFailure(res, "apps"); return; }
+        clearError("apps");
+        renderOfficeFilter((res.data && res.data.offices) || []);
+        renderApps((res.data && res.data.applications) || []);
+      }, function (err) { showError(err.message + "（正在重试）", "apps"); })
+      .then(function () { appsBusy = false; });
+  }
+
+  function renderOfficeFilter(offices) {
+    appEls.officeFilter.hidden = isOffice() || !offices.length;
+    if (isOffice()) { return; }
+    var sel = appEls.office, previous = sel.value;
+    var sig = JSON.stringify(offices.map(function (o) { return o.id; }));
+    if (sel._sig === sig) { return; }
+    sel._sig = sig;
+    while (sel.options.length > 1) { sel.remove(1); }
+    offices.forEach(function (o) {
+      var opt = el("option", null, o.name || o.id);
+      opt.value = String(o.id);
+      sel.appendChild(opt);
+    });
+    sel.value = previous;
+  }
+
+  function renderApps(list) {
+    // rebuilt only when something changed, so a keyboard user's focus is not lost every poll
+    var sig = JSON.stringify([list, currentAppId, appEls.status.value, Math.floor(Date.now() / 3600000)]);
+    if (sig === appsSig) { return; }
+    appsSig = sig;
+    var focused = document.activeElement && document.activeElement.classList.contains("app-row") ?
+      document.activeElement.getAttribute("data-id") : null;
+    clear(appEls.list);
+    list.forEach(function (a) {
+      var row = el("button", "ticket app-row");
+      row.type = "button";
+      row.setAttribute("data-id", String(a.id));
+      row.setAttribute("data-status", String(a.status || ""));
+      row.classList.toggle("overdue", !!a.overdue);
+      row.classList.toggle("poor", !!a.poor_rating);
+      row.classList.toggle("active", String(a.id) === String(currentAppId));
+      var top = el("span", "ticket-top");
+      appTags(a).forEach(function (t) { top.appendChild(t); });
+      top.appendChild(el("span", "ticket-class", a.title || a.form));
+      top.appendChild(el("span", "ticket-id app-ref", a.reference || ""));
+      row.appendChild(top);
+      var middle = el("span", "app-row-line");
+      middle.appendChild(el("span", "app-applicant", a.applicant || "（未留姓名）"));
+      if (a.district) { middle.appendChild(el("span", "muted", a.district)); }
+      if (!isOffice() && a.office_name) { middle.appendChild(el("span", "muted", a.office_name)); }
+      row.appendChild(middle);
+      var foot = el("span", "ticket-foot");
+      foot.appendChild(tag("tag-app-status app-status-" + safeClass(a.status), a.status_name || a.status));
+      var due = dueText(a);
+      if (due) { foot.appendChild(el("span", "app-due" + (a.overdue ? " app-due-late" : ""), due)); }
+      if (a.submitted_at) { foot.appendChild(el("span", "app-submitted", "提交 " + fmtTime(a.submitted_at))); }
+      row.appendChild(foot);
+      row.setAttribute("aria-label", [a.reference, a.title, a.applicant, a.status_name, due,
+        a.poor_rating ? "差评" : ""].filter(Boolean).join("，"));
+      row.addEventListener("click", function () { openApp(a.id); });
+      appEls.list.appendChild(row);
+      if (focused === String(a.id)) { row.focus(); }
+    });
+    appEls.empty.hidden = list.length > 0;
+    appEls.empty.textContent = appEls.status.value === "open" ? "当前没有待办的申请" : "没有申请";
+    var late = list.filter(function (a) { return a.overdue; }).length;
+    appEls.count.hidden = !list.length;
+    appEls.count.textContent = list.length + " 份" + (late ? "，" + late + " 份超期" : "");
+    appEls.count.classList.toggle("badge-danger", late > 0);
+    if (isOffice()) {
+      document.title = (late ? "(" + late + ") " : "") + "申请办理 · 12348 公共法律服务";
+    }
+  }
+
+  appEls.tab.addEventListener("click", function () { switchTab("apps"); });
+  appEls.status.addEventListener("change", function () { loadApps(); });
+  appEls.office.addEventListener("change", function () { loadApps(); });
+
+  // --- detail ---
+  function closeApp() {
+    currentApp = null;
+    currentAppId = null;
+    stepsSig = null;
+    closeStep();
+    appEls.detail.hidden = true;
+    appEls.placeholder.hidden = false;
+  }
+
+  function openApp(id) {
+    if (String(currentAppId) !== String(id)) {
+      closeApp();
+      currentAppId = id;
+      appEls.placeholder.hidden = true;
+      appEls.detail.hidden = false;
+      appEls.heading.textContent = "加载中…";
+      clear(appEls.meta);
+    }
+    Array.prototype.forEach.call(appEls.list.children, function (r) {
+      r.classList.toggle("active", r.getAttribute("data-id") === String(id));
+    });
+    appBusy = false;
+    return loadApp();
+  }
+
+  function loadApp() {
+    if (currentAppId == null || appBusy) { return Promise.resolve(); }
+    var id = currentAppId;
+    appBusy = true;
+    return api("GET", appUrl(id))
+      .then(function (res) {
+        if (String(id) !== String(currentAppId)) { return; }
+        if (!res.ok) {
+          if (res.status === 404) { closeApp(); loadApps(); }
+          handleFailure(res, "app");
+          return;
+        }
+        clearError("app");
+        renderApp(res.data || {});
+      }, function (err) { showError(err.message + "（正在重试）", "app"); })
+      .then(function () { appBusy = false; });
+  }
+
+  function renderApp(a) {
+    currentApp = a;
+    appEls.heading.textContent = (a.title || a.form) + " · " + (a.reference || "");
+    clear(appEls.meta);
+    appTags(a).forEach(function (t) { appEls.meta.appendChild(t); });
+    appEls.meta.appendChild(tag("tag-app-status app-status-" + safeClass(a.status), a.status_name || a.status));
+    var bits = [];
+    if (a.office_name) { bits.push(a.office_name); }
+    if (a.submitted_at) { bits.push("提交 " + fmtTime(a.submitted_at)); }
+    var due = dueText(a);
+    if (due) { bits.push(due + "（" + fmtTime(a.due_at) + "）"); }
+    if (a.result_name) { bits.push("结果：" + a.result_name); }
+    appEls.meta.appendChild(el("span", "meta-text", bits.join(" · ")));
+
+    clear(appEls.alerts);
+    if (a.overdue) {
+      var late = el("div", "alert alert-danger");
+      late.appendChild(el("strong", null, "已超过办理时限"));
+      late.appendChild(el("span", null, a.sla_basis ? "依据：" + a.sla_basis : "请尽快处理。"));
+      appEls.alerts.appendChild(late);
+    }
+    if (a.poor_rating) {
+      var poor = el("div", "alert alert-warn");
+      poor.appendChild(el("strong", null, "申请人评价：" + (a.rating_name || a.rating)));
+      poor.appendChild(el("span", null, a.rating_comment ? "留言：" + a.rating_comment : "请回访了解原因。"));
+      appEls.alerts.appendChild(poor);
+    } else if (a.rating) {
+      var rated = el("div", "alert alert-info");
+      rated.appendChild(el("strong", null, "申请人评价：" + (a.rating_name || a.rating)));
+      if (a.rating_comment) { rated.appendChild(el("span", null, "留言：" + a.rating_comment)); }
+      appEls.alerts.appendChild(rated);
+    }
+
+    renderAnswers(a.answers || []);
+    renderScreening(a.screening);
+    renderBookings(a.bookings || []);
+    renderTimeline(a.timeline || []);
+    appEls.sla.textContent = a.sla_basis ? "办理时限：" + a.sla_basis : "";
+    appEls.sla.hidden = !a.sla_basis;
+    renderSteps(a);
+  }
+
+  function renderAnswers(list) {
+    clear(appEls.answers);
+    list.forEach(function (x) {
+      var tr = el("tr");
+      tr.setAttribute("data-name", String(x.name || ""));
+      tr.appendChild(el("th", null, x.label)).setAttribute("scope", "row");
+      tr.appendChild(el("td", null, x.value));
+      appEls.answers.appendChild(tr);
+    });
+    if (!list.length) {
+      var empty = el("tr");
+      empty.appendChild(el("td", "muted", "（没有内容：申请人可能已删除个人信息）"));
+      appEls.answers.appendChild(empty);
+    }
+  }
+
+  function listBlock(label, items, cls) {
+    var box = el("div", "screening-block");
+    box.appendChild(el("div", "pk-label", label));
+    var ul = el("ul", cls || "screening-list");
+    items.forEach(function (t) { ul.appendChild(el("li", null, t)); });
+    box.appendChild(ul);
+    return box;
+  }
+
+  function renderScreening(s) {
+    clear(appEls.screening);
+    appEls.screeningCard.hidden = !s;
+    if (!s) { return; }
+    var head = el("div", "screening-result screening-" + safeClass(s.result));
+    head.appendChild(el("strong", null, s.result_name || s.result || ""));
+    appEls.screening.appendChild(head);
+    if (s.reasons && s.reasons.length) { appEls.screening.appendChild(listBlock("理由", s.reasons)); }
+    if (s.materials && s.materials.length) { appEls.screening.appendChild(listBlock("应备材料", s.materials)); }
+    if (s.legal_basis && s.legal_basis.length) {
+      var basis = el("div", "screening-block");
+      basis.appendChild(el("div", "pk-label", "法律依据"));
+      var chips = el("div", "pk-value");
+      s.legal_basis.forEach(function (b) { chips.appendChild(chip("chip-brand", basisText(b))); });
+      basis.appendChild(chips);
+      appEls.screening.appendChild(basis);
+    }
+  }
+
+  var BOOKING_STATUSES = { booked: "已预约", cancelled: "已取消", attended: "已到场", missed: "未到场" };
+  function renderBookings(list) {
+    clear(appEls.bookings);
+    appEls.bookingsCard.hidden = !list.length;
+    list.forEach(function (b) {
+      appEls.bookings.appendChild(el("li", "booking booking-" + safeClass(b.status),
+        b.day + " " + b.time + " · " + (b.centre_name || b.centre) + " · " + lookup(BOOKING_STATUSES, b.status)));
+    });
+  }
+
+  function eventDetail(e) {
+    var d = e.detail || {}, parts = [];
+    if (Array.isArray(d.checklist) && d.checklist.length) { parts.push("材料：" + d.checklist.join("；")); }
+    if (d.when) { parts.push("时间地点：" + d.when); }
+    if (d.to) { parts.push("转给：" + (d.to_name || d.to)); }
+    if (d.from) { parts.push("原机构：" + (d.from_name || d.from)); }
+    if (d.result) { parts.push("结果：" + (d.result_name || d.result)); }
+    if (d.rating) { parts.push("评价：" + d.rating + " 分"); }
+    if (d.office && e.kind === "submitted") { parts.push("机构：" + (d.office_name || d.office)); }
+    return parts.join(" · ");
+  }
+
+  function renderTimeline(list) {
+    clear(appEls.timeline);
+    list.forEach(function (e) {
+      var li = el("li", "timeline-item kind-" + safeClass(e.kind) + (e.kind === "note" ? " internal" : ""));
+      li.setAttribute("data-kind", String(e.kind || ""));
+      var head = el("div", "timeline-head");
+      head.appendChild(el("span", "timeline-kind", e.kind_name || e.kind));
+      head.appendChild(el("span", "timeline-actor", e.actor_name || e.actor));
+      head.appendChild(el("time", "timeline-time", fmtTime(e.created_at)));
+      if (e.kind === "note") { head.appendChild(el("span", "private-badge", "仅内部可见")); }
+      li.appendChild(head);
+      var extra = eventDetail(e);
+      if (extra) { li.appendChild(el("div", "timeline-detail", extra)); }
+      if (e.text) {
+        var said = el("div", "timeline-text");
+        if (e.kind !== "note" && e.told) {
+          said.appendChild(el("span", "timeline-said", "已告知申请人："));
+        }
+        said.appendChild(document.createTextNode(e.text));
+        li.appendChild(said);
+      } else if (e.detail && e.detail.note) {
+        li.appendChild(el("div", "timeline-text", e.detail.note));
+      }
+      appEls.timeline.appendChild(li);
+    });
+  }
+
+  function renderSteps(a) {
+    var steps = STEP_ORDER.filter(function (s) { return (a.steps || []).indexOf(s) >= 0; });
+    var sig = JSON.stringify([a.id, a.status, steps]);
+    if (openStep && steps.indexOf(openStep) < 0) { closeStep(); }
+    if (sig === stepsSig) { return; }
+    stepsSig = sig;
+    clear(appEls.steps);
+    steps.forEach(function (s) {
+      var b = el("button", "btn btn-sm step-btn step-" + s, STEP_LABELS[s]);
+      b.type = "button";
+      b.setAttribute("data-step", s);
+      b.setAttribute("aria-controls", "step-form");
+      b.setAttribute("aria-expanded", "false");
+      if (s === "refuse" || s === "lapse") { b.classList.add("btn-outline-danger"); }
+      if (s === "accept" || s === "complete") { b.classList.add("btn-primary"); }
+      b.addEventListener("click", function () { showStep(s); });
+      appEls.steps.appendChild(b);
+    });
+    appEls.noSteps.hidden = steps.some(function (s) { return s !== "note"; });
+    // what the selects offer comes with the application
+    fillSelect(appEls.stepOffice, (a.transfer_offices || []).map(function (o) { return [o.id, o.name]; }),
+      a.transfer_offices && a.transfer_offices.length ? "选择机构…" : "没有可转的同类机构");
+    fillSelect(appEls.result, (a.completion_results || []).map(function (r) { return [r.value, r.label]; }), "选择结果…");
+  }
+
+  function fillSelect(sel, pairs, first) {
+    var previous = sel.value;
+    clear(sel);
+    var o = el("option", null, first);
+    o.value = "";
+    sel.appendChild(o);
+    pairs.forEach(function (p) {
+      var opt = el("option", null, p[1]);
+      opt.value = String(p[0]);
+      sel.appendChild(opt);
+    });
+    sel.value = pairs.some(function (p) { return String(p[0]) === previous; }) ? previous : "";
+  }
+
+  function showStep(step) {
+    var spec = STEP_FORMS[step] || {};
+    openStep = step;
+    appEls.formTitle.textContent = STEP_LABELS[step];
+    appEls.formHint.textContent = spec.hint || "";
+    appEls.checklistField.hidden = !spec.checklist;
+    appEls.whenField.hidden = !spec.when;
+    appEls.officeField.hidden = !spec.office;
+    appEls.resultField.hidden = !spec.result;
+    appEls.textField.hidden = !!spec.noText;
+    appEls.textLabel.textContent = spec.text || "";
+    appEls.text.required = !!spec.required;
+    appEls.checklist.required = !!spec.checklist;
+    appEls.when.required = !!spec.when;
+    appEls.stepOffice.required = !!spec.office;
+    appEls.result.required = !!spec.result;
+    appEls.checklist.value = "";
+    appEls.when.value = "";
+    appEls.text.value = "";
+    appEls.stepOffice.value = "";
+    appEls.result.value = "";
+    appEls.formError.hidden = true;
+    appEls.submit.textContent = "确认" + STEP_LABELS[step];
+    appEls.submit.classList.toggle("btn-danger", step === "refuse" || step === "lapse");
+    appEls.submit.classList.toggle("btn-primary", !(step === "refuse" || step === "lapse"));
+    appEls.form.hidden = false;
+    Array.prototype.forEach.call(appEls.steps.children, function (b) {
+      var on = b.getAttribute("data-step") === step;
+      b.classList.toggle("active", on);
+      b.setAttribute("aria-expanded", String(on));
+    });
+    var first = spec.checklist ? appEls.checklist : spec.when ? appEls.when : spec.office ? appEls.stepOffice :
+      spec.result ? appEls.result : spec.noText ? appEls.submit : appEls.text;
+    setTimeout(function () { first.focus(); }, 0);
+  }
+
+  function closeStep() {
+    openStep = null;
+    appEls.form.hidden = true;
+    appEls.formError.hidden = true;
+    Array.prototype.forEach.call(appEls.steps.children, function (b) {
+      b.classList.remove("active");
+      b.setAttribute("aria-expanded", "false");
+    });
+  }
+  appEls.cancel.addEventListener("click", closeStep);
+
+  function stepProblem(step) {
+    var spec = STEP_FORMS[step] || {};
+    if (spec.checklist && !appEls.checklist.value.trim()) { return "请列出需要补充的材料，每行一项"; }
+    if (spec.when && !appEls.when.value.trim()) { return "请填写预约的时间和地点"; }
+    if (spec.office && !appEls.stepOffice.value) { return "请选择要转给的机构"; }
+    if (spec.result && !appEls.result.value) { return "请选择办理结果"; }
+    if (spec.required && !appEls.text.value.trim()) { return step === "refuse" ? "请写明不予受理的理由" : "备注不能为空"; }
+    return "";
+  }
+
+  appEls.form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var step = openStep, id = currentAppId;
+    if (!step || id == null) { return; }
+    var problem = stepProblem(step);
+    if (problem) {
+      appEls.formError.textContent = problem;
+      appEls.formError.hidden = false;
+      return;
+    }
+    var body = { text: appEls.text.value.trim() };
+    if (step === "ask_materials") {
+      body.checklist = appEls.checklist.value.split(/\n+/).map(function (s) { return s.trim(); })
+        .filter(Boolean).slice(0, 20);
+    }
+    if (step === "schedule") { body.when = appEls.when.value.trim(); }
+    if (step === "transfer") { body.office = appEls.stepOffice.value; }
+    if (step === "complete") { body.result = appEls.result.value; }
+    appEls.submit.disabled = true;
+    api("POST", appUrl(id, step), body)
+      .then(function (res) {
+        if (!res.ok) {
+          if (res.status === 401) { sessionExpired(); return; }
+          appEls.formError.textContent = detailOf(res);
+          appEls.formError.hidden = false;
+          return;
+        }
+        closeStep();
+        if (String(id) === String(currentAppId)) { renderApp(res.data || {}); }
+        loadApps();
+      }, function (err) {
+        appEls.formError.textContent = err.message;
+        appEls.formError.hidden = false;
+      })
+      .then(function () { appEls.submit.disabled = false; });
+  });
+
+  function resetApps() {
+    stopApps();
+    closeApp();
+    clear(appEls.list);
+    appsSig = null;
+    appEls.office._sig = null;
+  }
 
   // ---------- audit log (admins) ----------
   function loadAudit() {
