@@ -18,9 +18,10 @@ from sqlmodel import Session, col, select
 
 from bot.conversations import close_conversation
 from bot.replies import t
+from bot.settings import get_settings
 from bot.store import Citizen, Conversation, Feedback, HandoffTicket, Message, TicketNote, lock_citizen
 from bot.taxonomy import ConversationStatus, Outcome, TicketStatus
-from services import applications
+from services import applications, attachments
 from services.city import Level, load_city
 
 log = logging.getLogger(__name__)
@@ -195,8 +196,9 @@ def located_reply(decision: dict[str, object], lang: str) -> str:
 # ---- deleting a citizen's data ----------------------------------------------------------------------
 
 
-def delete_citizen_data(session: Session, channel: str, channel_user_id: str) -> bool:
-    """Delete a citizen's messages and personal data, keeping what the bureau counts, anonymously.
+def delete_citizen_data(session: Session, channel: str, channel_user_id: str, data_dir: Path | None = None) -> bool:
+    """Delete a citizen's messages, the files they sent (under ``data_dir``, the running settings' when
+    None) and personal data, keeping what the bureau counts, anonymously.
 
     Open conversations are first closed as ``withdrawn`` (a waiting or claimed ticket is cancelled).
     Then every message is deleted, the free text kept elsewhere (the question awaiting clarification,
@@ -221,6 +223,7 @@ def delete_citizen_data(session: Session, channel: str, channel_user_id: str) ->
     if conversation_ids:
         _clear_conversations(session, conversation_ids)
     applications.erase_citizen(session, citizen.id)  # before the messages its events point to go
+    attachments.delete_for_citizen(session, data_dir if data_dir is not None else get_settings().data_dir, citizen.id)
     session.execute(delete(Message).where(col(Message.citizen_id) == citizen.id))
     salt = secrets.token_bytes(32)
     citizen.channel_user_id = "erased:" + hashlib.sha256(salt + channel_user_id.encode()).hexdigest()[:40]

@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from bot import redact, retention
+from bot import guard, redact, retention
 from bot.channels import configured_channels, web
 from bot.channels.base import Channel
 from bot.delivery import relay_forever
@@ -39,7 +39,7 @@ def housekeeping(runtime: Runtime) -> None:
     runtime.engine.desk.housekeeping(runtime.store)  # applications' time limits, drafts, appointment reminders
     purge_sessions(runtime.store)
     throttle.purge(runtime.store, dt.timedelta(minutes=settings.login_window_minutes + settings.login_lockout_minutes + 1))
-    retention.erase_if_due(runtime.store, settings.retention_days)
+    retention.erase_if_due(runtime.store, settings.retention_days, data_dir=settings.data_dir)
 
 
 async def _sweeper(runtime: Runtime) -> None:
@@ -94,7 +94,8 @@ def create_app(runtime: Runtime, run_sweeper: bool = True, channels: list[Channe
     if settings.trusted_proxies.strip():  # the client's address and scheme as the reverse proxy saw them
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=[h.strip() for h in settings.trusted_proxies.split(",")])
 
-    app.add_middleware(RequestGuard)  # added last, so outermost: body limit, JSON sanity, security headers
+    # Added last, so outermost: body limit (uploads of materials up to their own limit), JSON sanity, headers.
+    app.add_middleware(RequestGuard, larger=((guard.UPLOAD_PATH, settings.attachment_max_bytes),))
 
     @app.exception_handler(OverflowError)
     async def out_of_range(_: Request, exc: OverflowError) -> JSONResponse:

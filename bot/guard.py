@@ -8,6 +8,9 @@ handler as a 500: bytes that are not UTF-8, nesting deep enough to exhaust the r
 ``\\ud800``-style escapes that decode to lone surrogates, which are not characters and cannot be stored.
 Whole numbers in the URL beyond 64 bits are refused too: no id or cursor is that large, and the
 databases fail on them (SQLite overflows, PostgreSQL is out of range) in every endpoint's own way.
+
+One path takes more than the 256 KB every other one gets: the web chat's file upload (a photo or PDF for an
+application, up to the attachment limit), and only as a raw body, never as JSON.
 """
 
 from __future__ import annotations
@@ -22,8 +25,15 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.settings import Settings
+
 #: The largest request body any endpoint accepts (webhooks set smaller limits of their own).
 MAX_BODY = 256_000
+#: A POST to the web chat's upload path may carry one file up to the attachment limit (the setting's default;
+#: the endpoint checks the configured limit itself, so a lower setting holds too).
+UPLOAD_PATH = re.compile(r"^/api/chat/[^/]{1,128}/upload$")
+UPLOAD_MAX_BODY = int(Settings.model_fields["attachment_max_bytes"].default)
+LARGER_BODIES: tuple[tuple[re.Pattern[str], int], ...] = ((UPLOAD_PATH, UPLOAD_MAX_BODY),)
 #: JSON nested deeper than this is refused; real requests (a Telegram update included) stay under 10.
 MAX_JSON_DEPTH = 64
 
@@ -105,9 +115,20 @@ def json_problem(body: bytes, max_depth: int = MAX_JSON_DEPTH) -> tuple[int, str
 class RequestGuard:
     """Body limit, JSON sanity and security headers for every HTTP request of the wrapped app."""
 
-    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY) -> None:
+    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY,
+                 larger: tuple[tuple[re.Pattern[str], int], ...] = LARGER_BODIES) -> None:
         self.app = app
         self.max_body = max_body
+        #: (path, limit): POSTs of a raw (not JSON) body to these paths may be larger.
+        self.larger = larger
+
+    def limit_for(self, scope: Scope, content_type: str | None) -> int:
+        if scope.get("method") == "POST" and not is_json(content_type):
+            path = scope.get("path", "")
+            for pattern, limit in self.larger:
+                if pattern.match(path):
+                    return limit
+        return self.max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -131,11 +152,12 @@ class RequestGuard:
         if problem_in_url is not None:
             return await refuse(422, problem_in_url)
         headers = Headers(scope=scope)
+        limit = self.limit_for(scope, headers.get("content-type"))
         declared = headers.get("content-length")
         if declared is not None and not declared.isdigit():
             return await refuse(400, "invalid Content-Length header")
-        if declared is not None and int(declared) > self.max_body:
-            return await refuse(413, BodyTooLarge(self.max_body).detail)
+        if declared is not None and int(declared) > limit:
+            return await refuse(413, BodyTooLarge(limit).detail)
 
         if is_json(headers.get("content-type")):
             try:
@@ -147,7 +169,7 @@ class RequestGuard:
                 return await refuse(*problem)
             receive = _replay(body, receive)
         else:
-            receive = self._counting(receive)
+            receive = self._counting(receive, limit)
         try:
             await self.app(scope, receive, send_with_headers)
         except BodyTooLarge as exc:  # raised where no exception handler answered it
@@ -168,7 +190,7 @@ class RequestGuard:
                 break
         return bytes(body)
 
-    def _counting(self, receive: Receive) -> Receive:
+    def _counting(self, receive: Receive, limit: int) -> Receive:
         received = 0
 
         async def counted() -> Message:
@@ -176,8 +198,8 @@ class RequestGuard:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise BodyTooLarge(self.max_body)
+                if received > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         return counted

@@ -2,7 +2,8 @@
 
 PIPL (个人信息保护法) art. 19: personal information is kept no longer than its purpose needs. A closed
 conversation's purpose is over; after ``LEGALBOT_RETENTION_DAYS`` its texts are erased (messages, the
-question awaiting clarification, the handoff packet and summary, lawyers' notes, feedback comments), and
+question awaiting clarification, the handoff packet and summary, lawyers' notes, feedback comments), the
+photos and files sent for applications that ended before then are deleted (rows and files), and
 a citizen silent that long loses their channel id (openid, chat id, web client id) as in
 ``actions.delete_citizen_data``. Every row stays, with its service, topic, outcome, rating and times,
 so the bureau's statistics still add up. Idempotent and batched; the sweeper calls it once an hour.
@@ -15,11 +16,13 @@ import hashlib
 import logging
 import secrets
 import time
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, delete, exists, or_, update
 from sqlmodel import Session, col, select
 
+from bot.settings import get_settings
 from bot.store import (
     AuditEntry,
     Citizen,
@@ -33,7 +36,8 @@ from bot.store import (
     utcnow,
 )
 from bot.taxonomy import ConversationStatus
-from services.applications import erase_closed
+from services import attachments
+from services.applications import FINAL, erase_closed
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +51,11 @@ EVERY = 3600.0
 _next_pass: dict[str, float] = {}
 
 
-def erase_expired(store: Store, days: int, *, now: dt.datetime | None = None, batch: int = 200) -> int:
+def erase_expired(store: Store, days: int, *, now: dt.datetime | None = None, batch: int = 200,
+                  data_dir: Path | None = None) -> int:
     """Erase the texts of conversations closed more than ``days`` ago; returns how many were erased.
 
-    ``days`` 0 keeps everything. Each batch commits on its own, so a long first pass never holds the
+    ``days`` 0 keeps everything. ``data_dir`` holds the attachments (the running settings' when None). Each batch commits on its own, so a long first pass never holds the
     database; a conversation is erased whole or not at all."""
     if days <= 0:
         return 0
@@ -67,14 +72,16 @@ def erase_expired(store: Store, days: int, *, now: dt.datetime | None = None, ba
         after = max(ids)
     with store.session() as session:  # what citizens told applications that ended long ago
         applications = erase_closed(session, cutoff)
+        files = attachments.delete_ended(session, data_dir if data_dir is not None else get_settings().data_dir,
+                                         cutoff, FINAL)
         session.commit()
     forgotten = _forget_silent_citizens(store, cutoff, batch)
     keys = _forget_idle_web_chats(store, cutoff)
-    if erased or forgotten or keys or applications:
+    if erased or forgotten or keys or applications or files:
         with store.session() as session:
             session.add(AuditEntry(action="retention_erased",
                                    detail={"conversations": erased, "citizens": forgotten, "web_chats": keys,
-                                           "applications": applications,
+                                           "applications": applications, "attachments": files,
                                            "days": days}))
             session.commit()
         log.info("retention: erased the texts of %d conversations closed over %d days ago; %d citizens anonymised",
@@ -82,13 +89,13 @@ def erase_expired(store: Store, days: int, *, now: dt.datetime | None = None, ba
     return erased
 
 
-def erase_if_due(store: Store, days: int, every: float = EVERY) -> int:
+def erase_if_due(store: Store, days: int, every: float = EVERY, data_dir: Path | None = None) -> int:
     """``erase_expired`` at most once per ``every`` seconds per database (the sweeper runs each minute)."""
     clock = time.monotonic()
     if clock < _next_pass.get(store.url, 0.0):
         return 0
     _next_pass[store.url] = clock + every
-    return erase_expired(store, days)
+    return erase_expired(store, days, data_dir=data_dir)
 
 
 def _expired_conversations(cutoff: dt.datetime, after: int, batch: int) -> Any:

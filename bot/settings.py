@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=180, ge=0)
     #: An application form left unfinished this long ends as ``abandoned`` and its answers are deleted.
     application_draft_days: int = Field(default=30, ge=1)
+    #: The largest photo or PDF a citizen can send while an office asks for materials (services/attachments.py).
+    attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
 
     #: A burst: short fragments ("在吗", "我想问个事") are held this long for the rest of the question
     #: and answered together with it; 0 answers every message on its own.

@@ -410,6 +410,28 @@ class Booking(SQLModel, table=True):
     reminded_at: datetime | None = None
 
 
+class Attachment(SQLModel, table=True):
+    """A photo or PDF a citizen sent while an office asked for materials (services/attachments.py). The file
+    lives under ``<data_dir>/attachments/``; ``path`` is relative to that folder."""
+
+    __tablename__ = "attachment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    citizen_id: int = Field(foreign_key="citizen.id", index=True)
+    application_id: int | None = Field(default=None, foreign_key="application.id", index=True)
+    message_id: int | None = Field(default=None, foreign_key="message.id")
+    channel: str = Field(max_length=32)
+    kind: str = Field(max_length=16)  # photo | document
+    #: Recognised from the file's first bytes, never taken from the channel or the name.
+    content_type: str = Field(max_length=64)
+    #: The name the citizen gave, sanitised (no folders, no control characters), for the office to read.
+    filename: str = Field(max_length=128)
+    size: int
+    sha256: str = Field(max_length=64)
+    path: str = Field(max_length=128)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 def lock_citizen(session: Session, citizen_id: int) -> None:
     """Hold the citizen until the transaction ends: one citizen's messages, closes and claims are
     processed one at a time across workers. PostgreSQL locks the row; on SQLite every transaction

@@ -15,14 +15,16 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
 from bot.settings import Settings
-from bot.store import Application, ApplicationEvent, Booking, Lawyer, Store, lock_citizen, utcnow
+from bot.store import Application, ApplicationEvent, Attachment, Booking, Lawyer, Store, lock_citizen, utcnow
 from handoff.queue import audit
 from services import applications as apps
+from services import attachments
 from services.city import CityFile
 
 log = logging.getLogger(__name__)
@@ -121,6 +123,10 @@ def router(store: Store, settings: Settings, current_lawyer: Callable[..., Lawye
         data["bookings"] = [{"id": b.id, "centre": b.centre,
                              "centre_name": (c.name if (c := here.centre(b.centre)) else b.centre) if here else b.centre,
                              "day": b.day, "time": b.time, "status": b.status} for b in bookings]
+        data["attachments"] = [{"id": f.id, "filename": f.filename, "kind": f.kind, "size": f.size,
+                                "created_at": f.created_at.isoformat(),
+                                "url": f"/api/console/applications/{application.id}/attachments/{f.id}"}
+                               for f in attachments.for_application(session, application.id)]
         data["sla_days"] = form.sla_days if form else None
         data["sla_basis"] = form.sla_basis if form else ""
         data["rating_comment"] = application.rating_comment
@@ -161,6 +167,25 @@ def router(store: Store, settings: Settings, current_lawyer: Callable[..., Lawye
     def application(application_id: int, lawyer: Lawyer = Depends(staff)) -> dict[str, Any]:
         with store.reader() as session:
             return detail(session, visible(session, application_id, lawyer))
+
+    @api.get("/{application_id}/attachments/{attachment_id}")
+    def attachment(application_id: int, attachment_id: int, lawyer: Lawyer = Depends(staff)) -> FileResponse:
+        """A photo or file the citizen sent for this application, to the office handling it (downloaded, never
+        shown inline: its bytes come from a citizen)."""
+        with store.session() as session:
+            visible(session, application_id, lawyer)
+            found = session.get(Attachment, attachment_id)
+            if found is None or found.application_id != application_id:
+                raise HTTPException(status_code=404, detail="没有这个文件")
+            try:
+                path = attachments.open_file(settings.data_dir, found)
+            except (OSError, ValueError):
+                raise HTTPException(status_code=404, detail="文件已不存在（可能已按保存期限删除）") from None
+            audit(session, lawyer.id, "application_attachment_viewed", application=application_id,
+                  attachment=attachment_id)
+            session.commit()
+        return FileResponse(path, media_type=found.content_type, filename=found.filename,
+                            content_disposition_type="attachment")
 
     @api.post("/{application_id}/{step}")
     def take_step(application_id: int, step: str, body: StepIn, lawyer: Lawyer = Depends(staff)) -> dict[str, Any]:

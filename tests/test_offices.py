@@ -285,3 +285,29 @@ def test_the_lawyer_add_command_checks_the_office_against_the_city_file(
         assert "created office centre for office fy-city" in made.output
     finally:
         get_settings.cache_clear()
+
+
+def test_the_office_downloads_the_materials_sent_for_its_application(
+        runtime: Runtime, clients: dict[str, TestClient]) -> None:
+    from services import attachments
+
+    app_id, _, _ = seed_application(runtime)
+    other_id, _, _ = seed_application(runtime, COUNTY_CENTRE)
+    photo = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01" + bytes(range(256)) * 8
+    with runtime.store.session() as session:
+        application = session.get(Application, app_id)
+        assert application is not None
+        saved = attachments.save(session, runtime.settings.data_dir, application.citizen_id, photo, "工资条.jpg")
+        attachments.link(session, saved.id or 0, application.citizen_id, app_id, None)
+        session.commit()
+        url = f"{APPS}/{app_id}/attachments/{saved.id}"
+    listed = clients["a"].get(f"{APPS}/{app_id}").json()["attachments"]
+    assert [(f["filename"], f["url"]) for f in listed] == [("工资条.jpg", url)]
+    got = clients["a"].get(url)
+    assert got.status_code == 200 and got.content == photo
+    assert got.headers["content-type"] == "image/jpeg" and got.headers["content-disposition"].startswith("attachment")
+    assert clients["b"].get(url).status_code == 404  # another office: as if it did not exist
+    assert clients["b"].get(f"{APPS}/{other_id}/attachments/{saved.id}").status_code == 404  # not that application's
+    assert clients["lawyer"].get(url).status_code == 403
+    with runtime.store.session() as session:
+        assert session.exec(select(AuditEntry).where(AuditEntry.action == "application_attachment_viewed")).one()

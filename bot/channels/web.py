@@ -4,6 +4,10 @@ A page starts a chat with ``POST /api/chat`` and gets an id and a secret; it sen
 ``X-Chat-Secret`` header with every read and write, never in the URL, so access logs and a guessed or
 leaked id open nothing. Only the secret's SHA-256 is stored (``WebChat``). A wrong secret, a missing
 one and an unknown id get the same answer.
+
+``POST /api/chat/{id}/upload`` takes one photo or PDF as the raw body (``X-Filename``: its name,
+percent-encoded UTF-8), for an office that asked for materials; the file is read and kept only then
+(services/attachments.py), otherwise it is answered like any picture the bot cannot read.
 """
 
 from __future__ import annotations
@@ -13,13 +17,18 @@ import hmac
 import re
 import secrets
 from typing import Annotated, Any
+from urllib.parse import unquote
 
-from fastapi import APIRouter, Header, HTTPException, Query
+from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from bot.engine import Engine, Incoming
+from bot.engine import Engine, Incoming, Reply
 from bot.store import Store, WebChat
 from bot.store import public_message as public
+from bot.taxonomy import Kind
+from services import attachments
 
 CHANNEL = "web"
 SECRET_HEADER = "X-Chat-Secret"
@@ -28,6 +37,8 @@ _CHAT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 MAX_ID = 2**63 - 1
 
 ChatSecret = Annotated[str | None, Header(alias=SECRET_HEADER)]
+FILENAME_HEADER = "X-Filename"
+Filename = Annotated[str | None, Header(alias=FILENAME_HEADER, max_length=1024)]
 
 
 class WebMessageIn(BaseModel):
@@ -73,6 +84,14 @@ def opens(store: Store, chat_id: str, secret: str | None) -> bool:
     return hmac.compare_digest(expected, _digest(secret)) and chat is not None
 
 
+def answer(reply: Reply) -> dict[str, Any]:
+    """The citizen's message as stored and the replies to it."""
+    stored = [public(reply.incoming)] if reply.incoming.id is not None else []
+    # ``pending``: kept, and answered with the next fragment of a burst (the page polls for it).
+    return {"messages": stored + [public(m) for m in reply.messages], "status": reply.status,
+            "pending": reply.pending, "notices": reply.notices}
+
+
 def router(engine: Engine) -> APIRouter:
     api = APIRouter(prefix="/api/chat", tags=["web chat"])
     store = engine.store
@@ -90,10 +109,31 @@ def router(engine: Engine) -> APIRouter:
         check(chat_id, secret)
         reply = engine.handle(Incoming(channel=CHANNEL, user_id=chat_id, text=body.text or "",
                                        payload=body.payload, kind=body.kind, language=body.lang))
-        stored = [public(reply.incoming)] if reply.incoming.id is not None else []
-        # ``pending``: kept, and answered with the next fragment of a burst (the page polls for it).
-        return {"messages": stored + [public(m) for m in reply.messages], "status": reply.status,
-                "pending": reply.pending, "notices": reply.notices}
+        return answer(reply)
+
+    @api.post("/{chat_id}/upload")
+    async def upload(chat_id: str, request: Request, secret: ChatSecret = None,
+                     filename: Filename = None) -> Any:
+        await run_in_threadpool(check, chat_id, secret)
+        limit = engine.settings.attachment_max_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return JSONResponse({"detail": attachments.too_large(limit)}, status_code=413)
+        incoming = Incoming(channel=CHANNEL, user_id=chat_id, kind=Kind.media, media="file")
+        if await run_in_threadpool(engine.desk.awaits_materials, store, CHANNEL, chat_id):
+            content = bytearray()
+            async for chunk in request.stream():
+                content += chunk
+                if len(content) > limit:
+                    return JSONResponse({"detail": attachments.too_large(limit)}, status_code=413)
+            name = unquote(filename, errors="replace") if filename else None
+            try:
+                saved = await run_in_threadpool(attachments.receive, store, engine.settings.data_dir, CHANNEL,
+                                                chat_id, bytes(content), name, limit)
+            except attachments.AttachmentError as exc:
+                return JSONResponse({"detail": str(exc)}, status_code=415)
+            incoming.media, incoming.attachment_id = saved.kind, saved.id
+        return answer(await run_in_threadpool(engine.handle, incoming))
 
     @api.get("/{chat_id}/messages")
     def get_messages(chat_id: str, secret: ChatSecret = None,

@@ -8,6 +8,8 @@
   var OLD_CLIENT_KEY = "legalbot.client_id";  // before chats had secrets; such a chat cannot be reopened
   var SECRET_HEADER = "X-Chat-Secret";
   var LANG_KEY = "legalbot.lang";
+  // a photo or PDF for an office that asked for materials (services/attachments.py checks it again)
+  var MAX_UPLOAD = 10 * 1024 * 1024;
 
   var I18N = {
     zh: {
@@ -28,7 +30,11 @@
       lawyer: "律师",
       bot: "智能助手",
       system: "系统消息",
-      you: "我"
+      you: "我",
+      attach: "发送照片或文件",
+      uploading: "上传中…",
+      sentFile: "（已发送照片或文件）",
+      fileTooBig: "文件太大，请不要超过10MB"
     },
     en: {
       title: "12348 Public Legal Service Assistant",
@@ -48,7 +54,11 @@
       lawyer: "Lawyer",
       bot: "Assistant",
       system: "System",
-      you: "Me"
+      you: "Me",
+      attach: "Send a photo or file",
+      uploading: "Uploading…",
+      sentFile: "(photo or file sent)",
+      fileTooBig: "The file is too large: at most 10 MB"
     }
   };
 
@@ -150,8 +160,11 @@
     text: document.getElementById("text"),
     send: document.getElementById("send"),
     lang: document.getElementById("lang"),
-    privacy: document.getElementById("privacy")
+    privacy: document.getElementById("privacy"),
+    file: document.getElementById("file"),
+    attach: document.getElementById("attach")
   };
+  var errorText = null;              // a message from the server shown instead of "send failed"
 
   function t(key) {
     return (I18N[lang] && I18N[lang][key]) || I18N.zh[key] || key;
@@ -178,7 +191,7 @@
       labels[k].textContent = t(labels[k].getAttribute("data-label"));
     }
     renderStatus();
-    if (!els.error.hidden) { els.error.textContent = t("sendFailed"); }
+    if (!els.error.hidden) { els.error.textContent = errorText || t("sendFailed"); }
   }
 
   els.lang.addEventListener("click", function () {
@@ -221,11 +234,13 @@
   }
 
   // ---------- errors ----------
-  function showError() {
-    els.error.textContent = t("sendFailed");
+  function showError(text) {
+    errorText = typeof text === "string" && text ? text : null;
+    els.error.textContent = errorText || t("sendFailed");
     els.error.hidden = false;
   }
   function clearError() {
+    errorText = null;
     els.error.hidden = true;
     els.error.textContent = "";
   }
@@ -262,7 +277,9 @@
 
     var bubble = document.createElement("div");
     bubble.className = "msg-bubble";
-    bubble.appendChild(document.createTextNode(m.text == null ? "" : String(m.text)));
+    var text = m.text == null ? "" : String(m.text);
+    if (!text && m.kind === "media") { text = t("sentFile"); }
+    bubble.appendChild(document.createTextNode(text));
     el.appendChild(bubble);
 
     var time = formatTime(m.created_at);
@@ -376,6 +393,7 @@
   function setSending(on) {
     sending = on;
     els.send.disabled = on;
+    els.file.disabled = on;
     els.send.textContent = on ? t("sending") : t("send");
     els.form.classList.toggle("is-sending", on);
   }
@@ -390,23 +408,72 @@
     }).then(function (r) {
       if (!r.ok) { throw new Error("HTTP " + r.status); }
       return r.json();
-    }).then(function (data) {
-      clearError();
-      if (data && Array.isArray(data.notices) && data.notices.length) {
-        // the citizen's data was deleted: nothing of it stays on the page either
-        els.messages.innerHTML = "";
-        shown = Object.create(null);
-        cursor = null;
-        lastOutId = null;
-        addMessages(data.notices.map(function (text) {
-          return { id: 0, direction: "out", sender: "system", kind: "text", text: text, buttons: [] };
-        }), true);
-      }
-      addMessages((data && data.messages) || [], true);
-      if (data && data.status) { setStatus(data.status); }
-      return data;
+    }).then(showReply);
+  }
+
+  function showReply(data) {
+    clearError();
+    if (data && Array.isArray(data.notices) && data.notices.length) {
+      // the citizen's data was deleted: nothing of it stays on the page either
+      els.messages.innerHTML = "";
+      shown = Object.create(null);
+      cursor = null;
+      lastOutId = null;
+      addMessages(data.notices.map(function (text) {
+        return { id: 0, direction: "out", sender: "system", kind: "text", text: text, buttons: [] };
+      }), true);
+    }
+    addMessages((data && data.messages) || [], true);
+    if (data && data.status) { setStatus(data.status); }
+    return data;
+  }
+
+  // ---------- a photo or file ----------
+  // Sent as the raw body (not multipart), its name percent-encoded in X-Filename; the reply is shown
+  // like the reply to a typed message. A refusal (too large, not a photo or PDF) says why.
+  function uploadOnce(file) {
+    return ensureChat().then(function (c) {
+      var headers = { "Accept": "application/json", "Content-Type": "application/octet-stream",
+                      "X-Filename": encodeURIComponent(String(file.name || "").slice(0, 200)) };
+      headers[SECRET_HEADER] = c.secret;
+      return fetch("/api/chat/" + encodeURIComponent(c.id) + "/upload",
+                   { method: "POST", headers: headers, body: file, cache: "no-store" }).then(function (r) {
+        if (r.status === 403 && chat === c) { forgetChat(); }
+        return r;
+      });
     });
   }
+
+  function upload(file) {
+    var hadChat = chat !== null;
+    return uploadOnce(file).then(function (r) {
+      if (r.status === 403 && hadChat) { return uploadOnce(file); }
+      return r;
+    }).then(function (r) {
+      if (r.ok) { return r.json().then(showReply); }
+      return r.json().catch(function () { return {}; }).then(function (body) {
+        var refused = (r.status === 413 || r.status === 415) && body && typeof body.detail === "string";
+        var e = new Error("HTTP " + r.status);
+        e.citizenMessage = refused ? body.detail : (r.status === 413 ? t("fileTooBig") : null);
+        throw e;
+      });
+    });
+  }
+
+  els.file.addEventListener("change", function () {
+    var file = els.file.files && els.file.files[0];
+    els.file.value = "";   // the same file can be chosen again
+    if (!file || sending) { return; }
+    if (file.size > MAX_UPLOAD) { showError(t("fileTooBig")); return; }
+    setSending(true);
+    els.send.textContent = t("uploading");
+    upload(file)
+      .catch(function (e) { showError(e && e.citizenMessage); })
+      .then(function () {
+        setSending(false);
+        fetchMessages(false);
+      });
+  });
 
   function sendText() {
     if (sending) { return; }

@@ -1366,7 +1366,7 @@
     status: $("apps-status"), office: $("apps-office"), officeFilter: $("apps-office-filter"),
     placeholder: $("app-placeholder"), detail: $("application"), heading: $("app-heading"), meta: $("app-meta"),
     alerts: $("app-alerts"), answers: $("app-answers"), screeningCard: $("app-screening-card"),
-    screening: $("app-screening"), bookingsCard: $("app-bookings-card"), bookings: $("app-bookings"),
+    screening: $("app-screening"), bookingsCard: $("app-bookings-card"), bookings: $("app-bookings"), filesCard: $("app-files-card"), files: $("app-files"),
     timeline: $("app-timeline"), sla: $("app-sla"), steps: $("app-steps"), noSteps: $("app-no-steps"),
     form: $("step-form"), formTitle: $("step-title"), formHint: $("step-hint"),
     checklistField: $("step-checklist-field"), checklist: $("step-checklist"),
@@ -1600,6 +1600,7 @@
     renderAnswers(a.answers || []);
     renderScreening(a.screening);
     renderBookings(a.bookings || []);
+    renderFiles(a.attachments || []);
     renderTimeline(a.timeline || []);
     appEls.sla.textContent = a.sla_basis ? "办理时限：" + a.sla_basis : "";
     appEls.sla.hidden = !a.sla_basis;
@@ -1648,6 +1649,19 @@
       basis.appendChild(chips);
       appEls.screening.appendChild(basis);
     }
+  }
+
+  function renderFiles(list) {
+    clear(appEls.files);
+    appEls.filesCard.hidden = !list.length;
+    list.forEach(function (f) {
+      var link = el("a", "", f.filename + "（" + Math.max(1, Math.round(f.size / 1024)) + " KB）");
+      link.href = f.url;
+      link.setAttribute("download", f.filename);
+      var item = el("li", "booking");
+      item.appendChild(link);
+      appEls.files.appendChild(item);
+    });
   }
 
   var BOOKING_STATUSES = { booked: "已预约", cancelled: "已取消", attended: "已到场", missed: "未到场" };

@@ -4,7 +4,8 @@ It speaks the Bot API's wire format (form-encoded parameters in, ``{"ok": ..., "
 the tests drive python-telegram-bot's own ``Bot``, ``Updater`` and rate limiter against it. It records
 every call, hands queued updates to ``getUpdates`` (long polling), and can be told to refuse the next
 calls of a method, e.g. with a 429 and ``retry_after``. The ``*_update`` helpers build the updates
-Telegram would send, for the webhook and for polling alike.
+Telegram would send, for the webhook and for polling alike. Files put in with ``add_file`` are served
+by ``getFile`` and the file download path (``/file/bot<token>/<file_path>``), which records each download.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from tests.fakes import serve_in_thread
@@ -57,10 +58,19 @@ class FakeTelegramAPI:
     _message_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
     _update_ids: Iterator[int] = field(default_factory=lambda: itertools.count(500_000))
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: file_id -> the file's bytes (``add_file``); file_path -> file_id once getFile named it.
+    files: dict[str, bytes] = field(default_factory=dict)
+    _paths: dict[str, str] = field(default_factory=dict)
+    #: The file paths downloaded, in order.
+    downloads: list[str] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/bot"
+
+    def add_file(self, file_id: str, content: bytes) -> None:
+        with self._lock:
+            self.files[file_id] = content
 
     # ---- what the bot did ----------------------------------------------------------------------------
 
@@ -141,16 +151,22 @@ class FakeTelegramAPI:
         return self._update({"message": message}, update_id)
 
     def media_update(self, chat_id: int, kind: str, caption: str | None = None,
-                     update_id: int | None = None) -> dict[str, Any]:
-        file = {"file_id": f"file-{kind}", "file_unique_id": f"u-{kind}"}
-        media: dict[str, Any] = {
-            "photo": [{**file, "width": 90, "height": 90}, {**file, "width": 800, "height": 800}],
+                     update_id: int | None = None, file_id: str | None = None, file_size: int | None = None,
+                     file_name: str = "合同.pdf") -> dict[str, Any]:
+        """A photo (a small and a large size; ``file_id`` names the large one), document, sticker …"""
+        file: dict[str, Any] = {"file_id": file_id or f"file-{kind}", "file_unique_id": f"u-{kind}"}
+        if file_size is not None:
+            file["file_size"] = file_size
+        thumb = {"file_id": f"thumb-{file['file_id']}", "file_unique_id": f"t-{kind}", "width": 90, "height": 90}
+        kinds: dict[str, Any] = {
+            "photo": [thumb, {**file, "width": 800, "height": 800}],
             "sticker": {**file, "type": "regular", "width": 512, "height": 512, "is_animated": False,
                         "is_video": False, "emoji": "👍"},
             "voice": {**file, "duration": 4, "mime_type": "audio/ogg"},
-            "document": {**file, "file_name": "合同.pdf", "mime_type": "application/pdf"},
+            "document": {**file, "file_name": file_name, "mime_type": "application/pdf"},
             "video": {**file, "width": 640, "height": 360, "duration": 5},
-        }[kind]
+        }
+        media = kinds[kind]
         content: dict[str, Any] = {kind: media}
         if caption is not None:
             content["caption"] = caption
@@ -186,9 +202,34 @@ class FakeTelegramAPI:
                 return self._answer(method, params, 400, {"ok": False, "error_code": 400, "description": refusal})
             if method == "getUpdates":
                 return self._answer(method, params, 200, {"ok": True, "result": await self._long_poll(params)})
+            if method == "getFile":
+                return self._get_file(params)
             return self._answer(method, params, 200, {"ok": True, "result": self._result(method, params)})
 
+        @app.get("/file/bot{token}/{file_path:path}")
+        def file_download(token: str, file_path: str) -> Response:
+            with self._lock:
+                self.downloads.append(file_path)
+                file_id = self._paths.get(file_path)
+                content = self.files.get(file_id) if token == self.token and file_id else None
+            if content is None:
+                return JSONResponse({"ok": False, "error_code": 404, "description": "Not Found"}, status_code=404)
+            return Response(content, media_type="application/octet-stream")
+
         return app
+
+    def _get_file(self, params: dict[str, Any]) -> JSONResponse:
+        file_id = str(params.get("file_id", ""))
+        with self._lock:
+            content = self.files.get(file_id)
+            path = f"documents/file_{len(self._paths)}"
+            if content is not None:
+                self._paths[path] = file_id
+        if content is None:
+            return self._answer("getFile", params, 400, {"ok": False, "error_code": 400,
+                                                         "description": "Bad Request: invalid file_id"})
+        result = {"file_id": file_id, "file_unique_id": f"u-{file_id}", "file_size": len(content), "file_path": path}
+        return self._answer("getFile", params, 200, {"ok": True, "result": result})
 
     def _answer(self, method: str, params: dict[str, Any], status: int, body: dict[str, Any]) -> JSONResponse:
         with self._lock:

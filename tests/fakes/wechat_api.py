@@ -1,4 +1,5 @@
-"""A fake WeChat API on 127.0.0.1 for tests: access tokens and customer-service messages.
+"""A fake WeChat API on 127.0.0.1 for tests: access tokens, customer-service messages and the images citizens
+sent (``media/get``, served from ``add_media``; each download is recorded in ``calls``).
 
 It speaks the real wire format, so the tests drive wechatpy's own client against it. It records every
 call and can be told to refuse the next sends with an ``errcode`` (45015 window closed, 45047 quota
@@ -15,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from tests.fakes import serve_in_thread
@@ -40,10 +41,21 @@ class FakeWeChatAPI:
     _tokens: set[str] = field(default_factory=set)
     _expired: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: MediaId -> the image's bytes (``add_media``).
+    media: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/cgi-bin/"
+
+    def add_media(self, media_id: str, content: bytes) -> None:
+        with self._lock:
+            self.media[media_id] = content
+
+    @property
+    def media_downloads(self) -> list[str]:
+        """The MediaIds asked for, in order."""
+        return [c.params.get("media_id", "") for c in self.calls if c.path == "/cgi-bin/media/get"]
 
     @property
     def token_fetches(self) -> int:
@@ -70,6 +82,7 @@ class FakeWeChatAPI:
         with self._lock:
             self.calls.clear()
             self.sent.clear()
+            self.media.clear()
             self._failures.clear()
             self._expired |= self._tokens
 
@@ -114,6 +127,22 @@ class FakeWeChatAPI:
                 return JSONResponse({"errcode": 45002, "errmsg": "content size out of limit"})
             self.sent.append(body)
             return JSONResponse({"errcode": 0, "errmsg": "ok"})
+
+        @app.get("/cgi-bin/media/get")
+        def media_get(request: Request) -> Response:
+            params = dict(request.query_params)
+            self.calls.append(Call("/cgi-bin/media/get", params))
+            access_token = params.get("access_token", "")
+            with self._lock:
+                if access_token in self._expired:
+                    return JSONResponse({"errcode": 42001, "errmsg": "access_token expired"})
+                if access_token not in self._tokens:
+                    return JSONResponse({"errcode": 40001, "errmsg": "invalid credential"})
+                content = self.media.get(params.get("media_id", ""))
+            if content is None:
+                return JSONResponse({"errcode": 40007, "errmsg": "invalid media_id"})
+            return Response(content, media_type="image/jpeg",
+                            headers={"Content-Disposition": 'attachment; filename="image.jpg"'})
 
         return app
 

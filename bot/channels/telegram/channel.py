@@ -17,6 +17,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, TypeHandler
 
 from bot.channels.base import Channel
+from bot.channels.telegram.files import download, file_base_url, material_file
 from bot.channels.telegram.flood import FloodLimiter, KeyedLocks
 from bot.channels.telegram.lawyers import LawyerDesk, is_link_command
 from bot.channels.telegram.render import inline_keyboard, media_kind, split_text, telegram_language
@@ -42,6 +43,7 @@ from bot.store import (
 )
 from bot.taxonomy import Kind
 from handoff.auth import lawyer_by_telegram
+from services import attachments
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -82,6 +84,8 @@ class TelegramChannel(Channel):
 
         builder = (ApplicationBuilder().token(settings.telegram_token).base_url(settings.telegram_api_base)
                    .rate_limiter(rate_limiter or FloodLimiter()).concurrent_updates(True).job_queue(None))
+        if (files := file_base_url(settings.telegram_api_base)) is not None:
+            builder = builder.base_file_url(files)  # photos for materials come from the same server
         if self.mode == "webhook":
             builder = builder.updater(None)  # updates come in through our own route
         self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
@@ -264,9 +268,24 @@ class TelegramChannel(Channel):
             incoming.channel_message_id = str(message.message_id)
             # A caption is read as the question; media without words gets the engine's "please write it".
             text = message.text if message.text is not None else message.caption
+            file = material_file(message)
             if message.location is not None:
                 incoming.kind = Kind.location
                 incoming.latitude, incoming.longitude = message.location.latitude, message.location.longitude
+            elif file is not None and await asyncio.to_thread(self.engine.desk.awaits_materials, self.store,
+                                                              CHANNEL, user_id):
+                # An office asked for materials: the photo or document is fetched and goes to it (the
+                # caption with it); otherwise nothing is downloaded.
+                limit = self.runtime.settings.attachment_max_bytes
+                try:
+                    content = await download(self.bot, file, limit)
+                    saved = await asyncio.to_thread(attachments.receive, self.store, self.runtime.settings.data_dir,
+                                                    CHANNEL, user_id, content, file.name, limit)
+                except attachments.AttachmentError as exc:  # nothing stored; the citizen is told why
+                    await self._notify(user_id, str(exc))
+                    return None
+                incoming.kind, incoming.media, incoming.text = Kind.media, saved.kind, text or ""
+                incoming.attachment_id = saved.id
             elif text:
                 incoming.text = text
                 incoming.kind = Kind.command if text.startswith("/") else Kind.text
@@ -276,11 +295,15 @@ class TelegramChannel(Channel):
                 return None  # a service message (a pin, a payment …): nothing the citizen wrote
         reply = await asyncio.to_thread(self.receive, incoming)
         for notice in reply.notices:  # not stored (a data deletion's confirmation): sent straight away
-            try:
-                await self.bot.send_message(chat_id=int(user_id), text=notice)
-            except TelegramError as exc:
-                log.warning("telegram: could not send a notice (%s)", type(exc).__name__)
+            await self._notify(user_id, notice)
         return reply.incoming.citizen_id or None
+
+    async def _notify(self, user_id: str, text: str) -> None:
+        """Send a text that is deliberately not stored."""
+        try:
+            await self.bot.send_message(chat_id=int(user_id), text=text)
+        except TelegramError as exc:
+            log.warning("telegram: could not send a notice (%s)", type(exc).__name__)
 
     async def _acknowledge(self, query: CallbackQuery) -> None:
         """Stop the button's spinner. Cosmetic: a failure here must not stop the press being handled."""

@@ -1,7 +1,8 @@
-"""The WeChat API client (customer-service messages, access tokens) and what its errors mean."""
+"""The WeChat API client (customer-service messages, access tokens, citizens' images) and what its errors mean."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,7 @@ from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
 from bot.delivery import DeliveryError
+from services import attachments
 
 if TYPE_CHECKING:
     pass
@@ -29,6 +31,8 @@ FATAL_API_ERRORS = {
 
 #: Errors worth another try: system busy, rate limited, token expired or revoked meanwhile.
 RETRYABLE_API_ERRORS = {-1, 45009, 40001, 40014, 42001}
+#: The access token expired or was revoked: fetch a new one and ask again.
+TOKEN_ERRORS = {40001, 40014, 42001}
 
 
 class _TimeoutSession(requests.Session):
@@ -61,6 +65,35 @@ class APIClient(WeChatClient):  # type: ignore[misc]
             url=self.API_BASE_URL + "token",
             params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
         )
+
+    def download_media(self, media_id: str, limit: int) -> bytes:
+        """A citizen's image (临时素材, ``GET media/get``), read as it arrives and refused past ``limit`` bytes
+        (``AttachmentError``); ``WeChatClientException`` when WeChat answers with an error instead."""
+        for attempt in (1, 2):
+            with self._http.get(self.API_BASE_URL + "media/get", stream=True,
+                                params={"access_token": self.access_token, "media_id": media_id}) as response:
+                response.raise_for_status()
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > limit:
+                    raise attachments.AttachmentError(attachments.too_large(limit))
+                content = bytearray()
+                for chunk in response.iter_content(64 * 1024):
+                    content += chunk
+                    if len(content) > limit:
+                        raise attachments.AttachmentError(attachments.too_large(limit))
+                media_type = response.headers.get("content-type", "")
+            if media_type.startswith(("application/json", "text/")) or content[:1] == b"{":
+                try:
+                    error = json.loads(content)
+                except ValueError:
+                    error = None
+                if isinstance(error, dict) and error.get("errcode"):
+                    if error["errcode"] in TOKEN_ERRORS and attempt == 1:
+                        self.fetch_access_token()
+                        continue
+                    raise WeChatClientException(error["errcode"], error.get("errmsg", ""))
+            return bytes(content)
+        raise AssertionError("unreachable")
 
 
 def _api_error(exc: WeChatClientException, sent: int, parts: int) -> DeliveryError:

@@ -58,7 +58,8 @@ from bot.channels.wechat.window import (
 from bot.delivery import DeliveryError, first_delivery, register_reply_window
 from bot.engine import Incoming, Reply
 from bot.store import Citizen, Message, Store
-from bot.taxonomy import Kind
+from bot.taxonomy import ConversationStatus, Kind
+from services import attachments
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -260,12 +261,31 @@ class WeChatChannel(Channel):
             incoming.payload = UNSUBSCRIBE  # recorded for the lawyer; nothing more can be sent
         elif update.action == "location":
             incoming.latitude, incoming.longitude = update.latitude, update.longitude
+        elif update.media_id and self.client is not None and \
+                self.engine.desk.awaits_materials(self.store, CHANNEL, update.openid):
+            try:  # an office asked for materials: the image is fetched and goes to it; otherwise it is not
+                incoming.attachment_id, incoming.media = self._download(update.openid, update.media_id)
+            except attachments.AttachmentError as exc:  # nothing stored; said in the passive reply
+                return Reply(0, Message(conversation_id=0, citizen_id=0, direction="in", sender="citizen"), [],
+                             ConversationStatus.bot.value, notices=[str(exc)])
         elif incoming.payload is None and update.kind == Kind.text:
             with self.store.session() as session:
                 typed = menu_payload(session, update.openid, update.text)
             if typed is not None:  # a number typed for a numbered button
                 incoming.text, incoming.payload, incoming.kind = "", typed, Kind.button
         return self.receive(incoming)
+
+    def _download(self, openid: str, media_id: str) -> tuple[int | None, str]:
+        """Fetch and keep a citizen's image: (attachment id, kind); ``AttachmentError`` says why not."""
+        assert self.client is not None
+        limit = self.runtime.settings.attachment_max_bytes
+        try:
+            content = self.client.download_media(media_id, limit)
+        except (WeChatClientException, requests.RequestException) as exc:
+            log.warning("wechat: could not download an image (%s)", type(exc).__name__)
+            raise attachments.AttachmentError(attachments.FAILED) from None
+        saved = attachments.receive(self.store, self.runtime.settings.data_dir, CHANNEL, openid, content, None, limit)
+        return saved.id, saved.kind
 
     def _passive_content(self, reply: Reply, update: Update) -> str:
         """Claim the leading messages that fit in one text reply; the rest are left to the relay."""

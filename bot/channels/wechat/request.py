@@ -108,6 +108,8 @@ class Update:
     latitude: float = 0.0
     longitude: float = 0.0
     media: str | None = None
+    #: An image's MediaId: downloaded (media/get) only while an office asks the citizen for materials.
+    media_id: str | None = None
 
 
 def _text(value: Any, name: str, required: bool = False) -> str:
@@ -163,6 +165,8 @@ def read_update(message: Any) -> Update:
     if message.type == "voice" and _text(message.recognition, "Recognition"):
         # The account has speech recognition on: WeChat sends the words along with the audio.
         return Update(openid, key, "engine", text=message.recognition, msg_id=msg_id)
-    return Update(openid, key, "engine", kind=Kind.media, media=MEDIA_KINDS.get(message.type, "unknown"), msg_id=msg_id)
+    media_id = _text(getattr(message, "media_id", None), "MediaId")[:256] if message.type == "image" else None
+    return Update(openid, key, "engine", kind=Kind.media, media=MEDIA_KINDS.get(message.type, "unknown"), msg_id=msg_id,
+                  media_id=media_id or None)
 
 
