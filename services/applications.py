@@ -271,8 +271,9 @@ def act(session: Session, application: Application, step: str, staff: Lawyer, *,
         if not text:
             raise ApplicationError("不予受理需要写明理由，会告知申请人")
         _close(application, REFUSED, "refused", now)
-        said = f"很抱歉，您的{form.title}（{application.reference}）未获受理。理由：{text}\n" \
-               "如有疑问可拨打12348咨询；对法律援助不予援助的决定有异议的，可以向设立该法律援助机构的司法行政部门提出。"
+        said = f"很抱歉，您的{form.title}（{application.reference}）未获受理。理由：{text}\n如有疑问可拨打12348咨询。"
+        if application.form == "legal_aid":  # the objection the Law gives an applicant refused aid
+            said += "对不予法律援助的决定有异议的，可以向设立该法律援助机构的司法行政部门提出（法律援助法第四十九条）。"
     elif step == "lapse":
         _close(application, REFUSED, "lapsed", now)
         said = f"您的{form.title}（{application.reference}）因未按要求补充材料，视为撤回。需要时可以重新申请。"

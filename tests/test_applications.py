@@ -178,3 +178,14 @@ def test_retention_forgets_what_was_told_to_applications_that_ended(store: Store
         assert application.reference and application.result == "refused"  # the counts stay
         assert all(not e.text for e in session.exec(select(ApplicationEvent)).all())
         assert apps.erase_closed(session, utcnow() + dt.timedelta(days=1)) == 0
+
+
+def test_a_refusal_gives_the_reason_and_for_legal_aid_the_way_to_object(store: Store) -> None:
+    legal_aid, mediation = submitted(store), submitted(store, "mediation")
+    office = staff(store)
+    step(store, legal_aid, "refuse", office, text="家庭收入高于经济困难标准")
+    step(store, mediation, "refuse", office, text="已经起诉到法院")
+    with store.session() as session:
+        told = [m.text for m in session.exec(select(Message).order_by(Message.id)).all()]  # type: ignore[arg-type]
+    assert "家庭收入高于经济困难标准" in told[0] and "法律援助法第四十九条" in told[0]
+    assert "已经起诉到法院" in told[1] and "第四十九条" not in told[1]
