@@ -396,9 +396,9 @@ def _forget(session: Session, application: Application) -> None:
 
 def erase_closed(session: Session, cutoff: dt.datetime) -> int:
     """Retention: forget what citizens told applications that ended before ``cutoff``."""
-    ended = [a for a in session.exec(select(Application).where(col(Application.status).in_(FINAL),
-                                                                col(Application.closed_at) < cutoff)).all()
-             if not a.state.get("erased")]
+    ended = session.exec(select(Application).where(
+        col(Application.status).in_(FINAL), col(Application.closed_at) < cutoff,
+        col(Application.state)["erased"].as_boolean().is_(None))).all()  # not yet erased
     for application in ended:
         _forget(session, application)
     return len(ended)
