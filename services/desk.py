@@ -24,15 +24,15 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bot.conversations import add_message
 from bot.settings import Settings
 from bot.store import Application, Citizen, Conversation, Message, Store, utcnow
-from bot.taxonomy import SERVICE_NAMES, Outcome, Service
+from bot.taxonomy import Outcome, Service
 from services import applications as apps
-from services import attachments, bookings
+from services import attachments
 from services.city import City, CityError, CityFile
 from services.forms import FormRun, Step
 from services.legal_aid import ScreenError, load_standards, screen
+from services.visits import BOOK, BOOKINGS, CENTRES, UNBOOK, Visits
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +44,6 @@ SERVICES = "/services"
 PROGRESS = "/progress"
 RATE = "/apprate:"
 COMMENT = "/appcomment:"
-#: Appointments: ``/book`` (choose a district), ``/book:<district>`` (its centres), ``/book:<centre>:<day>``
-#: and ``/book:<centre>:<day>:<time>``; ``/bookings`` lists the citizen's own; ``/unbook:<id>`` cancels.
-BOOK = "/book"
-BOOKINGS = "/bookings"
-UNBOOK = "/unbook:"
-#: The centres of a district (the "15-minute public legal service circle"): ``/centres[:<district>]``.
-CENTRES = "/centres"
-LEVEL_NAMES = {"city": "市级", "county": "县区级", "street": "乡镇街道", "community": "村社区"}
 
 #: The form for each service the NLU and the knowledge base name.
 SERVICE_FORMS = {
@@ -156,6 +148,7 @@ class Desk:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.city_file = CityFile(settings.city_file)
+        self.visits = Visits(self.city)
 
     # ---- configuration, read again when the files change -------------------------------------------
 
@@ -292,14 +285,8 @@ class Desk:
             self._rate(session, citizen, payload.removeprefix(RATE), say)
         elif payload.startswith(COMMENT):
             self._offer_comment(session, citizen, payload.removeprefix(COMMENT), say)
-        elif payload.startswith(CENTRES):
-            self._centres(payload.removeprefix(CENTRES).lstrip(":"), say)
-        elif payload == BOOKINGS:
-            self._bookings(session, citizen, say)
-        elif payload.startswith(UNBOOK):
-            self._unbook(session, citizen, payload.removeprefix(UNBOOK), say)
-        elif payload.startswith(BOOK):
-            self._book(session, citizen, payload.removeprefix(BOOK).lstrip(":"), say)
+        elif payload.startswith((CENTRES, BOOK, UNBOOK)):
+            self.visits.payload(session, citizen, payload, say)
 
     # ---- forms ---------------------------------------------------------------------------------
 
@@ -488,106 +475,6 @@ class Desk:
         return None
 
 
-    # ---- service centres by district ---------------------------------------------------------------
-
-    def _centres(self, district: str, say: Say) -> None:
-        """The centres serving a district, nearest level first, with what each offers; bookable ones get a
-        button to book."""
-        try:
-            city = self.city()
-        except (OSError, CityError):
-            log.exception("cannot read the city file")
-            say("暂时无法查询服务点，请拨打12348。")
-            return
-        if district not in city.districts:
-            say("请选择您所在的区县：", buttons=[_button(d, f"{CENTRES}:{d}") for d in city.districts])
-            return
-        centres = city.centres_in(district)
-        lines = [f"{district}的公共法律服务点（由近及远）："]
-        for centre in centres:
-            offers = "、".join(SERVICE_NAMES[s][0] for s in centre.services)
-            lines.append(f"· {centre.name}（{LEVEL_NAMES[centre.level]}）\n  {centre.address} · {centre.hours} · "
-                         f"电话 {centre.phone}\n  可办：{offers}")
-        say("\n".join(lines) if centres else "这个区县暂时没有登记的服务点，请拨打12348。",
-            buttons=[_button(f"预约：{c.name}", f"{BOOK}:{c.id}") for c in centres if c.bookable])
-
-    # ---- appointments at a service centre -----------------------------------------------------------
-
-    def _book(self, session: Session, citizen: Citizen, value: str, say: Say) -> None:
-        """One step of booking, carried by the button pressed: district, centre, day, time."""
-        try:
-            city = self.city()
-        except (OSError, CityError):
-            log.exception("cannot read the city file; no appointments")
-            say("暂时无法预约，请拨打12348。")
-            return
-        parts = value.split(":") if value else []
-        if not parts:
-            say("请选择您所在的区县：", buttons=[_button(d, f"{BOOK}:{d}") for d in city.districts])
-            return
-        if len(parts) == 1 and parts[0] in city.districts:
-            centres = [c for c in city.centres_in(parts[0]) if c.bookable]
-            if not centres:
-                say("这个区县暂时没有可以预约的中心，请拨打12348。")
-                return
-            say("可以预约这些中心，请选择：", buttons=[_button(c.name, f"{BOOK}:{c.id}") for c in centres])
-            return
-        centre = city.centre(parts[0])
-        if centre is None or not centre.bookable:
-            say(bookings.UNKNOWN_CENTRE if centre is None else bookings.NOT_BOOKABLE, buttons=[_button("重新选择", BOOK)])
-            return
-        try:
-            day = dt.date.fromisoformat(parts[1]) if len(parts) > 1 else None
-        except ValueError:
-            day = None
-        if day is None:
-            days = bookings.open_days(session, city, centre.id, dt.date.today())
-            if not days:
-                say(f"{centre.name}最近两周已约满，请选择其他中心或拨打 {centre.phone}。", buttons=[_button("重新选择", BOOK)])
-                return
-            say(f"{centre.name}（{centre.address}）哪天方便？",
-                buttons=[_button(f"{d.month}月{d.day}日 {bookings.WEEKDAYS[d.weekday()]}", f"{BOOK}:{centre.id}:{d}")
-                         for d in days[:7]])
-            return
-        if len(parts) == 2:
-            free = bookings.free_slots(session, city, centre.id, day)
-            if not free:
-                say("这一天已约满，请换一天。", buttons=[_button("换一天", f"{BOOK}:{centre.id}")])
-                return
-            say(f"{day.month}月{day.day}日，选一个时间：",
-                buttons=[_button(f"{time}（余{left}）", f"{BOOK}:{centre.id}:{day}:{time}") for time, left in free])
-            return
-        time = ":".join(parts[2:4])
-        try:
-            booking = bookings.book(session, city, centre.id, day, time, citizen.id or 0)
-        except bookings.BookingError as exc:
-            say(f"{exc}。", buttons=[_button("换一个时间", f"{BOOK}:{centre.id}:{day}")])
-            return
-        say("预约成功：" + bookings.describe(city, booking) + "\n请带身份证件按时到达，前一天会提醒您。",
-            buttons=[_button("取消预约", f"{UNBOOK}{booking.id}"), _button("我的预约", BOOKINGS)],
-            decision={"booking": booking.id})
-
-    def _bookings(self, session: Session, citizen: Citizen, say: Say) -> None:
-        mine = bookings.upcoming(session, citizen.id or 0)
-        if not mine:
-            say("您现在没有预约。", buttons=[_button("预约到中心", BOOK)])
-            return
-        city = self.city()
-        say("您的预约：\n" + "\n".join(f"{n}. {bookings.describe(city, b)}" for n, b in enumerate(mine, 1)),
-            buttons=[_button(f"取消第{n}个", f"{UNBOOK}{b.id}") for n, b in enumerate(mine, 1)]
-            + [_button("再约一个", BOOK)])
-
-    def _unbook(self, session: Session, citizen: Citizen, value: str, say: Say) -> None:
-        try:
-            if not value.isdigit():
-                raise bookings.BookingError(bookings.NOT_FOUND)
-            booking = bookings.cancel(session, int(value), citizen.id or 0)
-        except bookings.BookingError as exc:
-            say(f"{exc}。")
-            return
-        say("已取消预约：" + bookings.describe(self.city(), booking) + "。需要时可以重新预约。",
-            buttons=[_button("重新预约", BOOK)], decision={"booking_cancelled": booking.id})
-
     # ---- timers (the housekeeping loop) ------------------------------------------------------------
 
     def housekeeping(self, store: Store, now: dt.datetime | None = None) -> dict[str, int]:
@@ -600,24 +487,9 @@ class Desk:
                 apps.end_draft(session, draft, "abandoned", now)
                 done["abandoned"] += 1
             session.commit()
-        try:
-            city = self.city()
-        except (OSError, CityError):
-            log.exception("cannot read the city file; appointment reminders wait")
-            return done
-        with store.session() as session:  # marked in the transaction that writes the reminder: sent once
-            for booking in bookings.due_reminders(session, now):
-                conversation = session.exec(select(Conversation).where(Conversation.citizen_id == booking.citizen_id)
-                                            .order_by(col(Conversation.id).desc())).first()
-                if conversation is not None:
-                    add_message(session, conversation, direction="out", sender="bot",
-                                text=bookings.reminder_text(city, booking),
-                                buttons=[_button("取消预约", f"{UNBOOK}{booking.id}")],
-                                decision={"booking_reminder": booking.id})
-                bookings.mark_reminded(session, booking, now)
-                done["reminded"] += 1
-            session.commit()
+        done["reminded"] = self.visits.remind(store, now)
         return done
+
 
 def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
