@@ -16,6 +16,8 @@ import pytest
 from bot.channels.testing import TestChat
 from bot.runtime import Runtime, build_kb, build_runtime, train_nlu
 from bot.settings import Settings
+from tests.fakes.wechat_api import FakeWeChatAPI
+from tests.fakes.wechat_api import running as running_wechat
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get("LEGALBOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -42,6 +44,20 @@ def _forget_fastapi_endpoints() -> Iterator[None]:
         for value in vars(module).values():
             if callable(getattr(value, "cache_clear", None)):
                 value.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def wechat_api() -> Iterator[FakeWeChatAPI]:
+    """A fake WeChat API server on 127.0.0.1 (tests/fakes/wechat_api.py), one per test module."""
+    with running_wechat(FakeWeChatAPI()) as api:
+        yield api
+
+
+@pytest.fixture
+def api(wechat_api: FakeWeChatAPI) -> FakeWeChatAPI:
+    """The fake WeChat API, with what the previous test left forgotten."""
+    wechat_api.reset()
+    return wechat_api
 
 
 @pytest.fixture(scope="session")

@@ -30,7 +30,6 @@ from services import attachments
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.telegram_api import running as telegram_running
 from tests.fakes.wechat_api import FakeWeChatAPI
-from tests.fakes.wechat_api import running as wechat_running
 from tests.test_desk import application, fill_legal_aid, office_step
 from tests.test_telegram import CHAT, configured, feed, with_channel
 from tests.test_wechat import TOKEN, Follower, WeChatServer
@@ -43,18 +42,6 @@ NOT_A_PHOTO = b"this is a plain text file, renamed to look like a photo\n"
 
 
 # ---- fixtures and helpers --------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def wechat_api() -> Iterator[FakeWeChatAPI]:
-    with wechat_running(FakeWeChatAPI()) as api:
-        yield api
-
-
-@pytest.fixture
-def api(wechat_api: FakeWeChatAPI) -> FakeWeChatAPI:
-    wechat_api.reset()
-    return wechat_api
 
 
 @pytest.fixture

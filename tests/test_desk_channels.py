@@ -32,7 +32,6 @@ from services import applications as apps
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.telegram_api import running as telegram_running
 from tests.fakes.wechat_api import FakeWeChatAPI
-from tests.fakes.wechat_api import running as wechat_running
 from tests.test_telegram import feed, with_channel
 from tests.test_wechat import TOKEN, Follower, WeChatServer, age, sent_to, stored
 from tests.waiting import until, wait_until
@@ -210,18 +209,6 @@ def test_pressing_progress_under_a_reference_shows_its_label_in_the_transcript(
 
 
 # ---- WeChat ----------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def wechat_api() -> Iterator[FakeWeChatAPI]:
-    with wechat_running(FakeWeChatAPI()) as api:
-        yield api
-
-
-@pytest.fixture
-def api(wechat_api: FakeWeChatAPI) -> FakeWeChatAPI:
-    wechat_api.reset()
-    return wechat_api
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.store import Citizen, HandoffTicket, Lawyer, Message, utcnow
 from handoff.auth import create_lawyer
-from tests.fakes.wechat_api import FakeWeChatAPI, running
+from tests.fakes.wechat_api import FakeWeChatAPI
 from tests.waiting import wait_until
 
 TOKEN = "legalbot-wechat-test-token"
@@ -140,18 +140,6 @@ class Follower:
 
 
 # ---- fixtures --------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def wechat_api() -> Iterator[FakeWeChatAPI]:
-    with running(FakeWeChatAPI()) as api:
-        yield api
-
-
-@pytest.fixture
-def api(wechat_api: FakeWeChatAPI) -> FakeWeChatAPI:
-    wechat_api.reset()
-    return wechat_api
 
 
 @pytest.fixture
