@@ -30,7 +30,7 @@ from services import attachments
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.telegram_api import running as telegram_running
 from tests.fakes.wechat_api import FakeWeChatAPI
-from tests.test_desk import application, fill_legal_aid, office_step
+from tests.test_desk import application, office_step, submit_legal_aid
 from tests.test_telegram import CHAT, configured, feed, with_channel
 from tests.test_wechat import TOKEN, Follower, WeChatServer
 
@@ -67,9 +67,7 @@ def client(runtime: Runtime) -> Iterator[TestClient]:
 def awaiting_materials(runtime: Runtime, channel: str, user_id: str) -> Application:
     """A submitted legal-aid application of this citizen, for which the office asked for materials."""
     chat = TestChat(runtime.engine, user_id=user_id, channel=channel)
-    fill_legal_aid(chat)
-    chat.press("/form:确认提交")
-    chat.press("/form:同意")
+    submit_legal_aid(chat)
     found = application(runtime, chat)
     assert found.id is not None
     office_step(runtime, found.id, "ask_materials", checklist=["劳动合同", "工资条"])

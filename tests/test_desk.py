@@ -47,6 +47,13 @@ def fill_legal_aid(chat: TestChat, income: str = "3000", circumstance: str = "�
     return chat.say("老板拖欠三个月工资一直不给，想申请仲裁。")
 
 
+def submit_legal_aid(chat: TestChat) -> list[Message]:
+    """A legal-aid application filled in, confirmed and consented to: the reply with its reference."""
+    fill_legal_aid(chat)
+    chat.press(desk.FORM + "确认提交")
+    return chat.press(desk.FORM + "同意")
+
+
 def application(runtime: Runtime, chat: TestChat) -> Application:
     with runtime.store.session() as session:
         found = session.exec(select(Application).where(Application.citizen_id == chat.conversation().citizen_id)
@@ -148,9 +155,7 @@ def test_danger_while_filling_in_a_form_comes_first(chat: TestChat) -> None:
 
 
 def test_progress_is_shown_only_to_the_applicant(runtime: Runtime, chat: TestChat) -> None:
-    fill_legal_aid(chat)
-    chat.press(desk.FORM + "确认提交")
-    chat.press(desk.FORM + "同意")
+    submit_legal_aid(chat)
     reference = application(runtime, chat).reference
     shown = texts(chat.say(f"查询进度 {reference}"))
     assert reference in shown and "已提交，待受理" in shown and "办理期限" in shown
@@ -171,9 +176,7 @@ def office_step(runtime: Runtime, application_id: int, step: str, **kwargs: obje
 
 
 def test_each_office_step_reaches_the_citizen_and_the_citizen_rates(runtime: Runtime, chat: TestChat) -> None:
-    fill_legal_aid(chat)
-    chat.press(desk.FORM + "确认提交")
-    chat.press(desk.FORM + "同意")
+    submit_legal_aid(chat)
     found = application(runtime, chat)
     assert found.id is not None
     office_step(runtime, found.id, "ask_materials", checklist=["收入证明", "劳动合同"])
@@ -204,9 +207,7 @@ def test_each_office_step_reaches_the_citizen_and_the_citizen_rates(runtime: Run
 
 
 def test_someone_elses_application_cannot_be_rated(runtime: Runtime, chat: TestChat) -> None:
-    fill_legal_aid(chat)
-    chat.press(desk.FORM + "确认提交")
-    chat.press(desk.FORM + "同意")
+    submit_legal_aid(chat)
     found = application(runtime, chat)
     stranger = TestChat(runtime.engine, user_id="stranger")
     assert "只能评价" in texts(stranger.press(f"{desk.RATE}{found.id}:5"))
@@ -240,9 +241,7 @@ def test_reference_numbers_count_per_prefix_and_day(runtime: Runtime) -> None:
 
 
 def test_deleting_ones_data_clears_the_applications(runtime: Runtime, chat: TestChat) -> None:
-    fill_legal_aid(chat)
-    chat.press(desk.FORM + "确认提交")
-    chat.press(desk.FORM + "同意")
+    submit_legal_aid(chat)
     found = application(runtime, chat)
     chat.press("/delete_my_data:confirm")
     with runtime.store.session() as session:
@@ -277,9 +276,7 @@ def test_a_citizen_books_an_appointment_step_by_step_and_cancels(runtime: Runtim
 
 
 def test_the_housekeeping_escalates_ends_stale_drafts_and_reminds(runtime: Runtime, chat: TestChat) -> None:
-    fill_legal_aid(chat)
-    chat.press(desk.FORM + "确认提交")
-    chat.press(desk.FORM + "同意")
+    submit_legal_aid(chat)
     submitted = application(runtime, chat)
     drafting = TestChat(runtime.engine, user_id="drafting")
     drafting.say("预约公证")
