@@ -18,6 +18,13 @@ from tests.test_browser import browser, screenshots, server  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only: what the page shows does not depend on the database (the application's rows are tested on
+    both in tests/test_applications.py)."""
+    return f"sqlite:///{tmp_path / 'legalbot.db'}"
+
 ID_CARD = "11010519491231002X"
 PHONE = {"width": 390, "height": 844}
 

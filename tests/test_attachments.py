@@ -36,6 +36,13 @@ from tests.test_wechat import TOKEN, Follower, WeChatServer
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:httpx.*")
 
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only: files and their checks do not depend on the database (the rows' lifecycle is tested on both
+    in tests/test_applications.py)."""
+    return f"sqlite:///{tmp_path / 'legalbot.db'}"
+
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01" + secrets.token_bytes(2000)
 #: A text file named like a photo.
 NOT_A_PHOTO = b"this is a plain text file, renamed to look like a photo\n"

@@ -19,6 +19,13 @@ from tests.test_offices import ANSWERS, COUNTY_CENTRE, seed_application
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only: what the console shows does not depend on the database (the inbox's API runs on both in
+    tests/test_offices.py)."""
+    return f"sqlite:///{tmp_path / 'legalbot.db'}"
+
+
 def log_in(page: Any, base_url: str, username: str, password: str, lands_on: str) -> None:
     page.goto(base_url + "/console")
     page.fill("#username", username)
