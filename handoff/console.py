@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
+from bot import yamlio
 from bot.settings import Settings
 from bot.store import Lawyer, utcnow
 from bot.store import public_message as public
@@ -267,7 +268,7 @@ CANNED = Path(__file__).resolve().parent / "canned_replies.yml"
 
 def canned_replies(path: Path = CANNED) -> list[dict[str, str]]:
     try:
-        items = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+        items = yamlio.read(path) or []
     except (OSError, yaml.YAMLError):
         return []
     return [{"title": str(i["title"]), "text": str(i["text"])} for i in items if isinstance(i, dict) and "text" in i]

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from bot import yamlio
 from knowledge_base.index import SearchIndex
 
 MODES = ("lexical", "dense", "fused")
@@ -19,7 +18,7 @@ def default_queries_path() -> Path:
 def load_queries(path: Path) -> list[dict[str, Any]]:
     """A list of {text, faq_id, also} items; faq_id null (or missing) marks an out-of-scope query; ``also``
     lists entries that answer the query as well (written after it was labelled)."""
-    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    doc = yamlio.read(path) or []
     return [{"text": str(q["text"]), "faq_id": q.get("faq_id"), "also": list(q.get("also") or [])} for q in doc]
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from bot import yamlio
 from bot.taxonomy import Service, Topic
 
 
@@ -133,7 +134,7 @@ def parse_entry(raw: Any, source: str) -> Entry:
 
 def load_file(path: Path) -> list[Entry]:
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yamlio.read(path)
     except yaml.YAMLError as exc:
         raise FAQError(f"{path}: not valid YAML: {exc}") from exc
     if doc is None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from bot import yamlio
 from bot.taxonomy import Service
 from knowledge_base.faq import Entry, FAQError, load_entries, parse_entry
 from knowledge_base.validate import Report, validate
@@ -147,7 +148,7 @@ def _home_file(entry: Entry) -> str:
     return f"{slug}.yml"
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(yamlio.Dumper):
     pass
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from bot import yamlio
 from bot.taxonomy import Act, Service, Topic
 
 SERVICE_PREFIX = "service_"
@@ -75,7 +76,7 @@ def _examples_block(block: object, where: str) -> list[str]:
 
 def load_file(path: Path) -> list[Example]:
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yamlio.read(path)
     except yaml.YAMLError as exc:
         raise TrainingDataError(f"{path}: not valid YAML: {exc}") from exc
     if not doc or "nlu" not in doc:

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from sqlmodel import col, select
 
+from bot import yamlio
 from bot.redact import redact
 from bot.store import Feedback, Message, Store, utcnow
 from nlu.data import known_intents
@@ -71,11 +72,11 @@ def collect(store: Store, days: int = 30, limit: int = 500, low_confidence: floa
 
 def write_yaml(items: list[dict[str, Any]], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = yaml.safe_dump(items, allow_unicode=True, sort_keys=False, width=1000)
+    body = yaml.dump(items, Dumper=yamlio.Dumper, allow_unicode=True, sort_keys=False, width=1000)
     path.write_text(HEADER + body, encoding="utf-8")
 
 
-class _BlockDumper(yaml.SafeDumper):
+class _BlockDumper(yamlio.Dumper):
     """Writes multi-line strings as `|` blocks, the way Rasa's own files look."""
 
 
@@ -93,7 +94,7 @@ class ReviewError(ValueError):
 
 def apply(review_file: Path, training_data: Path) -> int:
     """Append the labelled items to training_data/nlu/reviewed.yml in Rasa format; returns how many."""
-    items = yaml.safe_load(review_file.read_text(encoding="utf-8")) or []
+    items = yamlio.read(review_file) or []
     known = known_intents()
     by_intent: dict[str, list[str]] = defaultdict(list)
     for item in items:
@@ -108,7 +109,7 @@ def apply(review_file: Path, training_data: Path) -> int:
     if not by_intent:
         return 0
     target = training_data / "nlu" / "reviewed.yml"
-    doc = yaml.safe_load(target.read_text(encoding="utf-8")) if target.exists() else None
+    doc = yamlio.read(target) if target.exists() else None
     doc = doc or {"version": "3.1", "nlu": []}
     existing = {item["intent"]: item for item in doc["nlu"] if "intent" in item}
     for intent, texts in by_intent.items():

@@ -33,6 +33,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
+from bot import yamlio
 from nlu.fast import FastTfidf
 from nlu.text import normalize, words
 
@@ -79,7 +80,7 @@ class UrgencyDataError(ValueError):
 def load_examples(path: Path) -> list[tuple[str, str]]:
     """(text, label) pairs; label is an urgency kind or ``not_urgent``."""
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        doc = yamlio.read(path) or {}
     except yaml.YAMLError as exc:
         raise UrgencyDataError(f"{path}: not valid YAML: {exc}") from exc
     pairs = []

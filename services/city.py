@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from bot import yamlio
 from bot.taxonomy import Service
 
 if TYPE_CHECKING:
@@ -220,7 +221,7 @@ def load_city(path: Path = DEFAULT_CITY) -> City:
     """The city file, checked; CityError lists every problem found."""
     label = path.name
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yamlio.read(path)
     except yaml.MarkedYAMLError as exc:
         where = f"line {exc.problem_mark.line + 1}" if exc.problem_mark else "YAML"
         raise CityError(path, [f"{label}: {where}: not valid YAML: {exc.problem or exc}"]) from None

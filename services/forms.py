@@ -21,6 +21,8 @@ from typing import Any
 
 import yaml
 
+from bot import yamlio
+
 DEFAULT_FORMS = Path(__file__).resolve().parent / "data" / "forms.yml"
 KINDS = ("text", "choice", "id_card", "phone", "date", "district", "number")
 
@@ -76,7 +78,7 @@ class Form:
 
 def load_forms(path: Path = DEFAULT_FORMS) -> dict[str, Form]:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yamlio.read(path)
     except (OSError, yaml.YAMLError) as exc:
         raise FormError(f"{path}: cannot read the forms: {exc}") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("forms"), dict) or not raw["forms"]:

