@@ -126,8 +126,10 @@ def train_static_encoder(
 
     prepare = getattr(model, "preprocess", None) or model.tokenize  # renamed in sentence-transformers 6
 
+    segmented = {t: segment(t) for g in usable for t in g}  # once, not at every round (jieba is the slow part)
+
     def embed(texts: list[str]) -> torch.Tensor:
-        features = prepare([segment(t) for t in texts])
+        features = prepare([segmented[t] for t in texts])
         return torch.nn.functional.normalize(model(features)["sentence_embedding"], dim=-1)
 
     order = list(range(len(usable)))

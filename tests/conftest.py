@@ -7,6 +7,7 @@ database on 127.0.0.1:5432; with CI=true they must run, elsewhere they skip when
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,13 +62,31 @@ def api(wechat_api: FakeWeChatAPI) -> FakeWeChatAPI:
     return wechat_api
 
 
-@pytest.fixture(scope="session")
-def built_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Train the NLU and build the index once, from the project's real training data and FAQ."""
-    data_dir = tmp_path_factory.mktemp("built")
+def _build(data_dir: Path) -> None:
     settings = Settings(data_dir=data_dir)
     train_nlu(settings, folds=0)
     build_kb(settings)
+
+
+@pytest.fixture(scope="session")
+def built_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """Train the NLU and build the index once, from the project's real training data and FAQ.
+
+    With several pytest-xdist workers (`make test`) the first builds it under a lock in the run's shared
+    folder and every worker copies it: one build's CPU, and no worker writes where another reads."""
+    data_dir = tmp_path_factory.mktemp("built")
+    if worker_id == "master":
+        _build(data_dir)
+        return data_dir
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent / "built"
+    shared.mkdir(exist_ok=True)
+    with FileLock(f"{shared}.lock"):
+        if not (shared / ".done").exists():
+            _build(shared)
+            (shared / ".done").touch()
+    shutil.copytree(shared, data_dir, dirs_exist_ok=True, symlinks=True)
     return data_dir
 
 
@@ -149,3 +168,9 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
 @pytest.fixture
 def chat(runtime: Runtime) -> TestChat:
     return TestChat(runtime.engine, user_id=f"citizen-{uuid.uuid4().hex[:8]}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The Rasa tests first: installing and training Rasa takes minutes of one worker, which then overlap
+    the other worker's tests instead of coming last (pytest-xdist hands out test files in this order)."""
+    items.sort(key=lambda item: item.get_closest_marker("rasa") is None)
