@@ -616,3 +616,54 @@ def lawyer_telegram_link(username: str) -> None:
 
 if __name__ == "__main__":
     app()
+
+
+# ---- reports ----------------------------------------------------------------------------------------
+
+@app.command()
+def report(since: str = typer.Option(..., help="First local day, YYYY-MM-DD."),
+           until: str = typer.Option(..., help="Last local day, YYYY-MM-DD (included)."),
+           fmt: str = typer.Option("csv", "--format", help="csv, xlsx or json."),
+           by: str = typer.Option("day", help="day, service, topic, channel or district."),
+           out: Path | None = typer.Option(None, help="File to write (default: standard output; xlsx needs a file)."),
+           channel: str | None = typer.Option(None), service: str | None = typer.Option(None),
+           topic: str | None = typer.Option(None), district: str | None = typer.Option(None),
+           language: str | None = typer.Option(None)) -> None:
+    """The bureau's figures per day (or service, topic, channel, district) with a total row; columns in docs/reports.md."""
+    import datetime as dt
+    import sys
+
+    from reports import export, metrics
+
+    try:
+        first, last = dt.date.fromisoformat(since), dt.date.fromisoformat(until)
+    except ValueError:
+        _fail(f"--since and --until must be dates as YYYY-MM-DD (got {since!r}, {until!r})", code=2)
+    if fmt not in export.FORMATS:
+        _fail(f"--format must be csv, xlsx or json (got {fmt!r})", code=2)
+    if by not in metrics.BREAKDOWNS:
+        _fail(f"--by must be one of {', '.join(metrics.BREAKDOWNS)} (got {by!r})", code=2)
+    if fmt == "xlsx" and out is None:
+        _fail("an xlsx report needs a file: add --out report.xlsx", code=2)
+    settings = get_settings()
+    try:
+        scope = metrics.Scope(first, last, settings.timezone, channel=channel, service=service, topic=topic,
+                              district=district, language=language)
+    except metrics.ScopeError as exc:
+        _fail(str(exc), code=2)
+    store = _store()
+    try:
+        with store.reader() as session:
+            rows = metrics.report_rows(session, scope, by, sla_minutes=settings.sla_escalate_minutes,
+                                       reopen_days=settings.reopen_window_days)
+    finally:
+        store.dispose()
+    body = export.render(rows, fmt, by, {"since": since, "until": until, "timezone": scope.timezone,
+                                         "filters": scope.filters()})
+    if out is None:
+        sys.stdout.buffer.write(body.removeprefix("\ufeff".encode()) if fmt == "csv" else body)
+        sys.stdout.buffer.flush()
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(body)
+        typer.echo(f"{len(rows) - 1} rows and a total written to {out}", err=True)

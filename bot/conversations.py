@@ -47,7 +47,7 @@ def open_conversation(session: Session, citizen: Citizen) -> Conversation:
     ).first()
     if conversation is None:
         assert citizen.id is not None
-        conversation = Conversation(citizen_id=citizen.id, channel=citizen.channel)
+        conversation = Conversation(citizen_id=citizen.id, channel=citizen.channel, language=citizen.language)
         session.add(conversation)
         session.flush()
     return conversation

@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The repository root (the package is installed in editable mode from it).
@@ -61,6 +62,11 @@ class Settings(BaseSettings):
     #: after their conversation closed, and a citizen silent that long loses their channel id; counts,
     #: services, topics and outcomes stay. 0 keeps everything (PIPL: no longer than the purpose needs).
     retention_days: int = Field(default=180, ge=0)
+    #: The bureau's time zone: the reports count days and hours in it.
+    timezone: str = "Asia/Shanghai"
+    #: Reports: an answered conversation followed by another of the same citizen within this many days of
+    #: closing was not durably solved (docs/reports.md).
+    reopen_window_days: int = Field(default=7, ge=1, le=90)
     #: An application form left unfinished this long ends as ``abandoned`` and its answers are deleted.
     application_draft_days: int = Field(default=30, ge=1)
     #: The largest photo or PDF a citizen can send while an office asks for materials (services/attachments.py).
@@ -132,6 +138,16 @@ class Settings(BaseSettings):
     #: The province's economic hardship standards for legal aid, per area and date (法律援助法 art. 34);
     #: the shipped file is an example city's placeholders.
     legal_aid_standards_file: Path = PROJECT_ROOT / "services" / "data" / "legal_aid_standards.yml"
+
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Shanghai)") from None
+        return value
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint, event, text
+from sqlalchemy import false as sa_false
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
@@ -53,8 +54,12 @@ class ConversationBase(SQLModel):
     topic: str | None = Field(default=None, max_length=32)
     urgent: bool = False
     outcome: str | None = Field(default=None, max_length=32)
-    opened_at: datetime = Field(default_factory=utcnow)
+    opened_at: datetime = Field(default_factory=utcnow, index=True)
     closed_at: datetime | None = None
+    #: The citizen's language when it opened (reports filter by it).
+    language: str | None = Field(default=None, max_length=8)
+    #: The district the citizen named (an application, a shared location), for the reports; else None.
+    district: str | None = Field(default=None, max_length=64)
 
 
 class Conversation(ConversationBase, table=True):
@@ -225,6 +230,10 @@ class HandoffTicket(HandoffTicketBase, table=True):
     summary: str | None = Field(default=None, sa_column=Column(Text))
     language: str = Field(default="zh", max_length=8)
     #: SLA timers: derived from these timestamps, so they survive a restart.
+    #: The lawyer's first message to the citizen in this ticket (time to first reply, in the reports).
+    first_reply_at: datetime | None = None
+    #: The resolving lawyer's mark: "the bot could have answered this" (needless handoffs, in the reports).
+    needless: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
     escalated_at: datetime | None = None
     reminded_at: datetime | None = None
 
@@ -349,7 +358,7 @@ class Application(SQLModel, table=True):
     result: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
-    submitted_at: datetime | None = None
+    submitted_at: datetime | None = Field(default=None, index=True)
     closed_at: datetime | None = None
     #: The legal time limit for the office's next decision (e.g. 7 days for legal aid, 法律援助法 第四十三条).
     due_at: datetime | None = Field(default=None, index=True)

@@ -74,6 +74,20 @@ class Outcome(StrEnum):
     withdrawn = "withdrawn"
 
 
+class Role(StrEnum):
+    """Console accounts: lawyers and admins read citizens' chats; office staff handle their office's
+    applications (services/); managers read the figures (handoff/stats.py)."""
+
+    lawyer = "lawyer"
+    admin = "admin"
+    office = "office"
+    manager = "manager"
+
+
+#: The roles that open the queue, the chats and Telegram lawyer mode, and that a chat can be handed to.
+CHAT_ROLES = (Role.lawyer.value, Role.admin.value)
+
+
 class ConversationStatus(StrEnum):
     bot = "bot"
     clarifying = "clarifying"

@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlmodel import select
 
 from bot.store import AuditEntry, Lawyer, Store, utcnow
+from bot.taxonomy import CHAT_ROLES, Role
 from handoff.sessions import end_sessions
 
 _N, _R, _P = 2**14, 8, 1
@@ -71,7 +72,7 @@ def check_password(password: str, username: str) -> None:
         raise AccountError("password must not contain the username")
 
 
-ROLES = ("lawyer", "admin", "office")
+ROLES = tuple(r.value for r in Role)
 
 
 def create_lawyer(store: Store, username: str, password: str, display_name: str | None = None,
@@ -84,7 +85,7 @@ def create_lawyer(store: Store, username: str, password: str, display_name: str 
         raise AccountError("username must be 1-64 characters")
     check_password(password, username)
     if role not in ROLES:
-        raise AccountError("role must be lawyer, admin or office")
+        raise AccountError("role must be lawyer, admin, office or manager")
     office = (office or "").strip() or None
     if role == "office" and office is None:
         raise AccountError("an office account needs the id of its office in the city file (--office)")
@@ -181,8 +182,8 @@ def issue_telegram_link(store: Store, lawyer_id: int) -> str:
         lawyer = session.get(Lawyer, lawyer_id)
         if lawyer is None or not lawyer.active:
             raise AccountError("no such active lawyer")
-        if lawyer.role == "office":
-            raise AccountError("office accounts do not use Telegram lawyer mode (it is for citizens' chats)")
+        if lawyer.role not in CHAT_ROLES:
+            raise AccountError(f"{lawyer.role} accounts do not use Telegram lawyer mode (it is for citizens' chats)")
         lawyer.telegram_link_hash = _code_hash(code)
         lawyer.telegram_link_expires_at = utcnow() + TELEGRAM_LINK_TTL
         session.add(lawyer)

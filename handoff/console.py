@@ -19,7 +19,8 @@ from bot import yamlio
 from bot.settings import Settings
 from bot.store import Lawyer, utcnow
 from bot.store import public_message as public
-from handoff import offices, throttle
+from bot.taxonomy import CHAT_ROLES, Role
+from handoff import offices, stats, throttle
 from handoff.auth import TELEGRAM_LINK_TTL, authenticate, issue_telegram_link, unlink_telegram
 from handoff.queue import AlreadyClaimed, HandoffError, HandoffQueue, audit
 from handoff.sessions import (
@@ -57,6 +58,8 @@ class TransferIn(BaseModel):
 class ResolveIn(BaseModel):
     outcome: str = Field(max_length=32)
     summary: str = Field(default="", max_length=20_000)
+    #: "The bot could have answered this": counted as a needless handoff in the reports.
+    needless: bool = False
 
 
 def same_origin(request: Request) -> None:
@@ -100,7 +103,7 @@ def router(queue: HandoffQueue, settings: Settings, telegram: bool = False) -> A
 
     def _me(lawyer: Lawyer, token: str) -> dict[str, Any]:
         return {"username": lawyer.username, "display_name": lawyer.display_name, "role": lawyer.role,
-                "telegram": {"available": telegram and lawyer.role != "office",
+                "telegram": {"available": telegram and lawyer.role in CHAT_ROLES,
                              "linked": lawyer.telegram_user_id is not None},
                 "office": lawyer.office, "office_name": city.office_name(lawyer.office),
                 "csrf_token": csrf_token(token)}
@@ -116,9 +119,12 @@ def router(queue: HandoffQueue, settings: Settings, telegram: bool = False) -> A
         return lawyer
 
     def on_duty(lawyer: Lawyer = Depends(current_lawyer)) -> Lawyer:
-        """Lawyers and admins: office staff handle their office's applications and never read citizens' chats."""
-        if lawyer.role == "office":
+        """Lawyers and admins: office staff handle their office's applications and managers read the figures;
+        neither reads citizens' chats."""
+        if lawyer.role == Role.office:
             raise HTTPException(status_code=403, detail="办理机构账号只能处理本机构的申请")
+        if lawyer.role not in CHAT_ROLES:
+            raise HTTPException(status_code=403, detail="管理人员账号只能查看统计")
         return lawyer
 
     def admin(lawyer: Lawyer = Depends(current_lawyer)) -> Lawyer:
@@ -221,7 +227,7 @@ def router(queue: HandoffQueue, settings: Settings, telegram: bool = False) -> A
     @api.post("/tickets/{ticket_id}/resolve")
     def resolve(ticket_id: int, body: ResolveIn, lawyer: Lawyer = Depends(on_duty)) -> dict[str, Any]:
         try:
-            return queue.resolve(ticket_id, lawyer, body.outcome, body.summary).public()
+            return queue.resolve(ticket_id, lawyer, body.outcome, body.summary, body.needless).public()
         except HandoffError as exc:
             raise HTTPException(status_code=409, detail=str(exc)) from None
 
@@ -260,6 +266,7 @@ def router(queue: HandoffQueue, settings: Settings, telegram: bool = False) -> A
                             for e, username in queue.audit_log(limit=min(limit, 1000))]}
 
     api.include_router(offices.router(store, settings, current_lawyer, city))
+    api.include_router(stats.router(store, settings, current_lawyer, city))
     return api
 
 

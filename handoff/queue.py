@@ -26,7 +26,7 @@ from bot.store import (
     lock_citizen,
     utcnow,
 )
-from bot.taxonomy import ConversationStatus, Outcome, Priority, TicketStatus
+from bot.taxonomy import CHAT_ROLES, ConversationStatus, Outcome, Priority, TicketStatus
 
 log = logging.getLogger(__name__)
 
@@ -298,7 +298,7 @@ class HandoffQueue:
         """Active lawyers and whether they are online, for transfers and the dashboard."""
         now = utcnow()
         with self.store.session() as session:
-            people = session.exec(select(Lawyer).where(Lawyer.active == True, Lawyer.role != "office")  # noqa: E712
+            people = session.exec(select(Lawyer).where(Lawyer.active == True, col(Lawyer.role).in_(CHAT_ROLES))  # noqa: E712
                                   .order_by(col(Lawyer.username))).all()  # office staff never take chats
             return [{"username": p.username, "display_name": p.display_name, "topics": p.topics,
                      "online": bool(p.last_seen_at and now - p.last_seen_at < online_within)} for p in people]
@@ -416,7 +416,7 @@ class HandoffQueue:
             target = None
             if to_username:
                 target = session.exec(select(Lawyer).where(Lawyer.username == to_username, Lawyer.active == True,  # noqa: E712
-                                                           Lawyer.role != "office")).first()
+                                                           col(Lawyer.role).in_(CHAT_ROLES))).first()
                 if target is None:
                     raise HandoffError(f"没有这位律师：{to_username}")
             ticket.lawyer_id = target.id if target else None
@@ -465,12 +465,15 @@ class HandoffQueue:
                                   lawyer_id=lawyer.id)
             if ticket.reminded_at is not None:  # the lawyer answered: the reminder has done its job
                 ticket.reminded_at = None
-                session.add(ticket)
+            if ticket.first_reply_at is None:  # time to first reply, in the reports
+                ticket.first_reply_at = message.created_at
+            session.add(ticket)
             audit(session, lawyer.id, "reply", ticket_id, chars=len(text))
             session.commit()
             return message
 
-    def resolve(self, ticket_id: int, lawyer: Lawyer, outcome: str, summary: str) -> TicketView:
+    def resolve(self, ticket_id: int, lawyer: Lawyer, outcome: str, summary: str, needless: bool = False) -> TicketView:
+        """``needless``: the lawyer's mark that the bot could have answered this itself (the reports count it)."""
         try:
             chosen = Outcome(outcome)
         except ValueError:
@@ -484,12 +487,13 @@ class HandoffQueue:
             ticket.resolved_at = now
             ticket.outcome = chosen.value
             ticket.summary = summary.strip()[:4000] or None
+            ticket.needless = needless
             session.add(ticket)
             citizen = session.get(Citizen, conversation.citizen_id)
             lang = citizen.language if citizen else "zh"
             if not close_conversation(session, conversation, chosen, "lawyer_resolved"):
                 raise HandoffError(f"该对话已结束（{conversation.outcome}）")
-            audit(session, lawyer.id, "resolve", ticket_id, outcome=chosen.value)
+            audit(session, lawyer.id, "resolve", ticket_id, outcome=chosen.value, **({"needless": True} if needless else {}))
             add_message(session, conversation, direction="out", sender="system", text=t("resolved", lang),
                         buttons=[{"label": "★" * n, "payload": f"/rate:{n}"} for n in range(1, 6)])
             session.commit()

@@ -130,6 +130,10 @@ def submit(session: Session, application: Application, office: Office | None, sc
     application.submitted_at = application.updated_at = now
     application.office = office.id if office else None
     application.district = application.state.get("answers", {}).get("district")
+    conversation = session.get(Conversation, application.conversation_id)
+    if conversation is not None and application.district and conversation.district is None:
+        conversation.district = application.district  # the reports' district filter
+        session.add(conversation)
     application.screening = screening
     application.due_at = now + dt.timedelta(days=form.sla_days) if form.sla_days else None
     session.add(application)

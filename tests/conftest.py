@@ -6,6 +6,7 @@ database on 127.0.0.1:5432; with CI=true they must run, elsewhere they skip when
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -129,17 +130,26 @@ def pg_template(pg_server: str) -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def pg_url(pg_server: str, pg_template: str) -> Iterator[str]:
-    """A throwaway PostgreSQL database at the head revision, dropped after the test."""
+@contextlib.contextmanager
+def pg_database(server: str, template: str) -> Iterator[str]:
+    """A throwaway PostgreSQL database at the head revision (a copy of the template), dropped afterwards."""
     import psycopg
 
     name = f"legalbot_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
-    yield _pg_database_url(pg_server, name)
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    try:
+        yield _pg_database_url(server, name)
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url(pg_server: str, pg_template: str) -> Iterator[str]:
+    """A throwaway PostgreSQL database at the head revision, dropped after the test."""
+    with pg_database(pg_server, pg_template) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -1,0 +1,553 @@
+"""The bureau's figures: what citizens asked, what the bot solved, how long they waited for a lawyer or an
+office, and how satisfied they were.
+
+Every figure has one definition (``DEFINITIONS``), shown next to its chart and in docs/reports.md, and the
+parts of every breakdown add up to its whole: the outcomes and "still open" to the conversations, the
+handoff reasons to the conversations handed off, the funnel's endings to the applications submitted.
+
+The unit is the conversation, counted on the local day it was opened (``Scope``): the range and every
+filter select conversations, and tickets, ratings and workload follow their conversation. Applications
+are counted on the day they were submitted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Integer, and_, case, cast, exists, false, func
+from sqlalchemy import select as sa_select
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session
+
+from bot.store import Application, ApplicationEvent, Conversation, Feedback, HandoffTicket, Lawyer
+from bot.taxonomy import Outcome
+
+#: The tables' columns, for the reports' SQL.
+C_table = Conversation.__table__  # type: ignore[attr-defined]
+C, T, F = C_table.c, HandoffTicket.__table__.c, Feedback.__table__.c  # type: ignore[attr-defined]
+A, E, L = Application.__table__.c, ApplicationEvent.__table__.c, Lawyer.__table__.c  # type: ignore[attr-defined]
+
+OPEN = "open"
+#: The closed set of outcomes, then the conversations not closed yet: the columns of the outcome mix.
+OUTCOME_COLUMNS = [o.value for o in Outcome] + [OPEN]
+
+#: Why a conversation went to a lawyer (the reason of its first ticket), in words.
+REASONS = {
+    "urgent": "紧急情况",
+    "asked_for_human": "群众要求人工",
+    "complex": "问题复杂（多个问题、已在诉讼等）",
+    "unclear_after_clarifying": "追问后仍不清楚",
+    "no_entry": "知识库没有对应答案",
+    "none_fit": "推荐的答案都不合适",
+}
+
+#: What the report can be broken down by (``legalbot report --by``).
+BREAKDOWNS = ("day", "service", "topic", "channel", "district")
+
+#: One definition per figure: (中文, English). The console shows the first beside the chart; docs/reports.md
+#: carries the second, and a test checks that it does.
+DEFINITIONS: dict[str, tuple[str, str]] = {
+    "conversations": (
+        "所选日期内开始的对话数（按本地日期），每个对话计一次。",
+        "Conversations opened on the selected local days; each conversation counts once."),
+    "outcome_mix": (
+        "已结束对话的结果构成：每个已结束的对话恰有一个结果；各结果之和加上“进行中”等于对话数。",
+        "How the closed conversations ended: each has exactly one outcome; the outcomes plus those still "
+        "open add up to the conversations."),
+    "auto_resolution_rate": (
+        "机器人自助解决率 = 结果为“已解答”、从未转人工、且群众在结束后 N 天内没有再次来询的对话 ÷ 已结束的对话。",
+        "Auto-resolution rate = closed conversations that ended answered, were never handed off, and were "
+        "not followed by another conversation of the same citizen within N days of closing, divided by the "
+        "closed conversations."),
+    "reopen_rate": (
+        "再次来询率 = 结束后 N 天内同一群众又开始新对话的“已解答”对话 ÷ “已解答”对话。",
+        "Reopen rate = answered conversations after which the same citizen opened another conversation "
+        "within N days of closing, divided by the answered conversations."),
+    "handoff_rate": (
+        "转人工率 = 至少转过一次律师的对话 ÷ 对话数；各转人工原因（按第一次转接）之和等于转人工的对话数。",
+        "Handoff rate = conversations handed to a lawyer at least once, divided by the conversations; the "
+        "reasons (of the first handoff) add up to the conversations handed off."),
+    "needless_handoff_rate": (
+        "不必要转人工率 = 律师结案时标记“机器人本可解答”的工单 ÷ 律师结案的工单。",
+        "Needless handoff rate = tickets the resolving lawyer marked \"the bot could have answered this\", "
+        "divided by the tickets resolved by a lawyer."),
+    "wait_to_claim": (
+        "等待接单时间：工单进入队列到律师接单的分钟数（已接单的工单；中位数 p50 与 p90，最近秩法）。",
+        "Wait to claim: minutes from a ticket entering the queue to a lawyer claiming it (claimed tickets; "
+        "p50 and p90 by the nearest-rank method)."),
+    "first_reply": (
+        "首次回复时间：工单进入队列到律师第一次回复群众的分钟数（有律师回复的工单；p50 与 p90）。",
+        "First reply: minutes from a ticket entering the queue to the lawyer's first message to the citizen "
+        "(tickets a lawyer replied to; p50 and p90)."),
+    "sla_breaches": (
+        "超时未接单：进入队列后超过 LEGALBOT_SLA_ESCALATE_MINUTES 分钟仍未被接单的工单（包括至今未接、未接就结束的）。",
+        "SLA breaches: tickets not claimed within LEGALBOT_SLA_ESCALATE_MINUTES of entering the queue "
+        "(including those still waiting and those that ended unclaimed)."),
+    "csat": (
+        "满意度：群众在律师结案后给出的 1–5 星评价；平均分与分布；按结案律师统计。",
+        "Satisfaction: the 1–5 star ratings citizens gave after a lawyer resolved their chat; average and "
+        "distribution; per lawyer, the lawyer who resolved it."),
+    "office_csat": (
+        "办理机构满意度：申请办结后群众的五级评价（5 非常满意 … 1 非常不满意），按办理机构。",
+        "Office satisfaction: citizens' five-level ratings of finished applications (5 very satisfied … 1 "
+        "very dissatisfied), per office."),
+    "funnel": (
+        "办事漏斗：所选日期内提交的申请 → 已受理（受理、预约或办结）→ 已办结；各结局（办结、不予受理、撤回、"
+        "办理中）之和等于提交数。按期：在表单规定的期限内完成受理或作出决定。",
+        "Service funnel: applications submitted on the selected days -> taken up (accepted, scheduled or "
+        "completed) -> completed; the endings (completed, refused, withdrawn, still open) add up to the "
+        "submitted. On time: accepted, or decided, within the form's time limit from submission."),
+    "workload": (
+        "律师工作量：所选对话中由该律师接单、结案的工单数，处理时长（接单到结案）中位数，平均满意度。",
+        "Lawyer workload: tickets of the selected conversations the lawyer claimed and resolved, the median "
+        "handling time (claim to resolution), and the average rating."),
+    "volumes": (
+        "来询量：每天开始的对话数；热力图为星期 × 小时（本地时间）的对话数。",
+        "Volumes: conversations opened per day; the heat map counts them per weekday and hour (local time)."),
+}
+
+
+class ScopeError(ValueError):
+    """A date range or filter that cannot be used, said so a manager understands it."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which conversations count: opened on the local days ``since``..``until`` (both included), with the
+    filters that are set. ``district`` is the district a citizen named (an application, a shared location)."""
+
+    since: dt.date
+    until: dt.date
+    timezone: str = "Asia/Shanghai"
+    channel: str | None = None
+    service: str | None = None
+    topic: str | None = None
+    district: str | None = None
+    language: str | None = None
+    urgent: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.until < self.since:
+            raise ScopeError(f"the range ends ({self.until}) before it starts ({self.since})")
+        if (self.until - self.since).days > 3 * 366:
+            raise ScopeError("the range is longer than three years")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ScopeError(f"unknown time zone {self.timezone!r}") from None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def start(self) -> dt.datetime:
+        return dt.datetime.combine(self.since, dt.time(), self.tz).astimezone(dt.UTC)
+
+    @property
+    def end(self) -> dt.datetime:
+        return dt.datetime.combine(self.until + dt.timedelta(days=1), dt.time(), self.tz).astimezone(dt.UTC)
+
+    def filters(self) -> dict[str, Any]:
+        return {k: v for k in ("channel", "service", "topic", "district", "language", "urgent")
+                if (v := getattr(self, k)) is not None}
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        where = [C.opened_at >= self.start, C.opened_at < self.end]
+        for name, value in self.filters().items():
+            where.append(C[name] == value)
+        return where
+
+    def days(self) -> list[dt.date]:
+        return [self.since + dt.timedelta(days=n) for n in range((self.until - self.since).days + 1)]
+
+
+def percentile(values: Iterable[float], p: float) -> float | None:
+    """The nearest-rank percentile: the smallest value with at least p% of the values at or below it."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def _minutes(start: dt.datetime, end: dt.datetime) -> float:
+    return (_aware(end) - _aware(start)).total_seconds() / 60
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _round(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+# ---- local time in SQL ------------------------------------------------------------------------------
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def local(session: Session, scope: Scope, column: Any, part: str) -> ColumnElement[Any]:
+    """The local day ("YYYY-MM-DD"), ISO weekday (1 = Monday) or hour of a stored UTC moment.
+
+    PostgreSQL converts with the time zone itself; SQLite, which has no time zones, adds the zone's offset
+    at the start of the range (exact for zones without daylight saving time, such as Asia/Shanghai)."""
+    if _dialect(session) == "postgresql":
+        moment = func.timezone(scope.timezone, column)
+        if part == "day":
+            return func.to_char(moment, "YYYY-MM-DD")
+        return cast(func.extract("isodow" if part == "weekday" else "hour", moment), Integer)
+    offset = scope.tz.utcoffset(dt.datetime.combine(scope.since, dt.time()))
+    modifier = f"{int((offset or dt.timedelta()).total_seconds() // 60):+d} minutes"
+    if part == "day":
+        return func.strftime("%Y-%m-%d", column, modifier)
+    if part == "weekday":  # %w is 0 for Sunday
+        weekday = cast(func.strftime("%w", column, modifier), Integer)
+        return case((weekday == 0, 7), else_=weekday)
+    return cast(func.strftime("%H", column, modifier), Integer)
+
+
+def _within_days(session: Session, later: Any, earlier: Any, days: int) -> ColumnElement[bool]:
+    """later <= earlier + days."""
+    if _dialect(session) == "postgresql":
+        return later <= earlier + dt.timedelta(days=days)
+    return func.julianday(later) <= func.julianday(earlier) + days
+
+
+# ---- conversations --------------------------------------------------------------------------------
+
+@dataclass
+class Counts:
+    """The conversation figures of one group (the whole range, a day, a service …)."""
+
+    conversations: int = 0
+    outcomes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOME_COLUMNS, 0))
+    handed_off: int = 0
+    auto_resolved: int = 0
+    reopened: int = 0
+
+    @property
+    def closed(self) -> int:
+        return self.conversations - self.outcomes[OPEN]
+
+    def as_dict(self) -> dict[str, Any]:
+        answered = self.outcomes[Outcome.answered.value]
+        return {"conversations": self.conversations, **self.outcomes, "closed": self.closed,
+                "handoffs": self.handed_off, "auto_resolved": self.auto_resolved, "reopened": self.reopened,
+                "auto_resolution_rate": _rate(self.auto_resolved, self.closed),
+                "handoff_rate": _rate(self.handed_off, self.conversations),
+                "reopen_rate": _rate(self.reopened, answered)}
+
+
+def _dimension(session: Session, scope: Scope, name: str) -> ColumnElement[Any]:
+    if name == "day":
+        return local(session, scope, C.opened_at, "day")
+    if name in ("weekday", "hour"):
+        return local(session, scope, C.opened_at, name)
+    if name in ("service", "topic", "channel", "district", "language"):
+        return C[name]
+    raise ScopeError(f"cannot break down by {name!r}: use one of {', '.join(BREAKDOWNS)}")
+
+
+def conversation_counts(session: Session, scope: Scope, by: tuple[str, ...] = (),
+                        reopen_days: int = 7) -> dict[tuple[Any, ...], Counts]:
+    """Counts per group of ``by`` (the whole range under ``()``), from one grouped query."""
+    later = C_table.alias("later")
+    handed = exists().where(T.conversation_id == C.id)
+    came_back = exists().where(later.c.citizen_id == C.citizen_id, later.c.id != C.id,
+                               later.c.opened_at > C.closed_at,
+                               _within_days(session, later.c.opened_at, C.closed_at, reopen_days))
+    reopened = case((and_(C.closed_at.is_not(None), came_back), True), else_=false())
+    keys = [_dimension(session, scope, name).label(f"k_{name}") for name in by]
+    inner = sa_select(*keys, C.outcome.label("outcome"), case((handed, True), else_=false()).label("handed"),
+                      reopened.label("reopened")).where(*scope.conditions()).subquery()
+    rows = session.execute(sa_select(*inner.c, func.count().label("n")).group_by(*inner.c)).all()
+    groups: dict[tuple[Any, ...], Counts] = defaultdict(Counts)
+    for row in rows:
+        key = tuple(row[: len(by)])
+        outcome, handed_off, came, n = row[len(by):]
+        counts = groups[key]
+        counts.conversations += n
+        counts.outcomes[outcome or OPEN] += n
+        if handed_off:
+            counts.handed_off += n
+        if outcome == Outcome.answered.value and came:
+            counts.reopened += n
+        if outcome == Outcome.answered.value and not handed_off and not came:
+            counts.auto_resolved += n
+    return dict(groups)
+
+
+def volumes(session: Session, scope: Scope) -> dict[str, Any]:
+    """Conversations per local day (every day of the range, zeros included) and per weekday × hour."""
+    day = _dimension(session, scope, "day")
+    per_day = dict(session.execute(sa_select(day, func.count()).where(*scope.conditions()).group_by(day)).all())
+    weekday, hour = _dimension(session, scope, "weekday"), _dimension(session, scope, "hour")
+    grid = [[0] * 24 for _ in range(7)]
+    for wd, hr, n in session.execute(sa_select(weekday, hour, func.count()).where(*scope.conditions())
+                                     .group_by(weekday, hour)).all():
+        grid[int(wd) - 1][int(hr)] = n
+    return {"days": [{"date": d.isoformat(), "conversations": per_day.get(d.isoformat(), 0)} for d in scope.days()],
+            "weekday_hour": grid}
+
+
+def handoff_reasons(session: Session, scope: Scope) -> dict[str, int]:
+    """Conversations handed off, by the reason of their first ticket."""
+    first = (sa_select(func.min(T.id).label("id")).join(Conversation, C.id == T.conversation_id)
+             .where(*scope.conditions()).group_by(T.conversation_id).subquery())
+    rows = session.execute(sa_select(T.reason, func.count()).join(first, first.c.id == T.id)
+                           .group_by(T.reason)).all()
+    return {reason or "unknown": n for reason, n in sorted(rows, key=lambda r: -r[1])}
+
+
+# ---- tickets: waiting, lawyers, satisfaction ------------------------------------------------------
+
+@dataclass(frozen=True)
+class TicketFacts:
+    id: int
+    conversation_id: int
+    lawyer_id: int | None
+    created_at: dt.datetime
+    claimed_at: dt.datetime | None
+    first_reply_at: dt.datetime | None
+    resolved_at: dt.datetime | None
+    status: str
+    outcome: str | None
+    needless: bool
+
+
+def tickets(session: Session, scope: Scope) -> list[TicketFacts]:
+    rows = session.execute(
+        sa_select(T.id, T.conversation_id, T.lawyer_id, T.created_at,
+                  T.claimed_at, T.first_reply_at, T.resolved_at, T.status,
+                  T.outcome, T.needless)
+        .join(Conversation, C.id == T.conversation_id).where(*scope.conditions())
+    ).all()
+    return [TicketFacts(*row) for row in rows]
+
+
+def breached(ticket: TicketFacts, sla_minutes: int, now: dt.datetime) -> bool:
+    """Not claimed within the SLA: claimed late, or still waiting (or ended unclaimed) past it."""
+    until = ticket.claimed_at or (ticket.resolved_at if ticket.status != "waiting" else None) or now
+    return _minutes(ticket.created_at, until) > sla_minutes
+
+
+def waiting(facts: list[TicketFacts], sla_minutes: int, now: dt.datetime | None = None) -> dict[str, Any]:
+    now = now or dt.datetime.now(dt.UTC)
+    claim = [_minutes(t.created_at, t.claimed_at) for t in facts if t.claimed_at]
+    reply = [_minutes(t.created_at, t.first_reply_at) for t in facts if t.first_reply_at]
+    resolved_by_lawyer = [t for t in facts if t.resolved_at and t.lawyer_id is not None and t.status == "resolved"]
+    needless = sum(t.needless for t in resolved_by_lawyer)
+    return {"tickets": len(facts), "claimed": len(claim),
+            "wait_p50_minutes": _round(percentile(claim, 50)), "wait_p90_minutes": _round(percentile(claim, 90)),
+            "first_reply_p50_minutes": _round(percentile(reply, 50)),
+            "first_reply_p90_minutes": _round(percentile(reply, 90)),
+            "sla_minutes": sla_minutes, "sla_breaches": sum(breached(t, sla_minutes, now) for t in facts),
+            "resolved_by_lawyer": len(resolved_by_lawyer), "needless": needless,
+            "needless_handoff_rate": _rate(needless, len(resolved_by_lawyer))}
+
+
+def ratings(session: Session, scope: Scope) -> list[tuple[int, int]]:
+    """(conversation id, stars) of the ratings given in the selected conversations."""
+    rows = session.execute(
+        sa_select(F.conversation_id, F.rating).join(Conversation, C.id == F.conversation_id)
+        .where(F.kind == "rating", F.rating.is_not(None), *scope.conditions())
+    ).all()
+    return [(int(c), int(r)) for c, r in rows]
+
+
+def satisfaction(given: list[tuple[int, int]], facts: list[TicketFacts], names: dict[int, str]) -> dict[str, Any]:
+    resolver = {t.conversation_id: t.lawyer_id for t in sorted(facts, key=lambda t: t.id)
+                if t.lawyer_id is not None and t.status == "resolved"}
+    stars = [r for _, r in given]
+    per: dict[int | None, list[int]] = defaultdict(list)
+    for conversation_id, r in given:
+        per[resolver.get(conversation_id)].append(r)
+    return {"ratings": len(stars), "csat_avg": _round(sum(stars) / len(stars), 2) if stars else None,
+            "distribution": {str(n): stars.count(n) for n in range(1, 6)},
+            "per_lawyer": [{"lawyer": names.get(lid, "—") if lid is not None else "—", "ratings": len(rs),
+                            "csat_avg": round(sum(rs) / len(rs), 2)} for lid, rs in per.items()]}
+
+
+def workload(facts: list[TicketFacts], given: list[tuple[int, int]], names: dict[int, str]) -> list[dict[str, Any]]:
+    stars = dict(given)
+    rows: dict[int, dict[str, Any]] = {}
+    for t in facts:
+        if t.lawyer_id is None:
+            continue
+        row = rows.setdefault(t.lawyer_id, {"lawyer": names.get(t.lawyer_id, "—"), "claimed": 0, "resolved": 0,
+                                            "open": 0, "needless_marked": 0, "_handling": [], "_stars": []})
+        row["claimed"] += 1
+        if t.status == "resolved":
+            row["resolved"] += 1
+            row["needless_marked"] += t.needless
+            if t.claimed_at and t.resolved_at:
+                row["_handling"].append(_minutes(t.claimed_at, t.resolved_at))
+            if t.conversation_id in stars:
+                row["_stars"].append(stars[t.conversation_id])
+        elif t.status == "claimed":
+            row["open"] += 1
+    out = []
+    for row in rows.values():
+        handling, rated = row.pop("_handling"), row.pop("_stars")
+        row["handling_p50_minutes"] = _round(percentile(handling, 50))
+        row["csat_avg"] = round(sum(rated) / len(rated), 2) if rated else None
+        out.append(row)
+    return sorted(out, key=lambda r: (-r["claimed"], r["lawyer"]))
+
+
+def lawyer_names(session: Session) -> dict[int, str]:
+    return {int(i): n for i, n in session.execute(sa_select(L.id, L.display_name)).all()}
+
+
+# ---- applications ---------------------------------------------------------------------------------
+
+def funnel(session: Session, scope: Scope, forms: dict[str, Any], office_names: dict[str, str] | None = None,
+           now: dt.datetime | None = None) -> dict[str, Any]:
+    """Applications submitted on the selected days, taken up, completed, and on time against each form's
+    limit; filters by channel, district and language apply (service and topic are the forms themselves)."""
+    now = now or dt.datetime.now(dt.UTC)
+    where = [A.submitted_at >= scope.start, A.submitted_at < scope.end]
+    for name in ("channel", "language"):
+        if (value := getattr(scope, name)) is not None:
+            where.append(C[name] == value)
+    if scope.district is not None:
+        where.append(A.district == scope.district)
+    taken = (sa_select(E.application_id, func.min(E.created_at).label("at"))
+             .where(E.kind.in_(("accept", "schedule"))).group_by(E.application_id)
+             .subquery())
+    rows = session.execute(
+        sa_select(A.form, A.office, A.status, A.result, A.submitted_at,
+                  A.closed_at, A.rating, taken.c.at)
+        .join(Conversation, C.id == A.conversation_id)
+        .outerjoin(taken, taken.c.application_id == A.id).where(*where)
+    ).all()
+    per_form: dict[str, dict[str, Any]] = {}
+    office_stars: dict[str, list[int]] = defaultdict(list)
+    for form_slug, office, status, _result, submitted, closed, rating, taken_at in rows:
+        form = forms.get(form_slug)
+        f = per_form.setdefault(form_slug, {"form": form_slug, "title": getattr(form, "title", form_slug),
+                                            "submitted": 0, "taken_up": 0, "completed": 0, "refused": 0,
+                                            "withdrawn": 0, "open": 0, "on_time": 0, "late": 0, "overdue_open": 0,
+                                            "limit_days": getattr(form, "sla_days", None), "_up": [], "_close": []})
+        f["submitted"] += 1
+        ending = {"completed": "completed", "refused": "refused", "withdrawn": "withdrawn",
+                  "cancelled": "withdrawn"}.get(status, "open")
+        f[ending] += 1
+        if taken_at is not None or status == "completed":
+            f["taken_up"] += 1
+            f["_up"].append(_minutes(submitted, taken_at or closed) / 1440)
+        if closed is not None and status in ("completed", "refused"):
+            f["_close"].append(_minutes(submitted, closed) / 1440)
+        limit = getattr(form, "sla_days", None)
+        if limit:
+            done_at = (taken_at or (closed if status == "completed" else None)) \
+                if getattr(form, "sla_until", "accepted") == "accepted" else \
+                (closed if status in ("completed", "refused") else None)
+            if done_at is not None:
+                f["on_time" if _minutes(submitted, done_at) <= limit * 1440 else "late"] += 1
+            elif ending == "open" and _minutes(submitted, now) > limit * 1440:
+                f["overdue_open"] += 1
+        if rating is not None and office:
+            office_stars[office].append(int(rating))
+    forms_out = []
+    for f in per_form.values():
+        up, close = f.pop("_up"), f.pop("_close")
+        f["taken_up_p50_days"] = _round(percentile(up, 50))
+        f["decided_p50_days"] = _round(percentile(close, 50))
+        forms_out.append(f)
+    forms_out.sort(key=lambda f: -f["submitted"])
+    total = {k: sum(f[k] for f in forms_out) for k in ("submitted", "taken_up", "completed", "refused", "withdrawn",
+                                                        "open", "on_time", "late", "overdue_open")}
+    names = office_names or {}
+    return {"total": total, "forms": forms_out,
+            "office_csat": [{"office": names.get(o, o), "ratings": len(s), "csat_avg": round(sum(s) / len(s), 2),
+                             "poor": sum(r <= 2 for r in s)} for o, s in sorted(office_stars.items())]}
+
+
+# ---- the whole picture ----------------------------------------------------------------------------
+
+def overview(session: Session, scope: Scope, *, sla_minutes: int, reopen_days: int = 7,
+             forms: dict[str, Any] | None = None, office_names: dict[str, str] | None = None,
+             now: dt.datetime | None = None) -> dict[str, Any]:
+    """Everything the dashboard shows for one scope."""
+    counts = conversation_counts(session, scope, reopen_days=reopen_days).get((), Counts())
+    facts = tickets(session, scope)
+    given = ratings(session, scope)
+    names = lawyer_names(session)
+    return {"scope": {"since": scope.since.isoformat(), "until": scope.until.isoformat(), "timezone": scope.timezone,
+                      "filters": scope.filters(), "reopen_days": reopen_days},
+            "summary": counts.as_dict(),
+            "reasons": handoff_reasons(session, scope),
+            "volumes": volumes(session, scope),
+            "waiting": waiting(facts, sla_minutes, now),
+            "satisfaction": satisfaction(given, facts, names),
+            "workload": workload(facts, given, names),
+            "funnel": funnel(session, scope, forms or {}, office_names, now)}
+
+
+#: The stable columns of `legalbot report` and of the console's exports, in order.
+COLUMNS = ("key", "conversations", *[o.value for o in Outcome], "open", "handoffs", "auto_resolved",
+           "auto_resolution_rate", "handoff_rate", "reopen_rate", "tickets", "median_wait_minutes",
+           "p90_wait_minutes", "median_first_reply_minutes", "sla_breaches", "needless_handoffs", "ratings",
+           "csat_avg")
+
+
+def report_rows(session: Session, scope: Scope, by: str = "day", *, sla_minutes: int, reopen_days: int = 7,
+                now: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """One row per day (every day of the range) or per value of ``by``, then a row "total"."""
+    if by not in BREAKDOWNS:
+        raise ScopeError(f"cannot break down by {by!r}: use one of {', '.join(BREAKDOWNS)}")
+    now = now or dt.datetime.now(dt.UTC)
+    groups = {key[0]: c for key, c in conversation_counts(session, scope, (by,), reopen_days).items()}
+    total = conversation_counts(session, scope, reopen_days=reopen_days).get((), Counts())
+    key_of = _ticket_keys(session, scope, by)
+    facts = tickets(session, scope)
+    given = ratings(session, scope)
+    by_key_tickets: dict[Any, list[TicketFacts]] = defaultdict(list)
+    for t in facts:
+        by_key_tickets[key_of.get(t.conversation_id)].append(t)
+    by_key_ratings: dict[Any, list[int]] = defaultdict(list)
+    for conversation_id, r in given:
+        by_key_ratings[key_of.get(conversation_id)].append(r)
+    keys: list[Any] = [d.isoformat() for d in scope.days()] if by == "day" else \
+        sorted(groups, key=lambda k: (k is None, -groups[k].conversations, str(k)))
+    rows = [_row(k, groups.get(k, Counts()), by_key_tickets.get(k, []), by_key_ratings.get(k, []), sla_minutes, now)
+            for k in keys]
+    rows.append(_row("total", total, facts, [r for _, r in given], sla_minutes, now))
+    return rows
+
+
+def _ticket_keys(session: Session, scope: Scope, by: str) -> dict[int, Any]:
+    """Each selected conversation's value of ``by`` (for its tickets and ratings)."""
+    key = _dimension(session, scope, by)
+    tied = (sa_select(C.id, key).where(*scope.conditions())
+            .where(exists().where(T.conversation_id == C.id)
+                   | exists().where(F.conversation_id == C.id, F.kind == "rating")))
+    return {int(i): k for i, k in session.execute(tied).all()}
+
+
+def _row(key: Any, counts: Counts, facts: list[TicketFacts], stars: list[int], sla_minutes: int,
+         now: dt.datetime) -> dict[str, Any]:
+    c = counts.as_dict()
+    w = waiting(facts, sla_minutes, now)
+    return {"key": "unknown" if key is None else key, "conversations": c["conversations"],
+            **{o.value: c[o.value] for o in Outcome}, "open": c[OPEN], "handoffs": c["handoffs"],
+            "auto_resolved": c["auto_resolved"], "auto_resolution_rate": c["auto_resolution_rate"],
+            "handoff_rate": c["handoff_rate"], "reopen_rate": c["reopen_rate"], "tickets": w["tickets"],
+            "median_wait_minutes": w["wait_p50_minutes"], "p90_wait_minutes": w["wait_p90_minutes"],
+            "median_first_reply_minutes": w["first_reply_p50_minutes"], "sla_breaches": w["sla_breaches"],
+            "needless_handoffs": w["needless"], "ratings": len(stars),
+            "csat_avg": round(sum(stars) / len(stars), 2) if stars else None}
+
