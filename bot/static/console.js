@@ -135,6 +135,7 @@
   var els = {
     loginView: $("login-view"), appView: $("app-view"), auditView: $("audit-view"),
     tabs: $("console-tabs"), workTab: $("work-tab"), auditTab: $("audit-tab"),
+    statsTab: $("stats-tab"), statsView: $("stats-view"),
     loginForm: $("login-form"), username: $("username"), password: $("password"),
     login: $("login"), loginError: $("login-error"),
     userBox: $("user-box"), userName: $("user-name"), logout: $("logout"),
@@ -155,6 +156,7 @@
     manageTools: $("manage-tools"), ownerActions: $("owner-actions"), gotoResolve: $("goto-resolve"),
     transferTo: $("transfer-to"), transfer: $("transfer"), transferHint: $("transfer-hint"),
     resolveForm: $("resolve-form"), outcome: $("outcome"), summary: $("summary"), resolve: $("resolve"),
+    needless: $("needless"),
     auditBody: $("audit-body"), auditEmpty: $("audit-empty"), auditCount: $("audit-count"),
     auditFilter: $("audit-filter"), auditRefresh: $("audit-refresh")
   };
@@ -331,6 +333,7 @@
     els.appView.hidden = true;
     $("apps-view").hidden = true;
     els.auditView.hidden = true;
+    els.statsView.hidden = true;
     els.tabs.hidden = true;
     els.userBox.hidden = true;
     els.loginView.hidden = false;
@@ -346,14 +349,22 @@
     els.userName.textContent = name + (me.username && me.username !== name ? "（" + me.username + "）" : "") + role;
     var admin = me.role === "admin";
     var office = me.role === "office";
-    els.tabs.hidden = !admin;
+    var manager = me.role === "manager";
+    els.tabs.hidden = !(admin || manager);
     els.auditTab.hidden = !admin;
     appEls.tab.hidden = !admin;
-    document.querySelector(".console-title").firstChild.textContent = office ? "申请办理 " : "律师工作台 ";
+    els.workTab.hidden = manager;
+    els.statsTab.hidden = !(admin || manager);
+    document.querySelector(".console-title").firstChild.textContent =
+      office ? "申请办理 " : manager ? "服务统计 " : "律师工作台 ";
     if (office && me.office_name) { els.userName.textContent += " · " + me.office_name; }
     renderTelegram();
     if (office) {   // office staff: their applications only, never the lawyers' queue or citizens' chats
       switchTab("apps");
+      return;
+    }
+    if (manager) {  // managers: the figures only, never a citizen's chat
+      switchTab("stats");
       return;
     }
     switchTab("work");
@@ -412,12 +423,15 @@
     if (name === "audit" && !(me && me.role === "admin")) { name = "work"; }
     if (me && me.role === "office") { name = "apps"; }
     if (name === "apps" && !canSeeApps()) { name = "work"; }
+    if (me && me.role === "manager") { name = "stats"; }
+    if (name === "stats" && !(me && (me.role === "manager" || me.role === "admin"))) { name = "work"; }
     activeTab = name;
-    var audit = name === "audit", apps = name === "apps", work = name === "work";
+    var audit = name === "audit", apps = name === "apps", work = name === "work", stats = name === "stats";
     els.appView.hidden = !work;
     els.auditView.hidden = !audit;
     appEls.view.hidden = !apps;
-    [[els.workTab, work], [els.auditTab, audit], [appEls.tab, apps]].forEach(function (pair) {
+    els.statsView.hidden = !stats;
+    [[els.workTab, work], [els.auditTab, audit], [appEls.tab, apps], [els.statsTab, stats]].forEach(function (pair) {
       pair[0].classList.toggle("active", pair[1]);
       pair[0].setAttribute("aria-selected", String(pair[1]));
     });
@@ -427,9 +441,11 @@
       auditTimer = setInterval(loadAudit, AUDIT_POLL_MS);
     }
     if (apps) { startApps(); } else { stopApps(); }
+    if (stats && window.LegalbotStats) { window.LegalbotStats.start(); }
   }
   els.workTab.addEventListener("click", function () { switchTab("work"); });
   els.auditTab.addEventListener("click", function () { switchTab("audit"); });
+  els.statsTab.addEventListener("click", function () { switchTab("stats"); });
 
   function stopAll() {
     if (queueTimer) { clearInterval(queueTimer); queueTimer = null; }
@@ -1315,11 +1331,13 @@
     var id = currentId;
     clearError();
     els.resolve.disabled = true;
-    api("POST", ticketUrl(id, "resolve"), { outcome: els.outcome.value, summary: els.summary.value })
+    api("POST", ticketUrl(id, "resolve"), { outcome: els.outcome.value, summary: els.summary.value,
+                                            needless: els.needless.checked })
       .then(function (res) {
         if (!res.ok) { handleFailure(res); return; }
         if (String(id) === String(currentId)) {
           els.summary.value = "";
+          els.needless.checked = false;
           if (res.data && res.data.id != null) {
             currentTicket = res.data;
             renderTicketHeader(res.data);
