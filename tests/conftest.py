@@ -160,6 +160,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    """The database alone, migrated (no models): for tests of the storage and the services' lifecycles."""
+    made = Store(database_url)
+    made.upgrade()
+    yield made
+    made.dispose()
+
+
+@pytest.fixture
 def settings(built_dir: Path, database_url: str) -> Settings:
     # Lawyers on duty around the clock, so no test depends on the time of day it runs at; the
     # out-of-hours notice has tests of its own. Each message is answered on its own unless a test of

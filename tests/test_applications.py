@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator
 
 import pytest
 from sqlmodel import select
@@ -16,14 +15,6 @@ from services import applications as apps
 OFFICE_A = apps.Office("fy-a", "甲法律援助中心", "12348")
 OFFICE_B = apps.Office("fy-b", "乙法律援助中心", "12348")
 ANSWERS = {"name": "张三", "id_card": "11010519491231002X", "phone": "13912345678", "district": "示例区"}
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    made = Store(database_url)
-    made.upgrade()
-    yield made
-    made.dispose()
 
 
 def submitted(store: Store, form: str = "legal_aid", office: apps.Office | None = OFFICE_A) -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -58,14 +57,6 @@ def city(tmp_path: Path) -> City:
     path = tmp_path / "city.yml"
     path.write_text(CITY_YAML, encoding="utf-8")
     return load_city(path)
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    s = Store(database_url)
-    s.upgrade()
-    yield s
-    s.dispose()
 
 
 def citizens(store: Store, n: int) -> list[int]:
