@@ -85,6 +85,7 @@ def generate(store: Store, shape: Shape = Shape(), batch: int = 5000) -> dict[st
     written["citizens"] = len(citizen_ids)
 
     conversations: list[dict[str, Any]] = []
+    holding: set[int] = set()  # citizens with a conversation still open: one each, as the store requires
     for _ in range(shape.conversations):
         day = rng.choices(days, weights)[0]
         opened = _moment(rng, day)
@@ -95,8 +96,13 @@ def generate(store: Store, shape: Shape = Shape(), batch: int = 5000) -> dict[st
             rng.choice(["resolved_by_lawyer", "resolved_by_lawyer", "referred", "emergency_referred" if urgent else "abandoned"])
             if handed else rng.choices(["answered", "referred", "out_of_scope", "abandoned", "withdrawn"], [70, 8, 5, 14, 3])[0])
         closed = None if outcome is None else opened + dt.timedelta(minutes=rng.randint(1, 600))
+        citizen = rng.choice(citizen_ids)
+        while outcome is None and citizen in holding:
+            citizen = rng.choice(citizen_ids)
+        if outcome is None:
+            holding.add(citizen)
         conversations.append({
-            "citizen_id": rng.choice(citizen_ids), "channel": rng.choice(CHANNELS),
+            "citizen_id": citizen, "channel": rng.choice(CHANNELS),
             "status": "closed" if outcome else ("waiting" if handed else "bot"),
             "service": rng.choices(SERVICES, [70, 12, 8, 5, 5])[0], "topic": rng.choice(TOPICS), "urgent": urgent,
             "outcome": outcome, "opened_at": opened, "closed_at": closed, "last_activity_at": closed or opened,
@@ -137,7 +143,8 @@ def generate(store: Store, shape: Shape = Shape(), batch: int = 5000) -> dict[st
                         "resolved_at": resolved if status in ("resolved", "expired") else None,
                         "outcome": c["outcome"] if status == "resolved" else None, "lawyer_id": lawyer,
                         "needless": status == "resolved" and rng.random() < 0.1, "packet": {}, "language": "zh"})
-        if rng.random() < 0.02:  # handed off twice: the second ticket never changes the reason counted
+        if rng.random() < 0.02 and status not in ("waiting", "claimed"):  # handed off twice (ended tickets only:
+            # one open ticket per conversation, as the store requires); the reason counted is the first ticket's
             tickets.append(dict(tickets[-1], reason="urgent", created_at=created + dt.timedelta(minutes=1)))
         if status == "resolved" and rng.random() < 0.6:
             ratings.append({"conversation_id": cid, "kind": "rating", "rating": rng.choices(range(1, 6), [3, 4, 10, 30, 53])[0],

@@ -614,22 +614,21 @@ def lawyer_telegram_link(username: str) -> None:
     typer.echo(f"{username}: send this to the bot on Telegram within 15 minutes:\n/link {code}")
 
 
-if __name__ == "__main__":
-    app()
-
-
 # ---- reports ----------------------------------------------------------------------------------------
 
 @app.command()
 def report(since: str = typer.Option(..., help="First local day, YYYY-MM-DD."),
            until: str = typer.Option(..., help="Last local day, YYYY-MM-DD (included)."),
-           fmt: str = typer.Option("csv", "--format", help="csv, xlsx or json."),
+           fmt: str = typer.Option("csv", "--format", help="csv, xlsx, json, or html (the report to forward)."),
            by: str = typer.Option("day", help="day, service, topic, channel or district."),
            out: Path | None = typer.Option(None, help="File to write (default: standard output; xlsx needs a file)."),
            channel: str | None = typer.Option(None), service: str | None = typer.Option(None),
            topic: str | None = typer.Option(None), district: str | None = typer.Option(None),
            language: str | None = typer.Option(None)) -> None:
-    """The bureau's figures per day (or service, topic, channel, district) with a total row; columns in docs/reports.md."""
+    """The bureau's figures per day (or service, topic, channel, district) with a total row; columns in docs/reports.md.
+
+    ``--format html``: the page a bureau forwards (reports/weekly.py): key figures against the period before,
+    charts and tables, self-contained."""
     import datetime as dt
     import sys
 
@@ -639,8 +638,8 @@ def report(since: str = typer.Option(..., help="First local day, YYYY-MM-DD."),
         first, last = dt.date.fromisoformat(since), dt.date.fromisoformat(until)
     except ValueError:
         _fail(f"--since and --until must be dates as YYYY-MM-DD (got {since!r}, {until!r})", code=2)
-    if fmt not in export.FORMATS:
-        _fail(f"--format must be csv, xlsx or json (got {fmt!r})", code=2)
+    if fmt not in (*export.FORMATS, "html"):
+        _fail(f"--format must be csv, xlsx, json or html (got {fmt!r})", code=2)
     if by not in metrics.BREAKDOWNS:
         _fail(f"--by must be one of {', '.join(metrics.BREAKDOWNS)} (got {by!r})", code=2)
     if fmt == "xlsx" and out is None:
@@ -654,16 +653,74 @@ def report(since: str = typer.Option(..., help="First local day, YYYY-MM-DD."),
     store = _store()
     try:
         with store.reader() as session:
-            rows = metrics.report_rows(session, scope, by, sla_minutes=settings.sla_escalate_minutes,
-                                       reopen_days=settings.reopen_window_days)
+            if fmt == "html":
+                from reports import weekly
+                from services import applications as apps
+
+                page = weekly.render(session, scope, sla_minutes=settings.sla_escalate_minutes,
+                                     reopen_days=settings.reopen_window_days, forms=apps.forms())
+            else:
+                rows = metrics.report_rows(session, scope, by, sla_minutes=settings.sla_escalate_minutes,
+                                           reopen_days=settings.reopen_window_days)
     finally:
         store.dispose()
-    body = export.render(rows, fmt, by, {"since": since, "until": until, "timezone": scope.timezone,
-                                         "filters": scope.filters()})
+    if fmt == "html":
+        body, told = page.encode("utf-8"), f"the report for {since} to {until}"
+    else:
+        body = export.render(rows, fmt, by, {"since": since, "until": until, "timezone": scope.timezone,
+                                             "filters": scope.filters()})
+        told = f"{len(rows) - 1} rows and a total"
     if out is None:
         sys.stdout.buffer.write(body.removeprefix("\ufeff".encode()) if fmt == "csv" else body)
         sys.stdout.buffer.flush()
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(body)
-        typer.echo(f"{len(rows) - 1} rows and a total written to {out}", err=True)
+        typer.echo(f"{told} written to {out}", err=True)
+
+
+@app.command("report-gaps")
+def report_gaps(since: str = typer.Option(..., help="First local day, YYYY-MM-DD."),
+                until: str = typer.Option(..., help="Last local day, YYYY-MM-DD (included)."),
+                out_dir: Path = typer.Option(Path("."), "--out-dir", help="Folder for the two files."),
+                limit: int = typer.Option(1000, help="Cluster at most this many of the most recent questions (≤ 3000)."),
+                channel: str | None = typer.Option(None), service: str | None = typer.Option(None),
+                topic: str | None = typer.Option(None), district: str | None = typer.Option(None),
+                language: str | None = typer.Option(None)) -> None:
+    """Content gaps: the questions the bot did not answer well, clustered; writes a review YAML for
+    `legalbot nlu review --apply` and a kb-gaps CSV for new FAQ entries (docs/reports.md)."""
+    import datetime as dt
+
+    from reports import gaps, metrics
+
+    try:
+        first, last = dt.date.fromisoformat(since), dt.date.fromisoformat(until)
+    except ValueError:
+        _fail(f"--since and --until must be dates as YYYY-MM-DD (got {since!r}, {until!r})", code=2)
+    if not 1 <= limit <= gaps.MAX_LIMIT:
+        _fail(f"--limit must be between 1 and {gaps.MAX_LIMIT} (got {limit})", code=2)
+    settings = get_settings()
+    try:
+        scope = metrics.Scope(first, last, settings.timezone, channel=channel, service=service, topic=topic,
+                              district=district, language=language)
+    except metrics.ScopeError as exc:
+        _fail(str(exc), code=2)
+    store = _store()
+    try:
+        with store.reader() as session:
+            result = gaps.gaps(session, scope, limit, low_confidence=settings.nlu_fallback_threshold,
+                               background=gaps.background_texts(settings.training_data_dir))
+    finally:
+        store.dispose()
+    try:
+        review_file, table = gaps.write(result, out_dir)
+    except OSError as exc:
+        _fail(f"cannot write to {out_dir}: {exc}")
+    typer.echo(f"{result.questions} questions in {len(result.clusters)} clusters"
+               + (" (the most recent only: raise --limit for more)" if result.truncated else ""))
+    typer.echo(f"review file (fill in `label`, then `legalbot nlu review --apply {review_file}`): {review_file}")
+    typer.echo(f"kb-gaps list (one row per cluster, for new FAQ entries): {table}")
+
+
+if __name__ == "__main__":
+    app()

@@ -19,7 +19,7 @@ from bot.settings import Settings
 from bot.store import Conversation, Lawyer, Store, utcnow
 from bot.taxonomy import Service, Topic, display_name
 from handoff.queue import audit
-from reports import export, metrics
+from reports import export, gaps, metrics, weekly
 from reports.metrics import Scope, ScopeError
 from services import applications as apps
 from services.city import CityFile
@@ -103,6 +103,53 @@ def router(store: Store, settings: Settings, current_lawyer: Callable[..., Lawye
                                                 "timezone": chosen.timezone, "filters": chosen.filters()})
         name = f"legalbot-{chosen.since:%Y%m%d}-{chosen.until:%Y%m%d}-{by}.{format}"
         return Response(body, media_type=export.MEDIA_TYPES[format],
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    def find_gaps(chosen: Scope, limit: int) -> gaps.Gaps:
+        with store.reader() as session:
+            return gaps.gaps(session, chosen, limit, low_confidence=settings.nlu_fallback_threshold,
+                             background=gaps.background_texts(settings.training_data_dir))
+
+    @api.get("/gaps")
+    def content_gaps(chosen: Scope = Depends(scope), limit: int = Query(gaps.DEFAULT_LIMIT, ge=1, le=gaps.MAX_LIMIT),
+                     _: Lawyer = Depends(manager)) -> dict[str, Any]:
+        """The questions the bot did not answer well, clustered (reports/gaps.py): redacted examples and counts,
+        no message ids."""
+        return find_gaps(chosen, limit).as_dict()
+
+    @api.get("/gaps/export")
+    def download_gaps(chosen: Scope = Depends(scope), format: str = Query("csv"),
+                      limit: int = Query(gaps.DEFAULT_LIMIT, ge=1, le=gaps.MAX_LIMIT),
+                      lawyer: Lawyer = Depends(manager)) -> Response:
+        """The maintainers' files: the review YAML (``legalbot nlu review --apply``) or the kb-gaps CSV."""
+        if format not in ("yaml", "csv"):
+            raise HTTPException(status_code=422, detail="format must be yaml or csv")
+        result = find_gaps(chosen, limit)
+        with store.session() as session:
+            audit(session, lawyer.id, "stats_gaps_export", None, format=format, limit=limit,
+                  since=chosen.since.isoformat(), until=chosen.until.isoformat(), filters=chosen.filters(),
+                  questions=result.questions, clusters=len(result.clusters))
+            session.commit()
+        stem = f"{chosen.since:%Y%m%d}-{chosen.until:%Y%m%d}"
+        if format == "yaml":
+            body, media, name = gaps.review_yaml(result.clusters).encode("utf-8"), "application/yaml; charset=utf-8", \
+                f"gaps-review-{stem}.yml"
+        else:
+            body, media, name = gaps.kb_gaps_csv(result), "text/csv; charset=utf-8", f"kb-gaps-{stem}.csv"
+        return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    @api.get("/report")
+    def forwardable(chosen: Scope = Depends(scope), lawyer: Lawyer = Depends(manager)) -> Response:
+        """The self-contained HTML report of the range against the period before (reports/weekly.py)."""
+        with store.session() as session:
+            page = weekly.render(session, chosen, sla_minutes=settings.sla_escalate_minutes,
+                                 reopen_days=settings.reopen_window_days, forms=apps.forms(),
+                                 office_names=office_names())
+            audit(session, lawyer.id, "stats_report", None, since=chosen.since.isoformat(),
+                  until=chosen.until.isoformat(), filters=chosen.filters())
+            session.commit()
+        name = f"legalbot-report-{chosen.since:%Y%m%d}-{chosen.until:%Y%m%d}.html"
+        return Response(page, media_type="text/html; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     return api

@@ -9,6 +9,7 @@ import datetime as dt
 import io
 import json
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +25,7 @@ from bench.traffic import Shape, generate
 from bot.cli import app
 from bot.settings import Settings, get_settings
 from bot.store import Application, ApplicationEvent, Conversation, Feedback, HandoffTicket, Lawyer, Store
-from reports import metrics
+from reports import metrics, weekly
 from reports.metrics import Scope, ScopeError
 from tests.conftest import pg_database
 
@@ -311,7 +312,7 @@ def test_legalbot_report_writes_the_documented_columns_in_every_format(report_cl
 @pytest.mark.parametrize("args, message", [
     (["--since", "2026-13-01", "--until", "2026-11-30"], "YYYY-MM-DD"),
     (["--since", "2026-11-30", "--until", "2026-11-01"], "before it starts"),
-    (["--since", "2026-11-01", "--until", "2026-11-30", "--format", "pdf"], "csv, xlsx or json"),
+    (["--since", "2026-11-01", "--until", "2026-11-30", "--format", "pdf"], "csv, xlsx, json or html"),
     (["--since", "2026-11-01", "--until", "2026-11-30", "--by", "lawyer"], "--by must be one of"),
     (["--since", "2026-11-01", "--until", "2026-11-30", "--format", "xlsx"], "needs a file"),
 ])
@@ -326,3 +327,23 @@ def test_every_definition_is_in_the_docs() -> None:
     for key, (_, english) in metrics.DEFINITIONS.items():
         assert f"**{key}** — {english}" in docs, key
     assert all(column in docs for column in metrics.COLUMNS[1:])
+
+
+def test_the_forwardable_report_shows_the_figures_against_the_week_before(store: Store, report_cli: CliRunner,
+                                                                        tmp_path: Path) -> None:
+    week = Scope(dt.date(2026, 11, 23), dt.date(2026, 11, 29))
+    with store.session() as session:
+        page = weekly.render(session, week, sla_minutes=SLA, now=NOW)
+        this = metrics.overview(session, week, sla_minutes=SLA, now=NOW)["summary"]
+        before = metrics.overview(session, weekly.previous(week), sla_minutes=SLA, now=NOW)["summary"]
+    assert weekly.previous(week) == Scope(dt.date(2026, 11, 16), dt.date(2026, 11, 22))
+    row = re.search(r"<tr><td>对话数</td><td>(\d+)</td><td>(\d+)</td>", page)
+    assert row and (int(row[1]), int(row[2])) == (this["conversations"], before["conversations"]) and this["conversations"]
+    assert f"<tr><th>合计</th><th>{this['conversations']}</th>" in page
+    assert page.count("<svg") == 2 and "<script" not in page
+    assert not re.search(r'(src|href)="(https?:)?//', page)  # self-contained: nothing is fetched when it is opened
+    out = tmp_path / "week.html"
+    result = report_cli.invoke(app, ["report", "--since", "2026-11-23", "--until", "2026-11-29", "--format", "html",
+                                     "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"<tr><td>对话数</td><td>{this['conversations']}</td>" in out.read_text(encoding="utf-8")

@@ -74,6 +74,9 @@ def test_a_manager_changes_the_range_and_filters_and_downloads_the_figures(runti
     assert lawyers.first.inner_text().split("\t")[:3] == [first["lawyer"], str(first["claimed"]), str(first["resolved"])]
     funnel_rows = page.locator("#funnel-table tbody tr")
     assert funnel_rows.count() == len(want["funnel"]["forms"])
+    page.wait_for_selector("#gaps-table thead")  # content gaps: none in generated traffic, said so
+    assert "暂无数据" in page.inner_text("#gaps-table tbody")
+    assert "/api/console/stats/gaps/export?" in (page.get_attribute("#gaps-yaml", "href") or "")
     page.screenshot(path=str(screenshots / "stats-dashboard.png"), full_page=True)
 
     show(page, "2026-11-10", "2026-11-20", channel="wechat")
@@ -87,6 +90,10 @@ def test_a_manager_changes_the_range_and_filters_and_downloads_the_figures(runti
     rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_bytes().decode("utf-8-sig"))))
     assert list(rows[0])[0] == "topic" and rows[-1]["topic"] == "total"
     assert int(rows[-1]["conversations"]) == narrow["summary"]["conversations"]
+    with page.expect_download() as download:
+        page.click("#stats-report")
+    report = Path(download.value.path()).read_text(encoding="utf-8")
+    assert f"<tr><td>对话数</td><td>{narrow['summary']['conversations']}</td>" in report
 
     tablet = browser.new_page(viewport={"width": 820, "height": 1180})  # readable on a tablet: one column
     log_in(tablet, server, "boss", "granite ledger 9", lands_on="#stats-view")

@@ -82,6 +82,11 @@ def test_exports_carry_the_documented_columns_and_are_audited(runtime: Runtime, 
     with runtime.store.session() as session:
         exports = session.exec(select(AuditEntry).where(AuditEntry.action == "stats_export")).all()
     assert [(e.detail["format"], e.detail["by"]) for e in exports] == [("csv", "topic"), ("xlsx", "day")]
+    page = accounts["boss"].get(STATS + "/report", params=RANGE)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "legalbot-report-20261101-20261130.html" in page.headers["content-disposition"]
+    assert "主要指标" in page.text and "<svg" in page.text
+    assert accounts["zhang"].get(STATS + "/report", params=RANGE).status_code == 403
 
 
 def test_only_managers_and_admins_see_figures_and_managers_see_no_chats(accounts: dict[str, TestClient]) -> None:

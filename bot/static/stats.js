@@ -13,6 +13,9 @@
   ];
   var WEEKDAYS = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"];
   var FILTERS = ["channel", "service", "topic", "district", "language", "urgent"];
+  var WHY = { no_entry: "知识库没有", none_fit: "答案不合适", none_of_these: "都不是", unclear_after_clarifying: "追问后不清楚",
+              not_helpful: "没有帮助", clarified: "需追问", handed_off: "转人工", low_confidence: "把握低" };
+  var TOPIC = {};
   var charts = {};
   var started = false, busy = false, again = false, optionsLoaded = false;
 
@@ -47,6 +50,12 @@
       q.set("format", fmt);
       $("stats-" + fmt).href = API + "/export?" + q.toString();
     });
+    $("stats-report").href = API + "/report?" + params().toString();
+    ["yaml", "csv"].forEach(function (fmt) {
+      var q = params();
+      q.set("format", fmt);
+      $("gaps-" + fmt).href = API + "/gaps/export?" + q.toString();
+    });
   }
 
   function fill(select, items) {
@@ -65,6 +74,7 @@
       fill($("stats-channel"), res.data.channels || []);
       fill($("stats-service"), res.data.services || []);
       fill($("stats-topic"), res.data.topics || []);
+      (res.data.topics || []).forEach(function (t) { TOPIC[t.value] = t.label; });
       fill($("stats-district"), res.data.districts || []);
       fill($("stats-language"), res.data.languages || []);
       optionsLoaded = true;
@@ -223,6 +233,16 @@
         return;
       }
       render(res.data);
+      return get(API + "/gaps?" + params().toString()).then(function (gaps) {
+        if (!gaps.ok) { return; }
+        var names = res.data.reason_names || {};
+        table($("gaps-table"), ["组", "问题数", "对话数", "例句", "领域", "原因", "最近"],
+              gaps.data.clusters.slice(0, 30).map(function (c) {
+                var why = Object.keys(c.why).map(function (k) { return (WHY[k] || names[k] || k) + " " + c.why[k]; }).join("，");
+                return [c.cluster, c.count, c.conversations, c.example, TOPIC[c.topic] || c.topic || "—", why,
+                        (c.last_seen || "").slice(0, 10)];
+              }));
+      });
     }, function () {
       $("stats-status").textContent = "无法连接服务器，请检查网络后重试";
     }).then(function () {
