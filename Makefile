@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.urgency
 	$(BIN)/python -m bench.load --db sqlite --workers 1 --citizens 50 --seconds 30 --write
 	$(BIN)/python -m bench.load --db postgres --workers 2 --citizens 50 --seconds 30 --write
+	$(BIN)/python -m bench.reports --conversations 200000 --days 365 --runs 20 --write
 
 vectors: $(STAMP)  # refresh nlu/e5-query-seed.npz after changing training_data/urgency.yml (optional: speeds up fresh clones)
 	$(BIN)/python -m nlu.semantic

@@ -616,6 +616,22 @@ def lawyer_telegram_link(username: str) -> None:
 
 # ---- reports ----------------------------------------------------------------------------------------
 
+def _report_scope(settings, since: str, until: str, **filters: str | None):  # type: ignore[no-untyped-def]
+    """The conversations a report counts; a bad date or range exits with code 2 and the reason."""
+    import datetime as dt
+
+    from reports.metrics import Scope, ScopeError
+
+    try:
+        first, last = dt.date.fromisoformat(since), dt.date.fromisoformat(until)
+    except ValueError:
+        _fail(f"--since and --until must be dates as YYYY-MM-DD (got {since!r}, {until!r})", code=2)
+    try:
+        return Scope(first, last, settings.timezone, **filters)  # type: ignore[arg-type]
+    except ScopeError as exc:
+        _fail(str(exc), code=2)
+
+
 @app.command()
 def report(since: str = typer.Option(..., help="First local day, YYYY-MM-DD."),
            until: str = typer.Option(..., help="Last local day, YYYY-MM-DD (included)."),
@@ -629,15 +645,10 @@ def report(since: str = typer.Option(..., help="First local day, YYYY-MM-DD."),
 
     ``--format html``: the page a bureau forwards (reports/weekly.py): key figures against the period before,
     charts and tables, self-contained."""
-    import datetime as dt
     import sys
 
     from reports import export, metrics
 
-    try:
-        first, last = dt.date.fromisoformat(since), dt.date.fromisoformat(until)
-    except ValueError:
-        _fail(f"--since and --until must be dates as YYYY-MM-DD (got {since!r}, {until!r})", code=2)
     if fmt not in (*export.FORMATS, "html"):
         _fail(f"--format must be csv, xlsx, json or html (got {fmt!r})", code=2)
     if by not in metrics.BREAKDOWNS:
@@ -645,11 +656,8 @@ def report(since: str = typer.Option(..., help="First local day, YYYY-MM-DD."),
     if fmt == "xlsx" and out is None:
         _fail("an xlsx report needs a file: add --out report.xlsx", code=2)
     settings = get_settings()
-    try:
-        scope = metrics.Scope(first, last, settings.timezone, channel=channel, service=service, topic=topic,
-                              district=district, language=language)
-    except metrics.ScopeError as exc:
-        _fail(str(exc), code=2)
+    scope = _report_scope(settings, since, until, channel=channel, service=service, topic=topic, district=district,
+                          language=language)
     store = _store()
     try:
         with store.reader() as session:
@@ -689,22 +697,14 @@ def report_gaps(since: str = typer.Option(..., help="First local day, YYYY-MM-DD
                 language: str | None = typer.Option(None)) -> None:
     """Content gaps: the questions the bot did not answer well, clustered; writes a review YAML for
     `legalbot nlu review --apply` and a kb-gaps CSV for new FAQ entries (docs/reports.md)."""
-    import datetime as dt
 
-    from reports import gaps, metrics
+    from reports import gaps
 
-    try:
-        first, last = dt.date.fromisoformat(since), dt.date.fromisoformat(until)
-    except ValueError:
-        _fail(f"--since and --until must be dates as YYYY-MM-DD (got {since!r}, {until!r})", code=2)
     if not 1 <= limit <= gaps.MAX_LIMIT:
         _fail(f"--limit must be between 1 and {gaps.MAX_LIMIT} (got {limit})", code=2)
     settings = get_settings()
-    try:
-        scope = metrics.Scope(first, last, settings.timezone, channel=channel, service=service, topic=topic,
-                              district=district, language=language)
-    except metrics.ScopeError as exc:
-        _fail(str(exc), code=2)
+    scope = _report_scope(settings, since, until, channel=channel, service=service, topic=topic, district=district,
+                          language=language)
     store = _store()
     try:
         with store.reader() as session:

@@ -24,11 +24,10 @@ from bot.cli import app
 from bot.runtime import Runtime
 from bot.settings import Settings, get_settings
 from bot.store import AuditEntry, Citizen, Conversation, Feedback, HandoffTicket, Message, Store, utcnow
-from handoff.auth import create_lawyer
 from nlu import review
 from reports import gaps
 from reports.metrics import Scope
-from tests.test_console_security import PASSWORD, console, log_in
+from tests.test_stats_console import logged_in
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:httpx.*")
 
@@ -271,16 +270,8 @@ def test_the_same_notion_of_low_confidence_as_nlu_review() -> None:
 
 @pytest.fixture
 def accounts(month: Runtime) -> Iterator[dict[str, TestClient]]:
-    made: dict[str, TestClient] = {}
-    for username, role in (("boss", "manager"), ("zhang", "lawyer")):
-        create_lawyer(month.store, username, PASSWORD, role=role)
-        client = console(month)
-        client.__enter__()
-        assert log_in(client, username).status_code == 200
-        made[username] = client
-    yield made
-    for client in made.values():
-        client.__exit__(None, None, None)
+    with logged_in(month, ("boss", "manager", None), ("zhang", "lawyer", None)) as made:
+        yield made
 
 
 def test_managers_read_the_gaps_and_download_them(month: Runtime, accounts: dict[str, TestClient]) -> None:

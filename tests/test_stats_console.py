@@ -3,6 +3,7 @@ lawyers and office staff cannot, and a manager never opens the queue or a chat."
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -30,20 +31,24 @@ STATS = "/api/console/stats"
 RANGE = {"since": "2026-11-01", "until": "2026-11-30"}
 
 
+@contextlib.contextmanager
+def logged_in(runtime: Runtime, *people: tuple[str, str, str | None]) -> Iterator[dict[str, TestClient]]:
+    """A console client per (username, role, office), each logged in."""
+    with contextlib.ExitStack() as stack:
+        made: dict[str, TestClient] = {}
+        for username, role, office in people:
+            create_lawyer(runtime.store, username, PASSWORD, role=role, office=office)
+            made[username] = stack.enter_context(console(runtime))
+            assert log_in(made[username], username).status_code == 200
+        yield made
+
+
 @pytest.fixture
 def accounts(runtime: Runtime) -> Iterator[dict[str, TestClient]]:
     generate(runtime.store, Shape(conversations=600, days=45, end=dt.date(2026, 11, 30)), batch=300)
-    made: dict[str, TestClient] = {}
-    for username, role, office in (("boss", "manager", None), ("root", "admin", None), ("zhang", "lawyer", None),
-                                   ("centre", "office", "fy-city")):
-        create_lawyer(runtime.store, username, PASSWORD, role=role, office=office)
-        client = console(runtime)
-        client.__enter__()
-        assert log_in(client, username).status_code == 200
-        made[username] = client
-    yield made
-    for client in made.values():
-        client.__exit__(None, None, None)
+    with logged_in(runtime, ("boss", "manager", None), ("root", "admin", None), ("zhang", "lawyer", None),
+                   ("centre", "office", "fy-city")) as made:
+        yield made
 
 
 def test_a_manager_reads_the_figures_of_the_range_and_filters(runtime: Runtime, accounts: dict[str, TestClient]) -> None:
