@@ -60,10 +60,6 @@ def router(store: Store, settings: Settings, current_lawyer: Callable[..., Lawye
             figures = metrics.overview(session, chosen, sla_minutes=settings.sla_escalate_minutes,
                                        reopen_days=settings.reopen_window_days, forms=apps.forms(),
                                        office_names=office_names())
-            days = metrics.conversation_counts(session, chosen, ("day",), settings.reopen_window_days)
-        # The outcome mix of each day, for the stacked bars (every day of the range, zeros included).
-        figures["daily"] = [{"date": d.isoformat(),
-                             **days.get((d.isoformat(),), metrics.Counts()).as_dict()} for d in chosen.days()]
         figures["reason_names"] = metrics.REASONS
         figures["definitions"] = {k: zh for k, (zh, _) in metrics.DEFINITIONS.items()}
         return figures

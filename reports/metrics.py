@@ -266,6 +266,19 @@ class Counts:
                 "reopen_rate": _rate(self.reopened, answered)}
 
 
+def summed(groups: Iterable[Counts]) -> Counts:
+    """The counts of groups that split one set of conversations (a breakdown's parts): their whole."""
+    total = Counts()
+    for counts in groups:
+        total.conversations += counts.conversations
+        for outcome, n in counts.outcomes.items():
+            total.outcomes[outcome] += n
+        total.handed_off += counts.handed_off
+        total.auto_resolved += counts.auto_resolved
+        total.reopened += counts.reopened
+    return total
+
+
 def _dimension(session: Session, scope: Scope, name: str) -> ColumnElement[Any]:
     if name == "day":
         return local(session, scope, C.opened_at, "day")
@@ -515,14 +528,16 @@ def funnel(session: Session, scope: Scope, forms: dict[str, Any], office_names: 
 def overview(session: Session, scope: Scope, *, sla_minutes: int, reopen_days: int = 7,
              forms: dict[str, Any] | None = None, office_names: dict[str, str] | None = None,
              now: dt.datetime | None = None) -> dict[str, Any]:
-    """Everything the dashboard shows for one scope."""
-    counts = conversation_counts(session, scope, reopen_days=reopen_days).get((), Counts())
+    """Everything the dashboard shows for one scope; ``daily`` is each day's counts (every day of the range)."""
+    days = conversation_counts(session, scope, ("day",), reopen_days)  # one query: the days and their sum
+    counts = summed(days.values())
     facts = tickets(session, scope)
     given = ratings(session, scope)
     names = lawyer_names(session)
     return {"scope": {"since": scope.since.isoformat(), "until": scope.until.isoformat(), "timezone": scope.timezone,
                       "filters": scope.filters(), "reopen_days": reopen_days},
             "summary": counts.as_dict(),
+            "daily": [{"date": d.isoformat(), **days.get((d.isoformat(),), Counts()).as_dict()} for d in scope.days()],
             "reasons": handoff_reasons(session, scope),
             "volumes": volumes(session, scope),
             "waiting": waiting(facts, sla_minutes, now),
@@ -545,14 +560,7 @@ def report_rows(session: Session, scope: Scope, by: str = "day", *, sla_minutes:
         raise ScopeError(f"cannot break down by {by!r}: use one of {', '.join(BREAKDOWNS)}")
     now = now or dt.datetime.now(dt.UTC)
     groups = {key[0]: c for key, c in conversation_counts(session, scope, (by,), reopen_days).items()}
-    total = Counts()  # every selected conversation is in exactly one group
-    for counts in groups.values():
-        total.conversations += counts.conversations
-        for outcome, n in counts.outcomes.items():
-            total.outcomes[outcome] += n
-        total.handed_off += counts.handed_off
-        total.auto_resolved += counts.auto_resolved
-        total.reopened += counts.reopened
+    total = summed(groups.values())  # every selected conversation is in exactly one group
     key_of = _ticket_keys(session, scope, by)
     facts = tickets(session, scope)
     given = ratings(session, scope)

@@ -37,8 +37,7 @@ def render(session: Session, scope: Scope, *, sla_minutes: int, reopen_days: int
                             office_names=office_names, now=now)
     before = metrics.overview(session, previous(scope), sla_minutes=sla_minutes, reopen_days=reopen_days,
                               forms=forms, office_names=office_names, now=now)
-    daily = metrics.conversation_counts(session, scope, ("day",), reopen_days)
-    days = [(d, daily.get((d.isoformat(),), metrics.Counts()).as_dict()) for d in scope.days()]
+    days = [(dt.date.fromisoformat(row["date"]), row) for row in this["daily"]]
     s, b = this["summary"], before["summary"]
     w, bw = this["waiting"], before["waiting"]
     key = [

@@ -126,6 +126,9 @@ def test_conversation_figures_are_those_of_the_raw_rows(store: Store, scope: Sco
     # The parts add up: outcomes and still open to the conversations, reasons to the handoffs.
     assert sum(got["summary"][k] for k in metrics.OUTCOME_COLUMNS) == got["summary"]["conversations"]
     assert sum(got["reasons"].values()) == got["summary"]["handoffs"]
+    assert [d["date"] for d in got["daily"]] == [d.isoformat() for d in scope.days()]
+    for column in ("conversations", "answered", "open", "handoffs", "auto_resolved"):
+        assert sum(d[column] for d in got["daily"]) == got["summary"][column], column
     ids = {c.id for c in chosen}
     first: dict[int, HandoffTicket] = {}
     for t in sorted(raw.tickets, key=lambda t: t.id or 0):
