@@ -109,7 +109,6 @@ QUERIES: dict[str, Query] = {
     #: The console's daily outcome bars (handoff/stats.py, beside the overview).
     "conversation_counts by day": lambda s, sc, cx: metrics.conversation_counts(s, sc, ("day",), cx.reopen),
     "volumes": lambda s, sc, cx: metrics.volumes(s, sc),
-    "handoff_reasons": lambda s, sc, cx: metrics.handoff_reasons(s, sc),
     "tickets + waiting": lambda s, sc, cx: metrics.waiting(metrics.tickets(s, sc), cx.sla),
     "ratings + satisfaction": lambda s, sc, cx: metrics.satisfaction(
         metrics.ratings(s, sc), metrics.tickets(s, sc), metrics.lawyer_names(s)),

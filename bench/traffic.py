@@ -12,14 +12,16 @@ figure of reports/metrics.py from these rows; bench/reports.py times the dashboa
 from __future__ import annotations
 
 import argparse
+import bisect
 import datetime as dt
 import random
 import time
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.engine import Engine
 
 from bot.store import (
@@ -110,6 +112,17 @@ def generate(store: Store, shape: Shape = Shape(), batch: int = 5000) -> dict[st
             "district": rng.choice(DISTRICTS) if rng.random() < 0.4 else None,
             "_handed": handed,
         })
+    # As the store keeps it: when the citizen next opened a conversation after this one ended (the synthetic
+    # conversations of one citizen may overlap, which the store would not allow).
+    opened: dict[int, list[dt.datetime]] = defaultdict(list)
+    for c in conversations:
+        opened[c["citizen_id"]].append(c["opened_at"])
+    for moments in opened.values():
+        moments.sort()
+    for c in conversations:
+        moments = opened[c["citizen_id"]]
+        n = bisect.bisect_right(moments, c["closed_at"]) if c["closed_at"] else len(moments)
+        c["returned_at"] = moments[n] if n < len(moments) else None
     ids = _bulk(engine, Conversation, ({k: v for k, v in c.items() if not k.startswith("_")} for c in conversations), batch)
     written["conversations"] = len(ids)
 
@@ -152,6 +165,14 @@ def generate(store: Store, shape: Shape = Shape(), batch: int = 5000) -> dict[st
         if c["outcome"] == "answered" and rng.random() < 0.1:
             ratings.append({"conversation_id": cid, "kind": "not_helpful", "rating": None, "created_at": c["closed_at"]})
     written["tickets"] = len(_bulk(engine, HandoffTicket, tickets, batch, ids=False))
+    first_reasons: dict[int, str] = {}
+    for ticket in tickets:
+        first_reasons.setdefault(ticket["conversation_id"], ticket["reason"])
+    with engine.begin() as conn:
+        if first_reasons:
+            conn.execute(update(Conversation).where(Conversation.id == bindparam("cid"))  # type: ignore[arg-type]
+                         .values(handoff_reason=bindparam("reason")),
+                         [{"cid": cid, "reason": reason} for cid, reason in first_reasons.items()])
     written["feedback"] = len(_bulk(engine, Feedback, ratings, batch, ids=False))
 
     applications: list[dict[str, Any]] = []

@@ -50,6 +50,11 @@ def open_conversation(session: Session, citizen: Citizen) -> Conversation:
         conversation = Conversation(citizen_id=citizen.id, channel=citizen.channel, language=citizen.language)
         session.add(conversation)
         session.flush()
+        # The citizen came back: their earlier conversations learn when (the reports' reopen rate).
+        session.execute(update(Conversation).where(col(Conversation.citizen_id) == citizen.id,
+                                                   col(Conversation.id) != conversation.id,
+                                                   col(Conversation.returned_at).is_(None))
+                        .values(returned_at=conversation.opened_at))
     return conversation
 
 

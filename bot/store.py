@@ -80,6 +80,10 @@ class Conversation(ConversationBase, table=True):
     #: The question that led to a clarifying prompt, answered once the citizen picks a category.
     clarify_text: str | None = Field(default=None, sa_column=Column(Text))
     last_faq_id: str | None = Field(default=None, max_length=128)
+    #: For the reports, kept as things happen so that a year is counted without joins: the reason of the
+    #: first handoff (None while never handed off), and when the same citizen next opened a conversation.
+    handoff_reason: str | None = Field(default=None, max_length=64)
+    returned_at: datetime | None = None
 
 
 class ConversationPublic(ConversationBase):

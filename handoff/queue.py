@@ -85,6 +85,8 @@ def enqueue(session: Session, conversation: Conversation, *, urgent: bool, reaso
         language=citizen.language if citizen else "zh",
     )
     session.add(ticket)
+    if conversation.handoff_reason is None:  # the reports count a conversation by its first handoff
+        conversation.handoff_reason = reason or "unknown"
     set_status(session, conversation, ConversationStatus.waiting)
     session.flush()
     return ticket
