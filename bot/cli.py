@@ -722,5 +722,80 @@ def report_gaps(since: str = typer.Option(..., help="First local day, YYYY-MM-DD
     typer.echo(f"kb-gaps list (one row per cluster, for new FAQ entries): {table}")
 
 
+
+# ---- legal calculators ----------------------------------------------------------------------------
+
+@app.command()
+def calc(kind: str = typer.Argument(..., help="severance, overtime, litigation_fee … (see the error for all)."),
+         values: list[str] | None = typer.Argument(None, help="field=value pairs, e.g. monthly_wage=1.2万 years_of_service=8年3个月."),
+         as_json: bool = typer.Option(False, "--json", help="One JSON object per stdin line in, one per line out."),
+         figures: Path | None = typer.Option(None, "--figures", help="Default: LEGALBOT_CALCULATOR_FIGURES.")) -> None:
+    """Legal calculators: from field=value arguments, or one JSON object of inputs per stdin line. A line that
+    cannot be calculated gets {"error", "field"} and the others go on; the exit code is 1 if any failed."""
+    from calculators import KINDS, CalcError, FiguresError, calculate, load_figures
+
+    if kind not in KINDS:
+        _fail(f"unknown calculator {kind!r}; one of: {', '.join(KINDS)}", code=2)
+    try:
+        table = load_figures(figures or get_settings().calculator_figures)
+    except FiguresError as exc:
+        _fail(str(exc))
+        raise typer.Exit(1) from None
+    failed = False
+    for inputs in _calc_inputs(values):
+        try:
+            if isinstance(inputs, CalcError):
+                raise inputs
+            result = calculate(kind, inputs, table)
+        except CalcError as exc:
+            failed = True
+            if as_json:
+                typer.echo(json.dumps({"error": str(exc), "field": exc.field}, ensure_ascii=False))
+            else:
+                typer.secho(f"error: {exc} ({exc.message_zh})", fg=typer.colors.RED, err=True)
+            continue
+        if as_json:
+            typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
+        else:
+            typer.echo(_worked(result))
+    if failed:
+        raise typer.Exit(1)
+
+
+def _calc_inputs(values: list[str] | None):  # type: ignore[no-untyped-def]
+    """The inputs of each calculation: one from field=value arguments, or one per JSON line on stdin
+    (numbers read as decimals, never floats); a line that is not a JSON object yields a CalcError."""
+    from decimal import Decimal
+
+    from calculators import CalcError
+
+    if values:
+        pairs = [v.partition("=") for v in values]
+        bad = [v for v, (_, eq, _) in zip(values, pairs, strict=True) if not eq]
+        yield CalcError(bad[0], "expected field=value") if bad else {k.strip(): v for k, _, v in pairs}
+        return
+    for n, line in enumerate(sys.stdin, 1):
+        if not line.strip():
+            continue
+        try:
+            inputs = json.loads(line, parse_float=Decimal)
+        except ValueError as exc:
+            yield CalcError("input", f"line {n}: not JSON: {exc}", f"第{n}行不是JSON")
+            continue
+        yield inputs if isinstance(inputs, dict) else CalcError("input", f"line {n}: expected a JSON object",
+                                                                 f"第{n}行应当是JSON对象")
+
+
+def _worked(result) -> str:  # type: ignore[no-untyped-def]
+    """A result as a person reads it: the steps, the amount, the articles, assumptions and warnings."""
+    lines = [f"{result.kind}: {result.amount:,} {result.currency}"]
+    lines += [f"  {n}. {step.text_zh}" for n, step in enumerate(result.steps, 1)]
+    lines.append("依据: " + "；".join(result.legal_basis))
+    lines += ["说明: " + a.zh for a in result.assumptions]
+    lines += [f"数据: {f['label']} {f['area']} {f['year']}年 {f['value']}{f['unit']}（{f['source']}）" for f in result.figures]
+    lines += ["注意: " + w.zh for w in result.warnings]
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     app()

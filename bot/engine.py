@@ -38,6 +38,7 @@ from bot.replies import t
 from bot.settings import Settings
 from bot.store import Citizen, Conversation, Feedback, Message, Store, lock_citizen, utcnow
 from bot.taxonomy import Act, ConversationStatus, Kind, Outcome, Priority, TicketStatus, Topic, display_name
+from calculators.conversation import CalcDesk, detect
 from handoff.packet import build_packet
 from handoff.queue import enqueue, expected_wait_minutes, in_service_hours, open_ticket, position
 from knowledge_base.faq import Entry
@@ -179,6 +180,7 @@ class Engine:
         self.settings = settings
         self.policy = Policy(classifier, kb, settings)
         self.desk = desk.Desk(settings)
+        self.calculators = CalcDesk(settings.calculator_figures)
 
     # ---- pure decision (bot/policy.py) -----------------------------------------------------------
 
@@ -206,7 +208,7 @@ class Engine:
         If storing fails the exception propagates (nothing was kept, so the channel must not say it
         was). A failure while processing leaves the message stored, marked failed, with an apology."""
         payload = incoming.payload or (actions.command_payload(incoming.text) or desk.keyword(incoming.text)
-                                       if incoming.text else None)
+                                       or CalcDesk.keyword(incoming.text) if incoming.text else None)
         if payload == actions.DELETE_CONFIRM:
             return self._delete_data(incoming)
         if payload == actions.UNSUBSCRIBE and not self._known(incoming):
@@ -277,6 +279,8 @@ class Engine:
     def _pressed_label(self, payload: str, lang: str) -> str:
         if desk.handles(payload):
             return desk.pressed_label(payload) or payload
+        if CalcDesk.handles(payload):
+            return CalcDesk.pressed_label(payload, lang) or payload
         if payload.startswith(SUGGESTED):
             entry = self.kb.get(payload.removeprefix(SUGGESTED))
             if entry is not None:
@@ -512,6 +516,8 @@ class Engine:
             return  # the lawyer reads it in the console
         if self._for_desk(session, citizen, conversation, message, text, say):
             return
+        if self._for_calculator(conversation, message, text, lang, say):
+            return
         if not has_meaningful_text(text):
             message.decision = {"rejected": "empty" if not text.strip() else "no_words"}
             if status is not ConversationStatus.waiting:
@@ -555,6 +561,13 @@ class Engine:
             decision = self.policy.follow_up(text, previous) or decision
         message.decision = decision.record()
         session.add(message)
+        kinds = detect(text) if decision.action != "safety_check" and not decision.classification.urgent else ()
+        if kinds:  # "干了8年被辞退能赔多少": worked out, not looked up
+            message.decision = {**message.decision, "calculator": list(kinds)}
+            self._classified(session, conversation, decision)
+            self.calculators.offer(kinds, text, conversation, lang, say)
+            session.add(conversation)
+            return
         if decision.action == "safety_check" and self._pending_check(session, conversation) is not None:
             # Asked already and the citizen wrote more that again reads like danger: do not ask twice.
             kind = decision.classification.triage.check_kind or "learned"
@@ -577,6 +590,25 @@ class Engine:
         message.decision = {"application": "answer"}  # what was typed stays in the form, not in the NLU logs
         return True
 
+    def _for_calculator(self, conversation: Conversation, message: Message, text: str, lang: str, say: Any) -> bool:
+        """Whether the text answers the calculation being asked about. Danger comes first: a message that reads
+        as danger leaves the calculation waiting and is answered as such."""
+        if not conversation.calculation:
+            return False
+        if content_chars(text) >= VAGUE_CHARS:
+            decision = self.decide(text)
+            if decision.action == "safety_check" or decision.classification.urgent:
+                return False
+        if not self.calculators.text(conversation, text, lang, say):
+            return False
+        message.decision = {"calculator": "answer"}  # the figures typed stay with the calculation, not the NLU logs
+        return True
+
+    def _classified(self, session: Session, conversation: Conversation, decision: Decision) -> None:
+        conversation.service = decision.classification.service.value
+        conversation.topic = decision.classification.topic.value
+        session.add(conversation)
+
     def _act(self, session: Session, conversation: Conversation, decision: Decision, lang: str, say: Any,
              text: str) -> None:
         """Carry out a decision on a question: answer, clarify, ask whether the citizen is safe, hand off."""
@@ -590,9 +622,7 @@ class Engine:
         if decision.action != "handoff" and c.act in SMALL_TALK | {Act.out_of_scope}:
             self._small_talk(session, conversation, c.act, lang, say)
             return
-        conversation.service = c.service.value
-        conversation.topic = c.topic.value
-        session.add(conversation)
+        self._classified(session, conversation, decision)
         if decision.action == "answer" and decision.hit is not None:
             self._answer(session, conversation, [h.entry for h in decision.parts] or [decision.hit.entry],
                          decision.hit.score, lang, say)
@@ -734,6 +764,10 @@ class Engine:
         status = ConversationStatus(conversation.status)
         if desk.handles(payload):
             self.desk.payload(session, citizen, conversation, payload, say)
+        elif CalcDesk.handles(payload):
+            if status in (ConversationStatus.bot, ConversationStatus.clarifying):
+                self.calculators.payload(conversation, payload, lang, say)
+                session.add(conversation)
         elif payload in ("/helpful", "/not_helpful"):
             helpful = payload == "/helpful"
             session.add(Feedback(conversation_id=conversation.id or 0, kind="helpful" if helpful else "not_helpful",

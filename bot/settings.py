@@ -138,6 +138,9 @@ class Settings(BaseSettings):
     #: The province's economic hardship standards for legal aid, per area and date (法律援助法 art. 34);
     #: the shipped file is an example city's placeholders.
     legal_aid_standards_file: Path = PROJECT_ROOT / "services" / "data" / "legal_aid_standards.yml"
+    #: The statistics the legal calculators use (average and minimum wages, incomes, the LPR), per area and
+    #: date (calculators/figures.py); the shipped file's local figures are examples.
+    calculator_figures: Path = PROJECT_ROOT / "calculators" / "data" / "figures.yml"
 
 
     @field_validator("timezone")

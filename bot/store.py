@@ -84,6 +84,8 @@ class Conversation(ConversationBase, table=True):
     #: first handoff (None while never handed off), and when the same citizen next opened a conversation.
     handoff_reason: str | None = Field(default=None, max_length=64)
     returned_at: datetime | None = None
+    #: A calculation being asked for (calculators/dialogue.py): its kind, the answers so far, what is asked.
+    calculation: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class ConversationPublic(ConversationBase):
