@@ -326,3 +326,30 @@ def test_answers_to_a_form_are_not_held_as_fragments_of_a_burst(
     then = say(citizen, ID_CARD)  # typed within two seconds of the name
     assert "电话" in then, then  # instead: 姓名请写2到20个字 (the name and the ID number read as one name)
     assert "身份证" in citizen.text_of(name), "the name got no answer of its own"
+
+
+# ---- the calculators on both channels (issue 16) --------------------------------------------------------
+
+
+def test_a_court_fee_is_worked_out_on_telegram_with_inline_buttons(telegram: Runtime, fake: FakeTelegramAPI) -> None:
+    async def scenario(channel: TelegramChannel) -> None:
+        citizen = TelegramCitizen(channel, fake)
+        assert "案件类型" in await citizen.say("起诉要交多少诉讼费")
+        assert "金额" in await citizen.press("要求给付金钱或财产")
+        assert "审理方式" in await citizen.say("10万")
+        done = await citizen.press("简易程序")
+        # 诉讼费用交纳办法第十三条: 50 + 90,000 × 2.5% = 2,300; 第十六条: half under the simplified procedure
+        assert "1,150.00" in done and "诉讼费用交纳办法第十三条" in done
+        assert set(keyboard(fake.sent(CHAT)[-1])) == {"找律师咨询", "重新计算"}
+    with_channel(telegram, scenario)
+
+
+def test_severance_is_worked_out_on_wechat_by_typing(wechat: WeChatServer) -> None:
+    citizen = wechat.follower()
+    choice = say(citizen, "被公司辞退了能赔多少钱")
+    assert set(menu(choice)) == {"经济补偿（解除或终止劳动合同）", "违法解除劳动合同的赔偿金"}
+    assert "工作年限" in choose(citizen, choice, "经济补偿（解除或终止劳动合同）")
+    assert "平均月工资" in say(citizen, "2年")
+    done = say(citizen, "1")  # a typed 1 is a wage of 1 yuan (raised to the minimum wage), not a menu line
+    # 劳动合同法实施条例第二十七条: below the example minimum wage of 2,300, so 2 × 2,300 = 4,600
+    assert "4,600.00" in done and "劳动合同法第四十七条" in done
