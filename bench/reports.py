@@ -109,9 +109,9 @@ QUERIES: dict[str, Query] = {
     #: The console's daily outcome bars (handoff/stats.py, beside the overview).
     "conversation_counts by day": lambda s, sc, cx: metrics.conversation_counts(s, sc, ("day",), cx.reopen),
     "volumes": lambda s, sc, cx: metrics.volumes(s, sc),
-    "tickets + waiting": lambda s, sc, cx: metrics.waiting(metrics.tickets(s, sc), cx.sla),
-    "ratings + satisfaction": lambda s, sc, cx: metrics.satisfaction(
-        metrics.ratings(s, sc), metrics.tickets(s, sc), metrics.lawyer_names(s)),
+    "waiting": lambda s, sc, cx: metrics.waiting(s, sc, cx.sla),
+    "satisfaction": lambda s, sc, cx: metrics.satisfaction(s, sc, metrics.lawyer_names(s)),
+    "workload": lambda s, sc, cx: metrics.workload(s, sc, metrics.lawyer_names(s)),
     "funnel": lambda s, sc, cx: metrics.funnel(s, sc, cx.forms, cx.offices),
     "report_rows by day": lambda s, sc, cx: metrics.report_rows(s, sc, "day", sla_minutes=cx.sla,
                                                                 reopen_days=cx.reopen),

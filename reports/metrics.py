@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import (
@@ -28,12 +28,11 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    exists,
     false,
     func,
     literal,
     text,
-    type_coerce,
+    true,
 )
 from sqlalchemy import select as sa_select
 from sqlalchemy.sql.elements import ColumnElement
@@ -231,6 +230,10 @@ def _run(session: Session, statement: Any) -> Any:
     if _dialect(session) == "postgresql":
         connection.execute(text("SET LOCAL jit = off"))
         connection.execute(text("SET LOCAL work_mem = '64MB'"))
+    else:  # what SQLite lacks, in Python (the data sets SQLite serves are small)
+        dbapi = connection.connection.dbapi_connection
+        dbapi.create_function("legalbot_minutes", 2, _sqlite_minutes, deterministic=True)  # type: ignore[union-attr]
+        dbapi.create_aggregate("legalbot_nearest_rank", 2, _SQLiteNearestRank)  # type: ignore[union-attr,arg-type]
     return connection.execute(statement)
 
 
@@ -397,125 +400,151 @@ def handoff_reasons(counts: Counts) -> dict[str, int]:
 
 
 # ---- tickets: waiting, lawyers, satisfaction ------------------------------------------------------
+#
+# A year has tens of thousands of tickets: the database counts and ranks them (nearest-rank percentiles
+# included) and returns a row per group, instead of every ticket to Python.
 
-class TicketFacts(NamedTuple):
-    """A ticket as the figures need it (a tuple: a year has tens of thousands), its times as minutes."""
-
-    id: int
-    conversation_id: int
-    lawyer_id: int | None
-    status: str
-    needless: bool
-    resolved: bool  # it has a resolved_at
-    #: From entering the queue to a lawyer claiming it, to the lawyer's first reply; from claim to resolution.
-    claim_minutes: float | None
-    reply_minutes: float | None
-    handling_minutes: float | None
-    #: From entering the queue to being claimed; if never claimed, to its end, or to now while it waits.
-    unclaimed_minutes: float
-
-
-def _moment(column: Any) -> ColumnElement[Any]:
-    """A stored moment read as the database gives it, without sqlmodel's conversion of every value to UTC:
-    the figures only take differences of moments (``_minutes``), the same in any time zone."""
-    return type_coerce(column, DateTime(timezone=True))
-
-
-def _with_spans(session: Session, columns: list[Any], spans: dict[str, tuple[Any, Any]]) -> tuple[Any, Any]:
-    """A select of ``columns`` and, for each span, the minutes from its start to its end (None when either is
-    missing); and what turns a row of it into plain values.
-
-    PostgreSQL subtracts the moments itself (reading tens of thousands of moments into Python took
-    most of a year's report); SQLite has no exact time arithmetic, so there Python subtracts them."""
+def _minutes_between(session: Session, start: Any, end: Any) -> ColumnElement[Any]:
+    """Minutes from ``start`` to ``end`` (NULL when either is): PostgreSQL subtracts the moments; SQLite, which
+    has no exact time arithmetic, calls :func:`_sqlite_minutes`."""
     if _dialect(session) == "postgresql":
-        minutes = [(func.date_part("epoch", end - start, type_=Float) / literal(60.0, Float)).label(name)
-                   for name, (start, end) in spans.items()]
-        return sa_select(*columns, *minutes), tuple
-    moments = [_moment(m).label(f"{name}_{n}") for name, pair in spans.items() for n, m in enumerate(pair)]
-    plain = len(columns)
-
-    def finish(row: Any) -> tuple[Any, ...]:
-        pairs = zip(row[plain::2], row[plain + 1::2], strict=True)
-        return (*row[:plain], *(None if a is None or b is None else _minutes(a, b) for a, b in pairs))
-    return sa_select(*columns, *moments), finish
+        return func.date_part("epoch", end - start, type_=Float) / literal(60.0, Float)
+    return func.legalbot_minutes(start, end, type_=Float)
 
 
-def tickets(session: Session, scope: Scope, now: dt.datetime | None = None) -> list[TicketFacts]:
-    now_ = literal(now or dt.datetime.now(dt.UTC), DateTime(timezone=True))
-    unclaimed_until = func.coalesce(T.claimed_at, case((T.status != "waiting", T.resolved_at)), now_)
-    statement, finish = _with_spans(session, [
-        T.id, T.conversation_id, T.lawyer_id, T.status, T.needless, T.resolved_at.is_not(None)], {
-        "claim": (T.created_at, T.claimed_at), "reply": (T.created_at, T.first_reply_at),
-        "handling": (T.claimed_at, T.resolved_at), "unclaimed": (T.created_at, unclaimed_until)})
-    rows = _run(session, statement.join(Conversation, C.id == T.conversation_id).where(*scope.conditions())).all()
-    return [TicketFacts._make(finish(row)) for row in rows]
+def _nearest_rank(session: Session, value: Any, p: int) -> ColumnElement[Any]:
+    """The p-th nearest-rank percentile of ``value`` over a group (NULLs left out): PostgreSQL's
+    percentile_disc is exactly that; SQLite calls :class:`_SQLiteNearestRank`."""
+    if _dialect(session) == "postgresql":
+        return func.percentile_disc(p / 100).within_group(value)
+    return func.legalbot_nearest_rank(value, p, type_=Float)
 
 
-def breached(ticket: TicketFacts, sla_minutes: int) -> bool:
-    """Not claimed within the SLA: claimed late, or still waiting (or ended unclaimed) past it."""
-    return ticket.unclaimed_minutes > sla_minutes
+def _sqlite_minutes(start: str | None, end: str | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return _minutes(dt.datetime.fromisoformat(start), dt.datetime.fromisoformat(end))
 
 
-def waiting(facts: list[TicketFacts], sla_minutes: int) -> dict[str, Any]:
-    claim = [t.claim_minutes for t in facts if t.claim_minutes is not None]
-    reply = [t.reply_minutes for t in facts if t.reply_minutes is not None]
-    resolved_by_lawyer = [t for t in facts if t.resolved and t.lawyer_id is not None and t.status == "resolved"]
-    needless = sum(t.needless for t in resolved_by_lawyer)
-    return {"tickets": len(facts), "claimed": len(claim),
-            "wait_p50_minutes": _round(percentile(claim, 50)), "wait_p90_minutes": _round(percentile(claim, 90)),
-            "first_reply_p50_minutes": _round(percentile(reply, 50)),
-            "first_reply_p90_minutes": _round(percentile(reply, 90)),
-            "sla_minutes": sla_minutes, "sla_breaches": sum(breached(t, sla_minutes) for t in facts),
-            "resolved_by_lawyer": len(resolved_by_lawyer), "needless": needless,
-            "needless_handoff_rate": _rate(needless, len(resolved_by_lawyer))}
+class _SQLiteNearestRank:
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self.p = 50.0
+
+    def step(self, value: float | None, p: float) -> None:
+        self.p = p
+        if value is not None:
+            self.values.append(value)
+
+    def finalize(self) -> float | None:
+        return percentile(self.values, self.p)
 
 
-def ratings(session: Session, scope: Scope) -> list[tuple[int, int]]:
-    """(conversation id, stars) of the ratings given in the selected conversations."""
+def _when(condition: Any, value: Any = 1) -> ColumnElement[Any]:
+    """``value`` where ``condition`` holds, else NULL: what count(), sum() and the percentiles leave out."""
+    return case((condition, value))
+
+
+def _ticket_rows(session: Session, scope: Scope, now: dt.datetime, key: ColumnElement[Any] | None = None) -> Any:
+    """The selected conversations' tickets, their times in minutes (and the conversation's ``key``)."""
+    at_now = literal(now.astimezone(dt.UTC), DateTime(timezone=True))
+    unclaimed_until = func.coalesce(T.claimed_at, case((T.status != "waiting", T.resolved_at)), at_now)
+    by_lawyer = and_(T.resolved_at.is_not(None), T.lawyer_id.is_not(None), T.status == "resolved")
+    return (sa_select(T.id, T.conversation_id, T.lawyer_id, T.status, T.needless,
+                      case((by_lawyer, 1), else_=0).label("by_lawyer"),
+                      _minutes_between(session, T.created_at, T.claimed_at).label("claim"),
+                      _minutes_between(session, T.created_at, T.first_reply_at).label("reply"),
+                      _minutes_between(session, T.claimed_at, T.resolved_at).label("handling"),
+                      _minutes_between(session, T.created_at, unclaimed_until).label("unclaimed"),
+                      *([key.label("key")] if key is not None else []))
+            .join(Conversation, C.id == T.conversation_id).where(*scope.conditions()).subquery("tickets"))
+
+
+def waiting(session: Session, scope: Scope, sla_minutes: int, now: dt.datetime | None = None,
+            by: str | None = None) -> dict[Any, dict[str, Any]]:
+    """Tickets, waits and SLA breaches of the whole scope (the key ``None``), or per value of ``by``."""
+    t = _ticket_rows(session, scope, now or dt.datetime.now(dt.UTC), _dimension(session, scope, by) if by else None)
+    keys = [t.c.key] if by else []
+    lawyer_resolved = t.c.by_lawyer == 1
+    rows = _run(session, sa_select(
+        *keys, func.count(), func.count(t.c.claim),
+        _nearest_rank(session, t.c.claim, 50), _nearest_rank(session, t.c.claim, 90),
+        _nearest_rank(session, t.c.reply, 50), _nearest_rank(session, t.c.reply, 90),
+        func.count(_when(t.c.unclaimed > sla_minutes)), func.count(_when(lawyer_resolved)),
+        func.count(_when(and_(lawyer_resolved, t.c.needless == true())))).group_by(*keys)).all()
+    out = {}
+    for row in rows:
+        key = (day_key(row[0]) if by == "day" else row[0]) if by else None
+        tickets_, claimed, c50, c90, r50, r90, breaches, resolved, needless = row[len(keys):]
+        out[key] = {"tickets": tickets_, "claimed": claimed,
+                    "wait_p50_minutes": _round(c50), "wait_p90_minutes": _round(c90),
+                    "first_reply_p50_minutes": _round(r50), "first_reply_p90_minutes": _round(r90),
+                    "sla_minutes": sla_minutes, "sla_breaches": breaches, "resolved_by_lawyer": resolved,
+                    "needless": needless, "needless_handoff_rate": _rate(needless, resolved)}
+    return out
+
+
+def _latest_ratings() -> Any:
+    """Each conversation's latest star rating (conversation_id, rating)."""
+    latest = (sa_select(func.max(F.id).label("id")).where(F.kind == "rating", F.rating.is_not(None))
+              .group_by(F.conversation_id).subquery("latest"))
+    return sa_select(F.conversation_id, F.rating).join(latest, latest.c.id == F.id).subquery("stars")
+
+
+def ratings(session: Session, scope: Scope, by: str | None = None) -> dict[Any, tuple[int, int]]:
+    """(how many, their sum) of the star ratings given in the selected conversations, for the whole scope
+    (the key ``None``) or per value of ``by``."""
+    key = [_dimension(session, scope, by).label("key")] if by else []
+    given = (sa_select(*key, F.rating).join(Conversation, C.id == F.conversation_id)
+             .where(F.kind == "rating", F.rating.is_not(None), *scope.conditions()).subquery("given"))
+    keys = [given.c.key] if by else []
+    rows = _run(session, sa_select(*keys, func.count(), func.sum(given.c.rating)).group_by(*keys)).all()
+    return {(day_key(r[0]) if by == "day" else r[0]) if by else None: (int(r[-2]), int(r[-1] or 0)) for r in rows}
+
+
+def satisfaction(session: Session, scope: Scope, names: dict[int, str]) -> dict[str, Any]:
+    """The ratings' average and distribution, and per lawyer: the lawyer whose resolution (the latest, if
+    several) the conversation's ratings follow."""
+    last = (sa_select(func.max(T.id).label("id")).where(T.lawyer_id.is_not(None), T.status == "resolved")
+            .group_by(T.conversation_id).subquery("last"))
+    resolver = sa_select(T.conversation_id, T.lawyer_id).join(last, last.c.id == T.id).subquery("resolver")
     rows = _run(session,
-        sa_select(F.conversation_id, F.rating).join(Conversation, C.id == F.conversation_id)
+        sa_select(resolver.c.lawyer_id, F.rating, func.count())
+        .select_from(Feedback.__table__.join(C_table, C.id == F.conversation_id)  # type: ignore[attr-defined]
+                     .outerjoin(resolver, resolver.c.conversation_id == F.conversation_id))
         .where(F.kind == "rating", F.rating.is_not(None), *scope.conditions())
-    ).all()
-    return [(int(c), int(r)) for c, r in rows]
+        .group_by(resolver.c.lawyer_id, F.rating)).all()
+    distribution = {str(n): 0 for n in range(1, 6)}
+    per: dict[int | None, list[int]] = defaultdict(lambda: [0, 0])
+    for lawyer_id, stars, n in rows:
+        distribution[str(int(stars))] = distribution.get(str(int(stars)), 0) + n
+        per[lawyer_id][0] += n
+        per[lawyer_id][1] += int(stars) * n
+    count = sum(n for n, _ in per.values())
+    total = sum(s for _, s in per.values())
+    return {"ratings": count, "csat_avg": round(total / count, 2) if count else None, "distribution": distribution,
+            "per_lawyer": sorted(({"lawyer": names.get(lid, "—") if lid is not None else "—", "ratings": n,
+                                   "csat_avg": round(s / n, 2)} for lid, (n, s) in per.items()),
+                                 key=lambda r: (-r["ratings"], r["lawyer"]))}
 
 
-def satisfaction(given: list[tuple[int, int]], facts: list[TicketFacts], names: dict[int, str]) -> dict[str, Any]:
-    resolver = {t.conversation_id: t.lawyer_id for t in sorted(facts, key=lambda t: t.id)
-                if t.lawyer_id is not None and t.status == "resolved"}
-    stars = [r for _, r in given]
-    per: dict[int | None, list[int]] = defaultdict(list)
-    for conversation_id, r in given:
-        per[resolver.get(conversation_id)].append(r)
-    return {"ratings": len(stars), "csat_avg": _round(sum(stars) / len(stars), 2) if stars else None,
-            "distribution": {str(n): stars.count(n) for n in range(1, 6)},
-            "per_lawyer": [{"lawyer": names.get(lid, "—") if lid is not None else "—", "ratings": len(rs),
-                            "csat_avg": round(sum(rs) / len(rs), 2)} for lid, rs in per.items()]}
-
-
-def workload(facts: list[TicketFacts], given: list[tuple[int, int]], names: dict[int, str]) -> list[dict[str, Any]]:
-    stars = dict(given)
-    rows: dict[int, dict[str, Any]] = {}
-    for t in facts:
-        if t.lawyer_id is None:
-            continue
-        row = rows.setdefault(t.lawyer_id, {"lawyer": names.get(t.lawyer_id, "—"), "claimed": 0, "resolved": 0,
-                                            "open": 0, "needless_marked": 0, "_handling": [], "_stars": []})
-        row["claimed"] += 1
-        if t.status == "resolved":
-            row["resolved"] += 1
-            row["needless_marked"] += t.needless
-            if t.handling_minutes is not None:
-                row["_handling"].append(t.handling_minutes)
-            if t.conversation_id in stars:
-                row["_stars"].append(stars[t.conversation_id])
-        elif t.status == "claimed":
-            row["open"] += 1
-    out = []
-    for row in rows.values():
-        handling, rated = row.pop("_handling"), row.pop("_stars")
-        row["handling_p50_minutes"] = _round(percentile(handling, 50))
-        row["csat_avg"] = round(sum(rated) / len(rated), 2) if rated else None
-        out.append(row)
+def workload(session: Session, scope: Scope, names: dict[int, str], now: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """Per lawyer: the selected conversations' tickets claimed, resolved and still open, those marked needless,
+    the median handling time, and the average of the ratings that followed their resolutions."""
+    t = _ticket_rows(session, scope, now or dt.datetime.now(dt.UTC))
+    stars = _latest_ratings()
+    resolved = t.c.status == "resolved"
+    rows = _run(session,
+        sa_select(t.c.lawyer_id, func.count(), func.count(_when(resolved)), func.count(_when(t.c.status == "claimed")),
+                  func.count(_when(and_(resolved, t.c.needless == true()))),
+                  _nearest_rank(session, _when(resolved, t.c.handling), 50),
+                  func.count(_when(resolved, stars.c.rating)), func.sum(_when(resolved, stars.c.rating)))
+        .select_from(t.outerjoin(stars, stars.c.conversation_id == t.c.conversation_id))
+        .where(t.c.lawyer_id.is_not(None)).group_by(t.c.lawyer_id)).all()
+    out = [{"lawyer": names.get(lawyer_id, "—"), "claimed": claimed, "resolved": done, "open": still_open,
+            "needless_marked": needless, "handling_p50_minutes": _round(handling),
+            "csat_avg": round(int(star_sum) / rated, 2) if rated else None}
+           for lawyer_id, claimed, done, still_open, needless, handling, rated, star_sum in rows]
     return sorted(out, key=lambda r: (-r["claimed"], r["lawyer"]))
 
 
@@ -538,17 +567,18 @@ def funnel(session: Session, scope: Scope, forms: dict[str, Any], office_names: 
              .where(E.kind.in_(("accept", "schedule"))).group_by(E.application_id)
              .subquery())
     completed, decided = A.status == "completed", A.status.in_(("completed", "refused"))
-    statement, finish = _with_spans(session, [A.form, A.office, A.status, A.rating, taken.c.at.is_not(None)], {
-        "up": (A.submitted_at, func.coalesce(taken.c.at, case((completed, A.closed_at)))),
-        "decided": (A.submitted_at, case((decided, A.closed_at))),
-        "age": (A.submitted_at, literal(now, DateTime(timezone=True)))})
+    statement = sa_select(
+        A.form, A.office, A.status, A.rating, taken.c.at.is_not(None),
+        _minutes_between(session, A.submitted_at, func.coalesce(taken.c.at, case((completed, A.closed_at)))),
+        _minutes_between(session, A.submitted_at, case((decided, A.closed_at))),
+        _minutes_between(session, A.submitted_at, literal(now.astimezone(dt.UTC), DateTime(timezone=True))))
     if by_conversation:  # the conversation only when a filter needs it: a year is 15,000 applications
         statement = statement.join(Conversation, C.id == A.conversation_id).where(*by_conversation)
     rows = _run(session, statement.outerjoin(taken, taken.c.application_id == A.id).where(*where)).all()
     per_form: dict[str, dict[str, Any]] = {}
     office_stars: dict[str, list[int]] = defaultdict(list)
     day = 1440
-    for form_slug, office, status, rating, was_taken, up, decided_after, age in map(finish, rows):
+    for form_slug, office, status, rating, was_taken, up, decided_after, age in rows:
         form = forms.get(form_slug)
         f = per_form.setdefault(form_slug, {"form": form_slug, "title": getattr(form, "title", form_slug),
                                             "submitted": 0, "taken_up": 0, "completed": 0, "refused": 0,
@@ -613,21 +643,26 @@ def overview(session: Session, scope: Scope, *, sla_minutes: int, reopen_days: i
              forms: dict[str, Any] | None = None, office_names: dict[str, str] | None = None,
              now: dt.datetime | None = None) -> dict[str, Any]:
     """Everything the dashboard shows for one scope; ``daily`` is each day's counts (every day of the range)."""
-    people = alongside(session, lambda other: (tickets(other, scope, now), ratings(other, scope), lawyer_names(other)))
+    now = now or dt.datetime.now(dt.UTC)
+    names = lawyer_names(session)
+    # The tickets, ratings and applications on a second connection, the conversations on this one: about
+    # the same time each on a year.
+    people = alongside(session, lambda other: (
+        waiting(other, scope, sla_minutes, now).get(None) or _no_tickets(sla_minutes), satisfaction(other, scope, names),
+        workload(other, scope, names, now), funnel(other, scope, forms or {}, office_names, now)))
     days = conversation_counts(session, scope, ("day",), reopen_days)  # one query: the days and their sum
     counts = summed(days.values())
     hours = volumes(session, scope)
-    applications = funnel(session, scope, forms or {}, office_names, now)
-    facts, given, names = people()
+    waits, stars, lawyers, applications = people()
     return {"scope": {"since": scope.since.isoformat(), "until": scope.until.isoformat(), "timezone": scope.timezone,
                       "filters": scope.filters(), "reopen_days": reopen_days},
             "summary": counts.as_dict(),
             "daily": [{"date": d.isoformat(), **days.get((d.isoformat(),), Counts()).as_dict()} for d in scope.days()],
             "reasons": handoff_reasons(counts),
             "volumes": hours,
-            "waiting": waiting(facts, sla_minutes),
-            "satisfaction": satisfaction(given, facts, names),
-            "workload": workload(facts, given, names),
+            "waiting": waits,
+            "satisfaction": stars,
+            "workload": lawyers,
             "funnel": applications}
 
 
@@ -644,44 +679,35 @@ def report_rows(session: Session, scope: Scope, by: str = "day", *, sla_minutes:
     if by not in BREAKDOWNS:
         raise ScopeError(f"cannot break down by {by!r}: use one of {', '.join(BREAKDOWNS)}")
     now = now or dt.datetime.now(dt.UTC)
-    people = alongside(session, lambda other: (tickets(other, scope, now), ratings(other, scope)))
+    people = alongside(session, lambda other: (waiting(other, scope, sla_minutes, now, by),
+                                               waiting(other, scope, sla_minutes, now).get(None)))
     groups = {key[0]: c for key, c in conversation_counts(session, scope, (by,), reopen_days).items()}
     total = summed(groups.values())  # every selected conversation is in exactly one group
-    key_of = _ticket_keys(session, scope, by)
-    facts, given = people()
-    by_key_tickets: dict[Any, list[TicketFacts]] = defaultdict(list)
-    for t in facts:
-        by_key_tickets[key_of.get(t.conversation_id)].append(t)
-    by_key_ratings: dict[Any, list[int]] = defaultdict(list)
-    for conversation_id, r in given:
-        by_key_ratings[key_of.get(conversation_id)].append(r)
+    stars = ratings(session, scope, by)
+    waits, all_waits = people()
     keys: list[Any] = [d.isoformat() for d in scope.days()] if by == "day" else \
         sorted(groups, key=lambda k: (k is None, -groups[k].conversations, str(k)))
-    rows = [_row(k, groups.get(k, Counts()), by_key_tickets.get(k, []), by_key_ratings.get(k, []), sla_minutes, now)
-            for k in keys]
-    rows.append(_row("total", total, facts, [r for _, r in given], sla_minutes, now))
+    none = _no_tickets(sla_minutes)
+    rows = [_row(k, groups.get(k, Counts()), waits.get(k, none), stars.get(k, (0, 0))) for k in keys]
+    rows.append(_row("total", total, all_waits or none,
+                     (sum(n for n, _ in stars.values()), sum(s for _, s in stars.values()))))
     return rows
 
 
-def _ticket_keys(session: Session, scope: Scope, by: str) -> dict[int, Any]:
-    """Each selected conversation's value of ``by`` (for its tickets and ratings)."""
-    key = _dimension(session, scope, by)
-    tied = (sa_select(C.id, key).where(*scope.conditions())
-            .where(exists().where(T.conversation_id == C.id)
-                   | exists().where(F.conversation_id == C.id, F.kind == "rating")))
-    return {int(i): day_key(k) if by == "day" else k for i, k in _run(session, tied).all()}
+def _no_tickets(sla_minutes: int) -> dict[str, Any]:
+    return {"tickets": 0, "claimed": 0, "wait_p50_minutes": None, "wait_p90_minutes": None,
+            "first_reply_p50_minutes": None, "first_reply_p90_minutes": None, "sla_minutes": sla_minutes,
+            "sla_breaches": 0, "resolved_by_lawyer": 0, "needless": 0, "needless_handoff_rate": None}
 
 
-def _row(key: Any, counts: Counts, facts: list[TicketFacts], stars: list[int], sla_minutes: int,
-         now: dt.datetime) -> dict[str, Any]:
+def _row(key: Any, counts: Counts, w: dict[str, Any], stars: tuple[int, int]) -> dict[str, Any]:
     c = counts.as_dict()
-    w = waiting(facts, sla_minutes)
+    rated, star_sum = stars
     return {"key": "unknown" if key is None else key, "conversations": c["conversations"],
             **{o.value: c[o.value] for o in Outcome}, "open": c[OPEN], "handoffs": c["handoffs"],
             "auto_resolved": c["auto_resolved"], "auto_resolution_rate": c["auto_resolution_rate"],
             "handoff_rate": c["handoff_rate"], "reopen_rate": c["reopen_rate"], "tickets": w["tickets"],
             "median_wait_minutes": w["wait_p50_minutes"], "p90_wait_minutes": w["wait_p90_minutes"],
             "median_first_reply_minutes": w["first_reply_p50_minutes"], "sla_breaches": w["sla_breaches"],
-            "needless_handoffs": w["needless"], "ratings": len(stars),
-            "csat_avg": round(sum(stars) / len(stars), 2) if stars else None}
-
+            "needless_handoffs": w["needless"], "ratings": rated,
+            "csat_avg": round(star_sum / rated, 2) if rated else None}

@@ -192,6 +192,23 @@ def test_waiting_satisfaction_and_workload_from_the_raw_rows(store: Store, scope
         {name: (n, resolved_by.get(name, 0)) for name, n in claimed_by.items()}
     assert sum(r["claimed"] for r in got["workload"]) == sum(t.lawyer_id is not None for t in tickets)
 
+    latest: dict[int, int] = {}  # a conversation's latest rating
+    for f in sorted(raw.feedback, key=lambda f: f.id or 0):
+        if f.kind == "rating" and f.rating is not None:
+            latest[f.conversation_id] = f.rating
+    handling: dict[str, list[float]] = defaultdict(list)
+    rated: dict[str, list[int]] = defaultdict(list)
+    for t in by_lawyer:
+        name = raw.names[t.lawyer_id]
+        if t.claimed_at and t.resolved_at:
+            handling[name].append(minutes(t.claimed_at, t.resolved_at))
+        if t.conversation_id in latest:
+            rated[name].append(latest[t.conversation_id])
+    assert {r["lawyer"]: (r["handling_p50_minutes"], r["csat_avg"]) for r in got["workload"]} == \
+        {name: (nearest_rank(handling[name], 50), round(sum(rated[name]) / len(rated[name]), 2) if rated[name] else None)
+         for name in claimed_by}
+    assert any(r["handling_p50_minutes"] is not None for r in got["workload"])
+
 
 def test_the_funnel_adds_up_and_is_timed_against_each_forms_limit(store: Store) -> None:
     class Form:
@@ -253,6 +270,17 @@ def test_report_rows_break_the_total_down_without_losing_anything(store: Store, 
     assert total["csat_avg"] == overview["satisfaction"]["csat_avg"]
     if by == "day":
         assert [row["key"] for row in parts] == [d.isoformat() for d in scope.days()]
+
+    # Each part's own percentile, from its own tickets.
+    raw = Raw(store)
+    key_of = {c.id: (c.opened_at.astimezone(TZ).date().isoformat() if by == "day" else getattr(c, by))
+              for c in raw.selected(scope)}
+    waits: dict[Any, list[float]] = defaultdict(list)
+    for t in raw.tickets:
+        if t.conversation_id in key_of and t.claimed_at:
+            waits[key_of[t.conversation_id]].append(minutes(t.created_at, t.claimed_at))
+    assert {row["key"]: row["median_wait_minutes"] for row in parts if row["median_wait_minutes"] is not None} == \
+        {("unknown" if k is None else k): nearest_rank(v, 50) for k, v in waits.items()}
 
 
 def test_a_scope_that_cannot_be_used_says_why() -> None:
