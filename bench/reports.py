@@ -111,7 +111,8 @@ QUERIES: dict[str, Query] = {
     "volumes": lambda s, sc, cx: metrics.volumes(s, sc),
     "waiting": lambda s, sc, cx: metrics.waiting(s, sc, cx.sla),
     "satisfaction": lambda s, sc, cx: metrics.satisfaction(s, sc, metrics.lawyer_names(s)),
-    "workload": lambda s, sc, cx: metrics.workload(s, sc, metrics.lawyer_names(s)),
+    "waiting + workload": lambda s, sc, cx: metrics.workload(
+        metrics.waiting(s, sc, cx.sla, by="lawyer", whole=True), metrics.lawyer_names(s)),
     "funnel": lambda s, sc, cx: metrics.funnel(s, sc, cx.forms, cx.offices),
     "report_rows by day": lambda s, sc, cx: metrics.report_rows(s, sc, "day", sla_minutes=cx.sla,
                                                                 reopen_days=cx.reopen),

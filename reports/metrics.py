@@ -460,27 +460,55 @@ def _ticket_rows(session: Session, scope: Scope, now: dt.datetime, key: ColumnEl
             .join(Conversation, C.id == T.conversation_id).where(*scope.conditions()).subquery("tickets"))
 
 
+#: The key of the whole scope's figures beside its parts' (no column's value is a tuple).
+WHOLE = ("whole",)
+
+
 def waiting(session: Session, scope: Scope, sla_minutes: int, now: dt.datetime | None = None,
-            by: str | None = None) -> dict[Any, dict[str, Any]]:
-    """Tickets, waits and SLA breaches of the whole scope (the key ``None``), or per value of ``by``."""
-    t = _ticket_rows(session, scope, now or dt.datetime.now(dt.UTC), _dimension(session, scope, by) if by else None)
-    keys = [t.c.key] if by else []
-    lawyer_resolved = t.c.by_lawyer == 1
-    rows = _run(session, sa_select(
-        *keys, func.count(), func.count(t.c.claim),
-        _nearest_rank(session, t.c.claim, 50), _nearest_rank(session, t.c.claim, 90),
-        _nearest_rank(session, t.c.reply, 50), _nearest_rank(session, t.c.reply, 90),
-        func.count(_when(t.c.unclaimed > sla_minutes)), func.count(_when(lawyer_resolved)),
-        func.count(_when(and_(lawyer_resolved, t.c.needless == true())))).group_by(*keys)).all()
+            by: str | None = None, whole: bool = False) -> dict[Any, dict[str, Any]]:
+    """Tickets, waits and SLA breaches per value of ``by`` (a breakdown, or "lawyer": then each lawyer's
+    workload too), and of the whole scope under :data:`WHOLE` when ``whole`` (or when there is no ``by``).
+
+    PostgreSQL gives the parts and the whole from one scan (ROLLUP); SQLite is asked twice."""
+    t = _ticket_rows(session, scope, now or dt.datetime.now(dt.UTC),
+                     None if by in (None, "lawyer") else _dimension(session, scope, by))
+    key = None if by is None else t.c.lawyer_id if by == "lawyer" else t.c.key
+    lawyer_resolved, resolved = t.c.by_lawyer == 1, t.c.status == "resolved"
+    columns = [func.count(), func.count(t.c.claim),
+               _nearest_rank(session, t.c.claim, 50), _nearest_rank(session, t.c.claim, 90),
+               _nearest_rank(session, t.c.reply, 50), _nearest_rank(session, t.c.reply, 90),
+               func.count(_when(t.c.unclaimed > sla_minutes)), func.count(_when(lawyer_resolved)),
+               func.count(_when(and_(lawyer_resolved, t.c.needless == true())))]
+    source: Any = t
+    if by == "lawyer":
+        stars = _latest_ratings()
+        source = t.outerjoin(stars, stars.c.conversation_id == t.c.conversation_id)
+        columns += [func.count(_when(resolved)), func.count(_when(t.c.status == "claimed")),
+                    func.count(_when(and_(resolved, t.c.needless == true()))),
+                    _nearest_rank(session, _when(resolved, t.c.handling), 50),
+                    func.count(_when(resolved, stars.c.rating)), func.sum(_when(resolved, stars.c.rating))]
+    if key is None:
+        rows = [(WHOLE, *r) for r in _run(session, sa_select(*columns).select_from(source)).all()]
+    elif _dialect(session) == "postgresql":
+        rows = [(WHOLE if r[0] else r[1], *r[2:]) for r in _run(session, sa_select(
+            func.grouping(key), key, *columns).select_from(source).group_by(func.rollup(key))).all()]
+    else:
+        rows = [tuple(r) for r in _run(session, sa_select(key, *columns).select_from(source).group_by(key)).all()]
+        if whole:
+            rows += [(WHOLE, *r) for r in _run(session, sa_select(*columns).select_from(source)).all()]
     out = {}
-    for row in rows:
-        key = (day_key(row[0]) if by == "day" else row[0]) if by else None
-        tickets_, claimed, c50, c90, r50, r90, breaches, resolved, needless = row[len(keys):]
-        out[key] = {"tickets": tickets_, "claimed": claimed,
-                    "wait_p50_minutes": _round(c50), "wait_p90_minutes": _round(c90),
-                    "first_reply_p50_minutes": _round(r50), "first_reply_p90_minutes": _round(r90),
-                    "sla_minutes": sla_minutes, "sla_breaches": breaches, "resolved_by_lawyer": resolved,
-                    "needless": needless, "needless_handoff_rate": _rate(needless, resolved)}
+    for k, n, claimed, c50, c90, r50, r90, breaches, by_lawyer, needless, *work in rows:
+        figures = {"tickets": n, "claimed": claimed,
+                   "wait_p50_minutes": _round(c50), "wait_p90_minutes": _round(c90),
+                   "first_reply_p50_minutes": _round(r50), "first_reply_p90_minutes": _round(r90),
+                   "sla_minutes": sla_minutes, "sla_breaches": breaches, "resolved_by_lawyer": by_lawyer,
+                   "needless": needless, "needless_handoff_rate": _rate(needless, by_lawyer)}
+        if work:
+            done, still_open, marked, handling, rated, star_sum = work
+            figures.update(resolved=done, open=still_open, needless_marked=marked,
+                           handling_p50_minutes=_round(handling),
+                           csat_avg=round(int(star_sum) / rated, 2) if rated else None)
+        out[k if k is WHOLE or k == WHOLE else day_key(k) if by == "day" else k] = figures
     return out
 
 
@@ -528,23 +556,14 @@ def satisfaction(session: Session, scope: Scope, names: dict[int, str]) -> dict[
                                  key=lambda r: (-r["ratings"], r["lawyer"]))}
 
 
-def workload(session: Session, scope: Scope, names: dict[int, str], now: dt.datetime | None = None) -> list[dict[str, Any]]:
-    """Per lawyer: the selected conversations' tickets claimed, resolved and still open, those marked needless,
-    the median handling time, and the average of the ratings that followed their resolutions."""
-    t = _ticket_rows(session, scope, now or dt.datetime.now(dt.UTC))
-    stars = _latest_ratings()
-    resolved = t.c.status == "resolved"
-    rows = _run(session,
-        sa_select(t.c.lawyer_id, func.count(), func.count(_when(resolved)), func.count(_when(t.c.status == "claimed")),
-                  func.count(_when(and_(resolved, t.c.needless == true()))),
-                  _nearest_rank(session, _when(resolved, t.c.handling), 50),
-                  func.count(_when(resolved, stars.c.rating)), func.sum(_when(resolved, stars.c.rating)))
-        .select_from(t.outerjoin(stars, stars.c.conversation_id == t.c.conversation_id))
-        .where(t.c.lawyer_id.is_not(None)).group_by(t.c.lawyer_id)).all()
-    out = [{"lawyer": names.get(lawyer_id, "—"), "claimed": claimed, "resolved": done, "open": still_open,
-            "needless_marked": needless, "handling_p50_minutes": _round(handling),
-            "csat_avg": round(int(star_sum) / rated, 2) if rated else None}
-           for lawyer_id, claimed, done, still_open, needless, handling, rated, star_sum in rows]
+def workload(per_lawyer: dict[Any, dict[str, Any]], names: dict[int, str]) -> list[dict[str, Any]]:
+    """Per lawyer, from :func:`waiting` by "lawyer": the selected conversations' tickets claimed, resolved and
+    still open, those marked needless, the median handling time, and the average of the ratings that followed
+    their resolutions."""
+    out = [{"lawyer": names.get(lawyer_id, "—"), "claimed": f["tickets"], "resolved": f["resolved"],
+            "open": f["open"], "needless_marked": f["needless_marked"],
+            "handling_p50_minutes": f["handling_p50_minutes"], "csat_avg": f["csat_avg"]}
+           for lawyer_id, f in per_lawyer.items() if lawyer_id is not None and lawyer_id != WHOLE]
     return sorted(out, key=lambda r: (-r["claimed"], r["lawyer"]))
 
 
@@ -647,13 +666,15 @@ def overview(session: Session, scope: Scope, *, sla_minutes: int, reopen_days: i
     names = lawyer_names(session)
     # The tickets, ratings and applications on a second connection, the conversations on this one: about
     # the same time each on a year.
-    people = alongside(session, lambda other: (
-        waiting(other, scope, sla_minutes, now).get(None) or _no_tickets(sla_minutes), satisfaction(other, scope, names),
-        workload(other, scope, names, now), funnel(other, scope, forms or {}, office_names, now)))
+    people = alongside(session, lambda other: (waiting(other, scope, sla_minutes, now, "lawyer", whole=True),
+                                               satisfaction(other, scope, names)))
     days = conversation_counts(session, scope, ("day",), reopen_days)  # one query: the days and their sum
     counts = summed(days.values())
     hours = volumes(session, scope)
-    waits, stars, lawyers, applications = people()
+    applications = funnel(session, scope, forms or {}, office_names, now)
+    per_lawyer, stars = people()
+    waits = {k: v for k, v in per_lawyer.get(WHOLE, _no_tickets(sla_minutes)).items() if k in _no_tickets(0)}
+    lawyers = workload(per_lawyer, names)
     return {"scope": {"since": scope.since.isoformat(), "until": scope.until.isoformat(), "timezone": scope.timezone,
                       "filters": scope.filters(), "reopen_days": reopen_days},
             "summary": counts.as_dict(),
@@ -679,12 +700,12 @@ def report_rows(session: Session, scope: Scope, by: str = "day", *, sla_minutes:
     if by not in BREAKDOWNS:
         raise ScopeError(f"cannot break down by {by!r}: use one of {', '.join(BREAKDOWNS)}")
     now = now or dt.datetime.now(dt.UTC)
-    people = alongside(session, lambda other: (waiting(other, scope, sla_minutes, now, by),
-                                               waiting(other, scope, sla_minutes, now).get(None)))
+    people = alongside(session, lambda other: waiting(other, scope, sla_minutes, now, by, whole=True))
     groups = {key[0]: c for key, c in conversation_counts(session, scope, (by,), reopen_days).items()}
     total = summed(groups.values())  # every selected conversation is in exactly one group
     stars = ratings(session, scope, by)
-    waits, all_waits = people()
+    waits = people()
+    all_waits = waits.pop(WHOLE, None)
     keys: list[Any] = [d.isoformat() for d in scope.days()] if by == "day" else \
         sorted(groups, key=lambda k: (k is None, -groups[k].conversations, str(k)))
     none = _no_tickets(sla_minutes)
