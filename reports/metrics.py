@@ -31,6 +31,8 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    null,
+    or_,
     text,
     true,
 )
@@ -586,54 +588,48 @@ def funnel(session: Session, scope: Scope, forms: dict[str, Any], office_names: 
              .where(E.kind.in_(("accept", "schedule"))).group_by(E.application_id)
              .subquery())
     completed, decided = A.status == "completed", A.status.in_(("completed", "refused"))
+    ending = case((A.status.in_(("withdrawn", "cancelled")), "withdrawn"),
+                  (A.status.in_(("completed", "refused")), A.status), else_="open")
+    taken_up = or_(taken.c.at.is_not(None), completed)
+    up = _minutes_between(session, A.submitted_at, func.coalesce(taken.c.at, case((completed, A.closed_at))))
+    decided_after = _minutes_between(session, A.submitted_at, case((decided, A.closed_at)))
+    age = _minutes_between(session, A.submitted_at, literal(now.astimezone(dt.UTC), DateTime(timezone=True)))
+    # Each form's limit in minutes, and what it limits: taking the application up, or deciding it.
+    limits = {slug: form.sla_days * 1440 for slug, form in forms.items() if getattr(form, "sla_days", None)}
+    limit = case(limits, value=A.form) if limits else cast(null(), Float)
+    by_acceptance = [slug for slug, form in forms.items() if getattr(form, "sla_until", "accepted") == "accepted"]
+    done_after = case((A.form.in_(by_acceptance), up), else_=decided_after)
     statement = sa_select(
-        A.form, A.office, A.status, A.rating, taken.c.at.is_not(None),
-        _minutes_between(session, A.submitted_at, func.coalesce(taken.c.at, case((completed, A.closed_at)))),
-        _minutes_between(session, A.submitted_at, case((decided, A.closed_at))),
-        _minutes_between(session, A.submitted_at, literal(now.astimezone(dt.UTC), DateTime(timezone=True))))
+        A.form, func.count(), *[func.count(_when(ending == e)) for e in ("completed", "refused", "withdrawn", "open")],
+        func.count(_when(taken_up)), _nearest_rank(session, _when(taken_up, up), 50),
+        _nearest_rank(session, decided_after, 50),
+        func.count(_when(and_(limit.is_not(None), done_after <= limit))),
+        func.count(_when(and_(limit.is_not(None), done_after > limit))),
+        func.count(_when(and_(limit.is_not(None), done_after.is_(None), ending == "open", age > limit))))
+    offices = sa_select(A.office, func.count(), func.sum(A.rating), func.count(_when(A.rating <= 2))) \
+        .where(A.rating.is_not(None), A.office.is_not(None), A.office != "")
     if by_conversation:  # the conversation only when a filter needs it: a year is 15,000 applications
         statement = statement.join(Conversation, C.id == A.conversation_id).where(*by_conversation)
-    rows = _run(session, statement.outerjoin(taken, taken.c.application_id == A.id).where(*where)).all()
-    per_form: dict[str, dict[str, Any]] = {}
-    office_stars: dict[str, list[int]] = defaultdict(list)
-    day = 1440
-    for form_slug, office, status, rating, was_taken, up, decided_after, age in rows:
-        form = forms.get(form_slug)
-        f = per_form.setdefault(form_slug, {"form": form_slug, "title": getattr(form, "title", form_slug),
-                                            "submitted": 0, "taken_up": 0, "completed": 0, "refused": 0,
-                                            "withdrawn": 0, "open": 0, "on_time": 0, "late": 0, "overdue_open": 0,
-                                            "limit_days": getattr(form, "sla_days", None), "_up": [], "_close": []})
-        f["submitted"] += 1
-        ending = {"completed": "completed", "refused": "refused", "withdrawn": "withdrawn",
-                  "cancelled": "withdrawn"}.get(status, "open")
-        f[ending] += 1
-        if was_taken or status == "completed":
-            f["taken_up"] += 1
-            f["_up"].append(up / day)
-        if decided_after is not None:
-            f["_close"].append(decided_after / day)
-        limit = getattr(form, "sla_days", None)
-        if limit:
-            done_after = up if getattr(form, "sla_until", "accepted") == "accepted" else decided_after
-            if done_after is not None:
-                f["on_time" if done_after <= limit * day else "late"] += 1
-            elif ending == "open" and age > limit * day:
-                f["overdue_open"] += 1
-        if rating is not None and office:
-            office_stars[office].append(int(rating))
+        offices = offices.join(Conversation, C.id == A.conversation_id).where(*by_conversation)
+    rows = _run(session, statement.outerjoin(taken, taken.c.application_id == A.id).where(*where)
+                .group_by(A.form)).all()
     forms_out = []
-    for f in per_form.values():
-        up, close = f.pop("_up"), f.pop("_close")
-        f["taken_up_p50_days"] = _round(percentile(up, 50))
-        f["decided_p50_days"] = _round(percentile(close, 50))
-        forms_out.append(f)
+    for slug, submitted, done, refused, withdrawn, still_open, up_n, up_p50, decided_p50, on_time, late, overdue in rows:
+        form = forms.get(slug)
+        forms_out.append({"form": slug, "title": getattr(form, "title", slug), "submitted": submitted,
+                          "taken_up": up_n, "completed": done, "refused": refused, "withdrawn": withdrawn,
+                          "open": still_open, "on_time": on_time, "late": late, "overdue_open": overdue,
+                          "limit_days": getattr(form, "sla_days", None),
+                          "taken_up_p50_days": _round(None if up_p50 is None else up_p50 / 1440),
+                          "decided_p50_days": _round(None if decided_p50 is None else decided_p50 / 1440)})
     forms_out.sort(key=lambda f: -f["submitted"])
     total = {k: sum(f[k] for f in forms_out) for k in ("submitted", "taken_up", "completed", "refused", "withdrawn",
                                                         "open", "on_time", "late", "overdue_open")}
     names = office_names or {}
+    stars = _run(session, offices.where(*where).group_by(A.office).order_by(A.office)).all()
     return {"total": total, "forms": forms_out,
-            "office_csat": [{"office": names.get(o, o), "ratings": len(s), "csat_avg": round(sum(s) / len(s), 2),
-                             "poor": sum(r <= 2 for r in s)} for o, s in sorted(office_stars.items())]}
+            "office_csat": [{"office": names.get(o, o), "ratings": n, "csat_avg": round(int(total_stars) / n, 2),
+                             "poor": poor} for o, n, total_stars, poor in stars]}
 
 
 # ---- the whole picture ----------------------------------------------------------------------------
@@ -664,15 +660,15 @@ def overview(session: Session, scope: Scope, *, sla_minutes: int, reopen_days: i
     """Everything the dashboard shows for one scope; ``daily`` is each day's counts (every day of the range)."""
     now = now or dt.datetime.now(dt.UTC)
     names = lawyer_names(session)
-    # The tickets, ratings and applications on a second connection, the conversations on this one: about
-    # the same time each on a year.
+    # Tickets, ratings and applications on a second connection, conversations on this one: on a year each
+    # side takes about the same time.
     people = alongside(session, lambda other: (waiting(other, scope, sla_minutes, now, "lawyer", whole=True),
-                                               satisfaction(other, scope, names)))
+                                               satisfaction(other, scope, names),
+                                               funnel(other, scope, forms or {}, office_names, now)))
     days = conversation_counts(session, scope, ("day",), reopen_days)  # one query: the days and their sum
     counts = summed(days.values())
     hours = volumes(session, scope)
-    applications = funnel(session, scope, forms or {}, office_names, now)
-    per_lawyer, stars = people()
+    per_lawyer, stars, applications = people()
     waits = {k: v for k, v in per_lawyer.get(WHOLE, _no_tickets(sla_minutes)).items() if k in _no_tickets(0)}
     lawyers = workload(per_lawyer, names)
     return {"scope": {"since": scope.since.isoformat(), "until": scope.until.isoformat(), "timezone": scope.timezone,
