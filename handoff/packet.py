@@ -1,4 +1,7 @@
-"""The handoff packet: what a lawyer reads first, so the citizen is never asked twice."""
+"""The handoff packet: what a lawyer reads first, so the citizen is never asked twice: why the chat came,
+the facts in the citizen's words (amounts in figures or in Chinese numerals, dates, places, parties), the
+answers the bot already gave, and what the citizen did before: earlier conversations and how they ended,
+applications and appointments."""
 
 from __future__ import annotations
 
@@ -7,8 +10,12 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bot.store import Conversation, Message
+from bot.store import Application, Booking, Conversation, Message
 from nlu.triage import amounts_in
+from services import applications as apps
+
+#: Earlier conversations, applications and appointments shown: the newest so many.
+HISTORY = 5
 
 _DATE = re.compile(
     r"(\d{4}年\d{1,2}月(\d{1,2}[日号])?|\d{1,2}月\d{1,2}[日号]|\d{4}-\d{1,2}-\d{1,2}|"
@@ -46,7 +53,7 @@ def build_packet(session: Session, conversation: Conversation, reason: str,
         if m.direction == "out" and m.decision and m.decision.get("faq_id")
     ]
     decision = decision or {}
-    return {
+    return {**_before(session, conversation),
         "service": conversation.service,
         "topic": conversation.topic,
         "urgent": conversation.urgent,
@@ -58,4 +65,34 @@ def build_packet(session: Session, conversation: Conversation, reason: str,
         "facts": extract_facts(citizen_texts),
         "faq_shown": list(dict.fromkeys(faq_shown)),
         "first_message": citizen_texts[0][:500] if citizen_texts else "",
+    }
+
+
+def _before(session: Session, conversation: Conversation) -> dict[str, Any]:
+    """The citizen's earlier conversations (and how each ended), applications and appointments."""
+    earlier = session.exec(
+        select(Conversation).where(Conversation.citizen_id == conversation.citizen_id,
+                                   col(Conversation.id) != conversation.id)
+        .order_by(col(Conversation.id).desc()).limit(HISTORY)).all()
+    firsts = {cid: text for cid, text in session.exec(
+        select(Message.conversation_id, Message.text)
+        .where(col(Message.conversation_id).in_([c.id for c in earlier]), Message.direction == "in",
+               Message.kind == "text", Message.text != "")
+        .order_by(col(Message.id).desc())).all()} if earlier else {}  # the oldest written last: the first wins
+    forms = apps.forms()
+    applications = session.exec(
+        select(Application).where(Application.citizen_id == conversation.citizen_id,
+                                  col(Application.reference).is_not(None))
+        .order_by(col(Application.id).desc()).limit(HISTORY)).all()
+    bookings = session.exec(
+        select(Booking).where(Booking.citizen_id == conversation.citizen_id)
+        .order_by(col(Booking.id).desc()).limit(HISTORY)).all()
+    return {
+        "earlier": [{"conversation_id": c.id, "opened_at": c.opened_at.isoformat(), "service": c.service,
+                     "topic": c.topic, "outcome": c.outcome, "first_message": (firsts.get(c.id or 0) or "")[:120]}
+                    for c in earlier],
+        "applications": [{"reference": a.reference, "form": a.form,
+                          "title": getattr(forms.get(a.form), "title", a.form), "status": a.status,
+                          "status_text": apps.STATUS_NAMES.get(a.status, a.status)} for a in applications],
+        "bookings": [{"centre": b.centre, "day": b.day, "time": b.time, "status": b.status} for b in bookings],
     }

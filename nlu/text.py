@@ -77,15 +77,21 @@ _CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 
 
 def chinese_numeral(text: str) -> int:
-    """一千二百六十 -> 1260, 十五 -> 15, 两万 -> 20000 (article numbers, amounts)."""
-    total, section, current = 0, 0, 0
+    """一千二百六十 -> 1260, 十五 -> 15, 两万 -> 20000 (article numbers, amounts); and as people say amounts,
+    a last digit right after a unit is of the next unit down: 两万五 -> 25000, 三千五 -> 3500, 一百二 -> 120
+    (but 一千零五 -> 1005)."""
+    total, section, current, last_unit = 0, 0, 0, 1
     for ch in text:
         if ch in _CN_DIGITS:
             current = _CN_DIGITS[ch]
+            if current == 0:
+                last_unit = 1
         elif ch in _CN_UNITS:
             section += (current or 1) * _CN_UNITS[ch]
-            current = 0
+            current, last_unit = 0, _CN_UNITS[ch]
         elif ch == "万":
             total += (section + current) * 10000
-            section, current = 0, 0
+            section, current, last_unit = 0, 0, 10000
+    if current and last_unit > 10:
+        current *= last_unit // 10
     return total + section + current

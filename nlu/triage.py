@@ -93,7 +93,10 @@ COMPLEX_PATTERNS: dict[str, list[str]] = {
 _COMPLEX = {reason: [re.compile(p) for p in pats] for reason, pats in COMPLEX_PATTERNS.items()}
 
 _AMOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*(亿|千万|百万|万|千|元|块)")
-_CN_AMOUNT = re.compile(r"([一二两三四五六七八九十百千]+)\s*(亿|万)")
+#: A sum in Chinese numerals: with a unit of money after it (三千块, 五百元, 两万), or big enough to say so
+#: itself (两万五, 一千二), but not a count of something else (三千个, 五百米, 一百二十天).
+_CN_AMOUNT = re.compile(r"([一二两三四五六七八九十][零一二两三四五六七八九十百千万亿]*)\s*(亿|万|块钱|块|元)?"
+                        r"(?![零一二两三四五六七八九十百千万亿个年月天日岁次人斤米里平号层楼台辆件条页分秒小周])")
 _UNIT = {"亿": 100_000_000, "千万": 10_000_000, "百万": 1_000_000, "万": 10_000, "千": 1_000, "元": 1, "块": 1}
 
 
@@ -119,7 +122,9 @@ def amounts_in(text: str) -> list[int]:
     for number, unit in _AMOUNT.findall(text):
         found.append(int(float(number) * _UNIT[unit]))
     for number, unit in _CN_AMOUNT.findall(text):
-        found.append(chinese_numeral(number) * _UNIT[unit])
+        if unit or re.search(r"[百千万亿]", number):
+            value = chinese_numeral(number.replace("亿", "")) * (100_000_000 if number.endswith("亿") else 1)
+            found.append(value * _UNIT.get(unit, 1) if unit not in ("块钱",) else value)
     return found
 
 

@@ -90,6 +90,7 @@ def test_two_lawyers_note_transfer_resolve_and_the_admin_audit(runtime: Runtime,
     a.wait_for_selector("#packet .chip-fact >> text=8000元")
     a.wait_for_selector("#packet .chip-fact >> text=老板")
     assert a.locator("#packet .faq-item").count() >= 1
+    a.wait_for_selector("#packet >> text=此前的咨询与办事")  # a first-time citizen: said so, not left out
     assert a.locator("#transcript .msg-faq").count() >= 1
     # the citizen's press reads as the button's label, marked as a button, never as "/lawyer"
     a.wait_for_selector("#transcript .msg[data-kind='button'] .msg-tag >> text=按钮")

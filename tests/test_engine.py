@@ -335,6 +335,22 @@ def test_handoff_packet_carries_facts(runtime: Runtime, chat: TestChat) -> None:
     assert view.ticket.packet["reason"].startswith("complex") and not view.ticket.packet["urgent"]
 
 
+def test_handoff_packet_reads_chinese_numerals_and_shows_what_came_before(runtime: Runtime, chat: TestChat) -> None:
+    import datetime as dt
+
+    chat.say("老板拖欠工资三个月了")
+    runtime.engine.sweep(now=dt.datetime.now(dt.UTC) + dt.timedelta(hours=3))  # answered, then idle: closed
+    first = chat.last.conversation_id
+    chat.say("房东扣了我三千块押金，还说要我再赔两万五，我不同意")
+    chat.press("/lawyer")
+    [view] = runtime.queue.tickets()
+    packet = view.ticket.packet
+    assert {"3000元", "25000元"} <= set(packet["facts"]["amounts"])
+    assert [(c["conversation_id"], c["outcome"]) for c in packet["earlier"]] == [(first, Outcome.answered.value)]
+    assert "拖欠工资" in packet["earlier"][0]["first_message"]
+    assert packet["applications"] == [] and packet["bookings"] == []
+
+
 def test_sweeper_closes_idle_conversations_with_their_outcome(runtime: Runtime, chat: TestChat) -> None:
     import datetime as dt
 

@@ -117,6 +117,9 @@ def test_rules_alone_still_catch_the_unmistakable() -> None:
 
 def test_complexity_and_amounts() -> None:
     assert amounts_in("欠我3万元还有两万") == [30000, 20000]
+    # As people say them: a last digit after a unit is of the unit below; counts of other things are not money.
+    assert amounts_in("押金三千块，又借了两万五，一万二千元") == [3000, 25000, 12000]
+    assert amounts_in("干了一百二十天，五百米外，第一千零七十九条，三个人") == []
     assert "proceedings_under_way" in triage("对方已经起诉我了", 500_000).complex_reasons
     assert "proceedings_under_way" in triage("我收到了法院的传票，下周就要开庭，怎么准备", 500_000).complex_reasons
     # A judgment already given is not a case under way: what follows it is answerable.

@@ -957,6 +957,8 @@
     Object.keys(facts).forEach(function (k) { if (!known[k]) { addFacts(k, lookup(FACT_KEYS, k)); } });
     els.packet.appendChild(any ? factBox : el("p", "muted small", "未从对话中提取到金额、日期、地点或当事人"));
 
+    renderBefore(p);
+
     els.packet.appendChild(el("div", "pk-section", "智能助手已给出的解答"));
     var ids = (Array.isArray(p.faq_shown) ? p.faq_shown : []).map(String);
     var answers = [];
@@ -977,6 +979,40 @@
     if (!paired) {
       for (i = 0; i < answers.length; i++) { list.appendChild(faqItem(null, answers[i])); }
     }
+    els.packet.appendChild(list);
+  }
+
+  // What the citizen did before this chat: earlier conversations and how they ended, applications, appointments.
+  function renderBefore(p) {
+    var earlier = Array.isArray(p.earlier) ? p.earlier : [];
+    var applications = Array.isArray(p.applications) ? p.applications : [];
+    var bookings = Array.isArray(p.bookings) ? p.bookings : [];
+    els.packet.appendChild(el("div", "pk-section", "此前的咨询与办事"));
+    if (!earlier.length && !applications.length && !bookings.length) {
+      els.packet.appendChild(el("p", "muted small", "首次来询，没有此前的咨询、申请或预约"));
+      return;
+    }
+    var list = el("ul", "before-list");
+    earlier.forEach(function (c) {
+      var li = el("li", "before-item");
+      li.appendChild(el("span", "before-date", String(c.opened_at || "").slice(0, 10)));
+      li.appendChild(chip("chip-brand", lookup(TOPICS, c.topic) || "未分类"));
+      li.appendChild(chip("chip-outcome", c.outcome ? lookup(OUTCOMES, c.outcome) : "进行中"));
+      if (c.first_message) { li.appendChild(el("span", "before-text", c.first_message)); }
+      list.appendChild(li);
+    });
+    applications.forEach(function (a) {
+      var li = el("li", "before-item");
+      li.appendChild(el("code", "before-ref", a.reference || ""));
+      li.appendChild(el("span", "before-text", (a.title || a.form || "") + " · " + (a.status_text || a.status || "")));
+      list.appendChild(li);
+    });
+    bookings.forEach(function (b) {
+      var li = el("li", "before-item");
+      li.appendChild(el("span", "before-date", (b.day || "") + " " + (b.time || "")));
+      li.appendChild(el("span", "before-text", "预约 " + (b.centre || "") + (b.status === "cancelled" ? "（已取消）" : "")));
+      list.appendChild(li);
+    });
     els.packet.appendChild(list);
   }
 
