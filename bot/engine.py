@@ -39,8 +39,9 @@ from bot.settings import Settings
 from bot.store import Citizen, Conversation, Feedback, Message, Store, lock_citizen, utcnow
 from bot.taxonomy import Act, ConversationStatus, Kind, Outcome, Priority, TicketStatus, Topic, display_name
 from calculators.conversation import CalcDesk, detect
+from handoff import waiting
 from handoff.packet import build_packet
-from handoff.queue import enqueue, expected_wait_minutes, in_service_hours, open_ticket, position
+from handoff.queue import enqueue, in_service_hours, open_ticket, position
 from knowledge_base.faq import Entry
 from knowledge_base.index import KnowledgeBase
 from nlu.classifier import Classifier
@@ -754,10 +755,19 @@ class Engine:
                 say(t("urgent_out_of_hours", lang), emergency=True)
             return
         ahead = position(session, ticket)
-        say(t("handoff", lang, ahead=ahead, minutes=expected_wait_minutes(session, ahead)),
-            buttons=[_button(t("btn_cancel", lang), "/cancel")], decision={"action": "handoff", "ticket": ticket.id})
-        if not in_service_hours(self.settings):
-            say(t("out_of_hours", lang, hours=self.settings.service_hours))
+        now = waiting.local_now(self.settings)
+        wait = waiting.estimate(session, self.settings, ahead, now)
+        if not wait.on_duty:  # when lawyers are back, never minutes that the hours would contradict
+            text = t("handoff_off_duty", lang, hours=self.settings.service_hours, ahead=ahead,
+                     back=waiting.when(wait.back_at, now, lang))
+        elif wait.low is None:
+            close = waiting.closing(self.settings, now)
+            text = t("handoff_after_closing", lang, ahead=ahead, close=close.strftime("%H:%M") if close else "",
+                     back=waiting.when(wait.back_at, now, lang))
+        else:
+            text = t("handoff", lang, ahead=ahead, low=wait.low, high=wait.high)
+        say(text, buttons=[_button(t("btn_cancel", lang), "/cancel")],
+            decision={"action": "handoff", "ticket": ticket.id, "wait": [wait.low, wait.high]})
 
     def _payload(self, session: Session, citizen: Citizen, conversation: Conversation, payload: str, lang: str,
                  say: Any) -> None:

@@ -40,12 +40,17 @@ TEXTS: dict[str, dict[str, str]] = {
     "helpful_thanks": {"zh": "很高兴能帮到您！还有其他问题可以继续问。", "en": "Glad it helped! Ask anything else."},
     "not_helpful": {"zh": "抱歉没能帮上忙。您可以换个说法再问，或者转接律师。",
                     "en": "Sorry that did not help. Rephrase your question, or talk to a lawyer."},
-    "handoff": {"zh": "已为您转接律师，请稍候。您前面还有 {ahead} 位，预计等待约 {minutes} 分钟。律师接入后会在这里回复您；紧急情况请拨打110，法律咨询也可拨打12348。",
-                "en": "I am connecting you to a lawyer; {ahead} ahead of you, about {minutes} minutes. The lawyer "
+    "handoff": {"zh": "已为您转接律师，请稍候。您前面还有 {ahead} 位，预计等待 {low}–{high} 分钟。律师接入后会在这里回复您；紧急情况请拨打110，法律咨询也可拨打12348。",
+                "en": "I am connecting you to a lawyer; {ahead} ahead of you, about {low}–{high} minutes. The lawyer "
                       "will reply here. In an emergency call 110; for legal advice you can also call 12348."},
-    "out_of_hours": {"zh": "现在是律师非工作时间（工作时间：{hours}），律师将在上班后尽快回复您。需要马上咨询可拨打12348公共法律服务热线；紧急情况请拨打110。",
-                     "en": "Lawyers are off duty now (working hours: {hours}); one will reply as soon as they are "
-                           "back. For advice now call the 12348 hotline; in an emergency call 110."},
+    "handoff_off_duty": {"zh": "已为您转接律师。现在是律师非工作时间（工作时间：{hours}），律师将于{back}上班后按顺序回复您，您前面还有 {ahead} 位。需要马上咨询可拨打12348公共法律服务热线；紧急情况请拨打110。",
+                         "en": "I have passed your chat to the lawyers. They are off duty now (working hours: {hours}) "
+                               "and will reply in turn from {back}; {ahead} ahead of you. For advice now call the "
+                               "12348 hotline; in an emergency call 110."},
+    "handoff_after_closing": {"zh": "已为您转接律师。您前面还有 {ahead} 位，今天下班（{close}）前可能轮不到您，律师将于{back}继续按顺序回复。需要马上咨询可拨打12348公共法律服务热线；紧急情况请拨打110。",
+                              "en": "I have passed your chat to the lawyers; {ahead} ahead of you, so your turn may not "
+                                    "come before they close at {close}. They will go on in turn from {back}. For "
+                                    "advice now call the 12348 hotline; in an emergency call 110."},
     "handoff_complex": {"zh": "您的情况涉及的问题较多或已进入法律程序，由律师为您解答更稳妥。",
                         "en": "Your situation involves several issues or ongoing proceedings, so a lawyer should answer."},
     "part_title": {"zh": "【问题{n}】{question}", "en": "[Question {n}] {question}"},

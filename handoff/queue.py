@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, literal, or_, update
 from sqlmodel import Session, col, select
@@ -107,20 +108,9 @@ def position(session: Session, ticket: HandoffTicket) -> int:
     return int(ahead)
 
 
-def expected_wait_minutes(session: Session, ahead: int, default_minutes: float = 10.0) -> int:
-    """Position times the recent median time from handoff to claim (a default before there is history)."""
-    recent = session.exec(
-        select(HandoffTicket.created_at, HandoffTicket.claimed_at)
-        .where(col(HandoffTicket.claimed_at).is_not(None)).order_by(col(HandoffTicket.id).desc()).limit(50)
-    ).all()
-    waits = sorted((claimed - created).total_seconds() / 60 for created, claimed in recent if claimed)
-    per_ticket = waits[len(waits) // 2] if waits else default_minutes
-    return max(1, round((ahead + 1) * max(per_ticket, 1.0)))
-
-
 def in_service_hours(settings: Settings, now: dt.datetime | None = None) -> bool:
-    """Whether lawyers are on duty (LEGALBOT_SERVICE_HOURS / LEGALBOT_SERVICE_DAYS, server local time)."""
-    now = now or dt.datetime.now()
+    """Whether lawyers are on duty (LEGALBOT_SERVICE_HOURS / LEGALBOT_SERVICE_DAYS, in LEGALBOT_TIMEZONE)."""
+    now = now or dt.datetime.now(ZoneInfo(settings.timezone))
     try:
         start, end = (dt.time.fromisoformat(part.strip()) for part in settings.service_hours.split("-"))
         days = {int(d) for d in settings.service_days.split(",") if d.strip()}

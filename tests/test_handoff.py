@@ -170,11 +170,55 @@ def test_notes_transfer_and_audit(runtime: Runtime) -> None:
         assert session.exec(select(AuditEntry)).all()
 
 
-def test_expected_wait_grows_with_position(runtime: Runtime, chat) -> None:  # type: ignore[no-untyped-def]
-    from handoff.queue import expected_wait_minutes
-
+def claimed_after(runtime: Runtime, minutes: list[int], at: dt.datetime) -> None:
+    """Tickets that entered the queue at ``at`` and were claimed that many minutes later."""
+    ids = make_tickets(runtime, len(minutes))
     with runtime.store.session() as session:
-        assert expected_wait_minutes(session, 0) < expected_wait_minutes(session, 5)
+        for ticket_id, m in zip(ids, minutes, strict=True):
+            ticket = session.get(HandoffTicket, ticket_id)
+            assert ticket is not None
+            ticket.created_at = at.astimezone(dt.UTC)
+            ticket.claimed_at = ticket.created_at + dt.timedelta(minutes=m)
+            ticket.status = TicketStatus.claimed
+            session.add(ticket)
+        session.commit()
+
+
+def test_the_wait_is_a_range_from_measured_claim_times_and_grows_with_the_queue(runtime: Runtime) -> None:
+    from zoneinfo import ZoneInfo
+
+    from handoff import waiting
+
+    settings = runtime.settings.model_copy(update={"service_hours": "09:00-18:00", "service_days": "1,2,3,4,5"})
+    now = dt.datetime.now(ZoneInfo(settings.timezone)).replace(hour=10, minute=0)
+    while now.isoweekday() > 5:
+        now -= dt.timedelta(days=1)
+    claimed_after(runtime, [2, 4, 6, 8, 10, 12, 14, 16], now - dt.timedelta(hours=1))  # the same hour of day, ±1
+    claimed_after(runtime, [90] * 8, now - dt.timedelta(hours=5))  # another hour: not used
+    with runtime.store.session() as session:
+        first = waiting.estimate(session, settings, 0, now)
+        fifth = waiting.estimate(session, settings, 4, now)
+    # nearest-rank quartiles of 2..16 are 4 and 12 minutes a place
+    assert (first.low, first.high) == (4, 12) and (fifth.low, fifth.high) == (20, 60)
+
+
+def test_off_duty_and_past_closing_say_when_lawyers_are_back(runtime: Runtime) -> None:
+    from zoneinfo import ZoneInfo
+
+    from handoff import waiting
+
+    settings = runtime.settings.model_copy(update={"service_hours": "09:00-18:00", "service_days": "1,2,3,4,5"})
+    tz = ZoneInfo(settings.timezone)
+    friday_evening = dt.datetime(2026, 12, 4, 20, 0, tzinfo=tz)
+    with runtime.store.session() as session:
+        off = waiting.estimate(session, settings, 2, friday_evening)
+        late = waiting.estimate(session, settings, 30, dt.datetime(2026, 12, 3, 17, 30, tzinfo=tz))  # a Thursday
+    assert not off.on_duty and off.back_at == dt.datetime(2026, 12, 7, 9, 0, tzinfo=tz)
+    assert waiting.when(off.back_at, friday_evening, "zh") == "周一 09:00"
+    assert late.on_duty and late.low is None and late.back_at == dt.datetime(2026, 12, 4, 9, 0, tzinfo=tz)
+    never = settings.model_copy(update={"service_days": ""})
+    with runtime.store.session() as session:
+        assert waiting.estimate(session, never, 0, friday_evening) == waiting.Wait(on_duty=False)
 
 
 def test_a_wechat_ticket_carries_its_reply_window(runtime: Runtime) -> None:
