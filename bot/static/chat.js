@@ -31,6 +31,12 @@
       bot: "智能助手",
       system: "系统消息",
       you: "我",
+      saysBot: "智能助手说：",
+      saysYou: "我说：",
+      saysLawyer: "律师说：",
+      saysSystem: "系统消息：",
+      loading: "正在加载对话记录…",
+      cancelWait: "取消等待",
       attach: "发送照片或文件",
       uploading: "上传中…",
       sentFile: "（已发送照片或文件）",
@@ -55,6 +61,12 @@
       bot: "Assistant",
       system: "System",
       you: "Me",
+      saysBot: "The assistant says:",
+      saysYou: "I said:",
+      saysLawyer: "The lawyer says:",
+      saysSystem: "System message:",
+      loading: "Loading the conversation…",
+      cancelWait: "Stop waiting",
       attach: "Send a photo or file",
       uploading: "Uploading…",
       sentFile: "(photo or file sent)",
@@ -154,6 +166,7 @@
     messages: document.getElementById("messages"),
     scroller: document.getElementById("scroller"),
     hint: document.getElementById("empty-hint"),
+    loading: document.getElementById("loading"),
     status: document.getElementById("status"),
     error: document.getElementById("error"),
     form: document.getElementById("composer"),
@@ -219,6 +232,20 @@
     if (key) {
       els.status.textContent = t(key);
       els.status.hidden = false;
+      if (status === "waiting") {  // always at hand while waiting, not only under the newest message
+        var cancel = document.createElement("button");
+        cancel.type = "button";
+        cancel.id = "cancel-wait";
+        cancel.className = "status-action";
+        cancel.textContent = t("cancelWait");
+        cancel.addEventListener("click", function () {
+          if (sending) { return; }
+          setSending(true);
+          post({ payload: "/cancel" }).catch(function () { showError(); })
+            .then(function () { setSending(false); fetchMessages(false); });
+        });
+        els.status.appendChild(cancel);
+      }
     } else {
       els.status.textContent = "";
       els.status.hidden = true;
@@ -279,7 +306,12 @@
     bubble.className = "msg-bubble";
     var text = m.text == null ? "" : String(m.text);
     if (!text && m.kind === "media") { text = t("sentFile"); }
-    bubble.appendChild(document.createTextNode(text));
+    // who is speaking, for a screen reader (the bubbles' sides and colours say it to the eye)
+    var who = document.createElement("span");
+    who.className = "visually-hidden";
+    who.textContent = t({ citizen: "saysYou", lawyer: "saysLawyer", system: "saysSystem" }[sender] || "saysBot");
+    bubble.appendChild(who);
+    appendWithPhoneLinks(bubble, text);
     el.appendChild(bubble);
 
     var time = formatTime(m.created_at);
@@ -292,6 +324,23 @@
     }
     el._buttons = Array.isArray(m.buttons) ? m.buttons : [];
     return el;
+  }
+
+  // 110, 12348 and other numbers in a message can be tapped to call (the text itself stays text).
+  var PHONE = /(?<![\d-])(1[3-9]\d{9}|0\d{2,3}-\d{7,8}|12348|12338|12110|12315|12333|110|119|120|122)(?![\d-])/g;
+  function appendWithPhoneLinks(parent, text) {
+    var last = 0;
+    text.replace(PHONE, function (number, _g, at) {
+      if (at > last) { parent.appendChild(document.createTextNode(text.slice(last, at))); }
+      var a = document.createElement("a");
+      a.href = "tel:" + number.replace(/-/g, "");
+      a.className = "tel";
+      a.textContent = number;
+      parent.appendChild(a);
+      last = at + number.length;
+      return number;
+    });
+    if (last < text.length) { parent.appendChild(document.createTextNode(text.slice(last))); }
   }
 
   function insertInOrder(el, id) {
@@ -542,7 +591,13 @@
 
   // ---------- start ----------
   applyLang();
+  if (chat) {  // a returning visitor: say the history is coming, not an empty welcome
+    els.hint.hidden = true;
+    els.loading.hidden = false;
+  }
   fetchMessages(true).then(function () {
+    els.loading.hidden = true;
+    if (!els.messages.children.length) { els.hint.hidden = false; }
     window.setInterval(function () { fetchMessages(false); }, POLL_MS);
   });
 })();
