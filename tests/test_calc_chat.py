@@ -12,10 +12,11 @@ import yaml
 
 from bot.channels.testing import TestChat
 from bot.runtime import Runtime
-from bot.store import Conversation, Message
+from bot.store import Conversation
 from bot.taxonomy import Outcome
 from calculators.dialogue import CANCEL, CHOICE, SKIP, START
 from calculators.intent import detect
+from tests.test_desk import payloads, texts
 
 HELD_OUT = Path(__file__).resolve().parents[1] / "nlu" / "eval" / "calculator_requests.yml"
 
@@ -23,14 +24,6 @@ HELD_OUT = Path(__file__).resolve().parents[1] / "nlu" / "eval" / "calculator_re
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'legalbot.db'}"
-
-
-def texts(replies: list[Message]) -> str:
-    return "\n".join(m.text for m in replies)
-
-
-def payloads(replies: list[Message]) -> list[str]:
-    return [b["payload"] for m in replies for b in m.buttons]
 
 
 def conversation(runtime: Runtime, chat: TestChat) -> Conversation:
