@@ -121,9 +121,10 @@ DEFINITIONS: dict[str, tuple[str, str]] = {
         "completed) -> completed; the endings (completed, refused, withdrawn, still open) add up to the "
         "submitted. On time: accepted, or decided, within the form's time limit from submission."),
     "workload": (
-        "律师工作量：所选对话中由该律师接单、结案的工单数，处理时长（接单到结案）中位数，平均满意度。",
+        "律师工作量：所选对话中由该律师接单、结案的工单数，处理时长（接单到结案）中位数，其结案对话的平均满意度（每个对话取最后一次评价）。",
         "Lawyer workload: tickets of the selected conversations the lawyer claimed and resolved, the median "
-        "handling time (claim to resolution), and the average rating."),
+        "handling time (claim to resolution), and the average rating of the conversations they resolved (each "
+        "conversation's latest rating)."),
     "volumes": (
         "来询量：每天开始的对话数；热力图为星期 × 小时（本地时间）的对话数。",
         "Volumes: conversations opened per day; the heat map counts them per weekday and hour (local time)."),
