@@ -94,7 +94,7 @@ class CalcDesk:
             return False
         run = self._run(conversation, state.get("lang", lang))
         if state["stage"] == "done":  # after the result only "改一下工资" is for the calculation
-            if run._field_to_change(text.strip()) is None:
+            if run.change_request(text.strip()) is None:
                 conversation.calculation = None
                 return False
             self._take(conversation, text, state.get("lang", lang), say)
@@ -103,7 +103,7 @@ class CalcDesk:
         if spec is not None and content_chars(text) >= _NEW_QUESTION_CHARS and not re.search(r"\d", text) \
                 and not detect(text):
             try:
-                run._read(spec, text)
+                run.read(spec, text)
             except CalcError:
                 conversation.calculation = None
                 return False

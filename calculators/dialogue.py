@@ -140,7 +140,7 @@ class Calculation:
         if said == AGAIN:
             self.state.update(answers={}, asking=None, stage="asking")
             return self._next()
-        wanted = self._field_to_change(said)
+        wanted = self.change_request(said)
         if wanted is not None:
             self.state["answers"].pop(wanted.name, None)
             self.state.update(asking=wanted.name, stage="asking")
@@ -189,7 +189,7 @@ class Calculation:
         """The questions still open, in order: what the calculator needs, and what the citizen can know
         that changes the result (never a published figure, which the figures file gives)."""
         answers = self.state["answers"]
-        values = {k: self._read(self._spec(k), v) for k, v in self._answered().items() if self._spec(k)}
+        values = {k: self.read(self._spec(k), v) for k, v in self._answered().items() if self._spec(k)}
         for spec in INPUTS[self.kind]:
             if spec.name not in values and spec.default is not None:
                 values[spec.name] = spec.default
@@ -241,7 +241,7 @@ class Calculation:
                                                          ("重新计算" if self._zh else "Start again", AGAIN)],
                     stage="done", result=result)
 
-    def _read(self, spec: InputSpec | None, answer: str) -> Any:
+    def read(self, spec: InputSpec | None, answer: str) -> Any:
         return None if spec is None else parse_value(spec, self._usable(spec, answer))
 
     def _usable(self, spec: InputSpec, answer: str) -> str:
@@ -264,7 +264,7 @@ class Calculation:
                 return value
         return said
 
-    def _field_to_change(self, said: str) -> InputSpec | None:
+    def change_request(self, said: str) -> InputSpec | None:
         """"改一下工资", "年限写错了" → that field, if it was answered or is being asked."""
         if len(said) > _CHANGE_CHARS or not _CHANGE.search(said):
             return None

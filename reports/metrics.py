@@ -511,7 +511,7 @@ def waiting(session: Session, scope: Scope, sla_minutes: int, now: dt.datetime |
             figures.update(resolved=done, open=still_open, needless_marked=marked,
                            handling_p50_minutes=_round(handling),
                            csat_avg=round(int(star_sum) / rated, 2) if rated else None)
-        out[k if k is WHOLE or k == WHOLE else day_key(k) if by == "day" else k] = figures
+        out[k if k == WHOLE else day_key(k) if by == "day" else k] = figures
     return out
 
 
