@@ -1,10 +1,12 @@
 """What a citizen can ask for besides a question, the same on every channel: the menu, help, a lawyer,
-the language, the privacy notice, deleting their data, and the nearest service centre for a shared
-location. Channels only report what was pressed, typed or shared; the engine calls these.
+the language, the privacy notice, deleting their data, the nearest service centre for a shared
+location, and the services menu (法律咨询 … 我的咨询). Channels only report what was pressed, typed or
+shared; the engine calls these.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import math
@@ -12,17 +14,21 @@ import re
 import secrets
 import unicodedata
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from bot.conversations import close_conversation
+from bot.redact import redact
 from bot.replies import t
 from bot.settings import get_settings
 from bot.store import Citizen, Conversation, Feedback, HandoffTicket, Message, TicketNote, lock_citizen
-from bot.taxonomy import ConversationStatus, Outcome, TicketStatus
+from bot.taxonomy import Act, ConversationStatus, Kind, Outcome, Service, TicketStatus, Topic, display_name
 from services import applications, attachments
 from services.city import Level, load_city
+from services.desk import APPLY, PROGRESS, SERVICES
+from services.visits import CENTRES
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +46,32 @@ UNSUBSCRIBE = "/unsubscribe"
 DANGER = "/danger"
 SAFE = "/safe"
 
+#: The services menu, the same entries in this order on every channel: the web page's 服务 menu, Telegram's
+#: command menu, WeChat's custom menu (bot/channels/wechat/menu.py). Each is one payload, answered here.
+CONSULT = "/consult"
+LEGAL_AID = "/legal_aid"
+MEDIATION = "/mediation"
+NOTARY = "/notary"
+GUIDE = "/guide"
+MINE = "/mine"
+SERVICES_MENU = (CONSULT, LEGAL_AID, MEDIATION, NOTARY, GUIDE, MINE)
+#: Each entry's label (bot/replies.py) and, for the bureau's services, the service and its form.
+MENU_LABELS = {CONSULT: "menu_consult", LEGAL_AID: "menu_legal_aid", MEDIATION: "menu_mediation",
+               NOTARY: "menu_notary", GUIDE: "menu_guide", MINE: "menu_mine"}
+MENU_SERVICES = {LEGAL_AID: (Service.legal_aid, "legal_aid"), MEDIATION: (Service.mediation, "mediation"),
+                 NOTARY: (Service.notarization, "notarization")}
+
 #: Slash commands (typed on any channel; Telegram's command menu sends them) and their payloads.
 COMMANDS = {"start": MENU, "menu": MENU, "help": HELP, "lawyer": LAWYER, "privacy": PRIVACY,
-            "language": LANGUAGE, "delete_my_data": DELETE}
+            "language": LANGUAGE, "delete_my_data": DELETE,
+            "consult": CONSULT, "legal_aid": LEGAL_AID, "mediation": MEDIATION, "notary": NOTARY,
+            "guide": GUIDE, "mine": MINE}
 #: Whole messages that mean a command on channels without a command menu (web chat, WeChat).
 KEYWORDS = {"菜单": MENU, "menu": MENU, "帮助": HELP, "help": HELP, "隐私": PRIVACY, "隐私说明": PRIVACY,
             "privacy": PRIVACY, "删除我的数据": DELETE, "删除数据": DELETE, "delete my data": DELETE,
-            "english": LANGUAGE_PREFIX + "en", "中文": LANGUAGE_PREFIX + "zh"}
+            "english": LANGUAGE_PREFIX + "en", "中文": LANGUAGE_PREFIX + "zh",
+            "办事指南": GUIDE, "服务指南": GUIDE, "我的咨询": MINE, "咨询记录": MINE, "我的咨询记录": MINE,
+            "my consultations": MINE}
 _TRAILING = re.compile(r"[\s。．.!！?？~～]+$")
 
 
@@ -109,6 +134,138 @@ def set_language(session: Session, citizen: Citizen, payload: str) -> str:
         citizen.language = chosen
         session.add(citizen)
     return t("language_set", citizen.language)
+
+
+# ---- the services menu -------------------------------------------------------------------------------
+
+#: The categories offered with 法律咨询 (and the greeting): the commonest topics.
+COMMON_TOPICS = (Topic.labor, Topic.marriage_family, Topic.debt, Topic.property, Topic.traffic)
+#: 我的咨询 lists this many consultations, newest first.
+MINE_LIMIT = 10
+#: The first words of a question shown in 我的咨询.
+FIRST_WORDS = 18
+_SMALL_TALK = {a.value for a in (Act.greet, Act.goodbye, Act.thanks, Act.affirm, Act.deny, Act.chitchat)}
+
+
+def menu_buttons(lang: str) -> list[dict[str, str]]:
+    """The six entries as buttons, in the menu's order."""
+    return [button(t(MENU_LABELS[p], lang), p) for p in SERVICES_MENU]
+
+
+def _apply_button(form: str, lang: str) -> dict[str, str] | None:
+    found = applications.forms().get(form)
+    return button(t("btn_apply", lang, title=found.title), APPLY + form) if found else None
+
+
+def consult_reply(lang: str) -> tuple[str, list[dict[str, str]]]:
+    """法律咨询: the citizen is asked for the question; what they write is classified as any question is."""
+    return t("menu_consult_intro", lang), [
+        *(button(display_name(topic, lang), f"/topic:{topic.value}") for topic in COMMON_TOPICS),
+        button(t("btn_lawyer", lang), LAWYER)]
+
+
+def service_reply(payload: str, lang: str, questions: list[dict[str, str]]) -> tuple[str, list[dict[str, str]]]:
+    """法律援助, 人民调解, 公证: what the service is, its application form (services/forms.py) and the knowledge
+    base's questions about it (``questions``, as buttons the engine made)."""
+    service, form = MENU_SERVICES[payload]
+    apply = _apply_button(form, lang)
+    return t("menu_about_" + service.value, lang), [*([apply] if apply else []), *questions,
+                                                     button(t("btn_lawyer", lang), LAWYER)]
+
+
+def guide_reply(lang: str) -> tuple[str, list[dict[str, str]]]:
+    """办事指南: what the bureau offers and how to start each, the forms of services/data/forms.yml included."""
+    featured = {form for _, form in MENU_SERVICES.values()}
+    others = "、".join(f.title for slug, f in applications.forms().items() if slug not in featured)
+    return t("menu_guide_text", lang, others=others), [
+        *(button(t(MENU_LABELS[p], lang), p) for p in (CONSULT, LEGAL_AID, MEDIATION, NOTARY)),
+        button(t("btn_all_services", lang), SERVICES), button(t("btn_centres", lang), CENTRES),
+        button(t(MENU_LABELS[MINE], lang), MINE)]
+
+
+def _when(moment: dt.datetime, zone: ZoneInfo, lang: str, today: dt.date) -> str:
+    day = (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(zone).date()
+    if lang == "en":
+        return f"{day.day} {day:%b}" + ("" if day.year == today.year else f" {day.year}")
+    return ("" if day.year == today.year else f"{day.year}年") + f"{day.month}月{day.day}日"
+
+
+def _subject(conversation: Conversation, lang: str) -> str:
+    """The consultation's area of law in words, else its service, else "other"."""
+    topic, service = conversation.topic or "", conversation.service or ""
+    if topic in Topic.__members__ and topic != Topic.other:
+        return display_name(Topic(topic), lang)
+    if service in Service.__members__ and service != Service.consultation:
+        return display_name(Service(service), lang)
+    return display_name(Topic.other, lang)
+
+
+def _outcome(conversation: Conversation) -> str:
+    """The key of the outcome in words (bot/replies.py), open conversations included."""
+    if conversation.status == ConversationStatus.closed:
+        return "mine_" + (conversation.outcome or Outcome.abandoned.value)
+    if conversation.status in (ConversationStatus.waiting, ConversationStatus.with_lawyer):
+        return "mine_" + conversation.status
+    return "mine_" + (conversation.pending_outcome or "open")
+
+
+def _is_question(message: Message) -> bool:
+    """A question the citizen asked: a classified text that is not small talk, or a chosen FAQ question."""
+    decision = message.decision or {}
+    if message.kind == Kind.text:
+        return "action" in decision and decision.get("act") not in _SMALL_TALK
+    payload = str(decision.get("payload") or "")
+    return payload.startswith("/faq:") and payload not in ("/faq:none", "/faq:more")
+
+
+def _first_words(text: str) -> str:
+    words = " ".join(redact(text).split())
+    return words if len(words) <= FIRST_WORDS else words[:FIRST_WORDS] + "…"
+
+
+def mine_reply(session: Session, citizen: Citizen, lang: str, timezone: str) -> tuple[str, list[dict[str, str]]]:
+    """我的咨询: the citizen's own consultations (newest first, at most ``MINE_LIMIT``), each with its date,
+    area of law, outcome in words and first words, then their applications with reference and status.
+    Only this citizen's rows are read."""
+    zone = ZoneInfo(timezone)
+    today = dt.datetime.now(zone).date()
+    conversations = session.exec(
+        select(Conversation).where(Conversation.citizen_id == citizen.id)
+        .order_by(col(Conversation.id).desc()).limit(MINE_LIMIT * 5)
+    ).all()
+    ids = [c.id for c in conversations if c.id is not None]
+    questions: dict[int, str] = {}
+    if ids:
+        for message in session.exec(
+            select(Message).where(col(Message.conversation_id).in_(ids), Message.citizen_id == citizen.id,
+                                  Message.direction == "in", col(Message.kind).in_([Kind.text.value, Kind.button.value]))
+            .order_by(col(Message.id))
+        ):
+            if message.conversation_id not in questions and _is_question(message):
+                questions[message.conversation_id] = message.text
+    lines = []
+    for conversation in conversations:
+        question = questions.get(conversation.id or 0)
+        if question is None and conversation.handoff_reason is None:
+            continue  # a greeting, a menu, a form: not a consultation
+        lines.append(t("mine_line", lang, date=_when(conversation.opened_at, zone, lang, today),
+                       subject=_subject(conversation, lang), outcome=t(_outcome(conversation), lang),
+                       question=_first_words(question) if question else t("mine_no_question", lang)))
+        if len(lines) == MINE_LIMIT:
+            break
+    mine = applications.mine(session, citizen.id or 0)
+    if not lines and not mine:
+        return t("mine_empty", lang), [button(t(MENU_LABELS[CONSULT], lang), CONSULT),
+                                       button(t(MENU_LABELS[GUIDE], lang), GUIDE)]
+    parts = [t("mine_title", lang) + "\n" + "\n".join(lines) if lines else t("mine_none_yet", lang)]
+    buttons = [button(t(MENU_LABELS[CONSULT], lang), CONSULT)]
+    if mine:
+        parts.append(t("mine_applications", lang) + "\n" + "\n".join(
+            t("mine_application", lang, reference=a.reference, title=applications.form_of(a).title,
+              status=applications.STATUS_NAMES.get(a.status, a.status),
+              date=_when(a.submitted_at or a.created_at, zone, lang, today)) for a in mine))
+        buttons.insert(0, button(t("btn_progress", lang), PROGRESS))
+    return "\n\n".join(parts), buttons
 
 
 # ---- questions about the service itself, not the law ------------------------------------------------

@@ -24,6 +24,7 @@ lawyer_app = typer.Typer(help="Lawyer accounts for the console.", no_args_is_hel
 sessions_app = typer.Typer(help="Lawyers' console sessions.", no_args_is_help=True)
 legal_aid_app = typer.Typer(help="Legal aid: screen applications, check the hardship standards.", no_args_is_help=True)
 city_app = typer.Typer(help="The bureau's city file: districts, offices, service centres.", no_args_is_help=True)
+wechat_app = typer.Typer(help="The WeChat Official Account.", no_args_is_help=True)
 lawyer_app.add_typer(sessions_app, name="sessions")
 app.add_typer(nlu_app, name="nlu")
 app.add_typer(kb_app, name="kb")
@@ -31,6 +32,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(lawyer_app, name="lawyer")
 app.add_typer(legal_aid_app, name="legal-aid")
 app.add_typer(city_app, name="city")
+app.add_typer(wechat_app, name="wechat")
 
 log = logging.getLogger("legalbot")
 
@@ -241,6 +243,51 @@ def city_validate(file: Path | None = typer.Option(None, "--file", help="Default
     bookable = [c for c in city.centres if c.bookable]
     typer.echo(f"bookable: {len(bookable)}" + (": " + ", ".join(c.id for c in bookable) if bookable else ""))
     typer.echo("ok")
+
+
+# ---- wechat -----------------------------------------------------------------------------------------
+
+def _wechat_client(settings):  # type: ignore[no-untyped-def]
+    """wechatpy's client for the configured account (tests replace it with a fake)."""
+    from bot.channels.wechat.api import APIClient
+
+    return APIClient(settings.wechat_app_id, settings.wechat_app_secret, settings.wechat_api_base)
+
+
+@wechat_app.command("menu")
+def wechat_menu(show: bool = typer.Option(False, "--show", help="Print the menu as JSON; publish nothing.")) -> None:
+    """Publish the services menu as the Official Account's custom menu (replaces the current one)."""
+    import requests
+    from wechatpy.exceptions import WeChatClientException
+
+    from bot.channels.wechat.menu import menu, problems, publish
+
+    data = menu()
+    if show:
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        wrong = problems(data)
+        if wrong:
+            _fail("; ".join(wrong))
+        return
+    settings = get_settings()
+    if not settings.wechat_app_id or not settings.wechat_app_secret:
+        _fail("set LEGALBOT_WECHAT_APP_ID and LEGALBOT_WECHAT_APP_SECRET to publish the menu")
+    client = _wechat_client(settings)
+    try:
+        publish(client, data)
+    except WeChatClientException as exc:
+        _fail(f"WeChat refused the menu ({exc.errcode}): {exc.errmsg}")
+    except requests.RequestException as exc:
+        _fail(f"cannot reach the WeChat API ({type(exc).__name__})")
+    except ValueError as exc:
+        _fail(str(exc))
+    finally:
+        close = getattr(client, "close", None)
+        if close is not None:
+            close()
+    typer.echo("published the menu: " + " | ".join(
+        item["name"] + (" ▸ " + "/".join(sub["name"] for sub in item["sub_button"]) if "sub_button" in item else "")
+        for item in data["button"]))
 
 
 # ---- nlu ------------------------------------------------------------------------------------------

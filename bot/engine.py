@@ -37,13 +37,23 @@ from bot.policy import MAX_PROCESSED_CHARS, VAGUE_CHARS, Decision, Policy
 from bot.replies import t
 from bot.settings import Settings
 from bot.store import Citizen, Conversation, Feedback, Message, Store, lock_citizen, utcnow
-from bot.taxonomy import Act, ConversationStatus, Kind, Outcome, Priority, TicketStatus, Topic, display_name
+from bot.taxonomy import (
+    Act,
+    ConversationStatus,
+    Kind,
+    Outcome,
+    Priority,
+    Service,
+    TicketStatus,
+    Topic,
+    display_name,
+)
 from calculators.conversation import CalcDesk, detect
 from handoff import waiting
 from handoff.packet import build_packet
 from handoff.queue import enqueue, in_service_hours, open_ticket, position
 from knowledge_base.faq import Entry
-from knowledge_base.index import KnowledgeBase
+from knowledge_base.index import IndexUnavailable, KnowledgeBase
 from nlu.classifier import Classifier
 from nlu.text import content_chars, has_meaningful_text, is_chinese, text_language
 from nlu.urgency import KINDS as URGENCY_KINDS
@@ -137,7 +147,7 @@ def _button(label: str, payload: str) -> dict[str, str]:
 _PAYLOAD_LABELS = {"/helpful": "btn_helpful", "/not_helpful": "btn_not_helpful", "/lawyer": "btn_lawyer",
                    "/cancel": "btn_cancel", "/topic:none": "btn_other", "/comment": "btn_comment", "/menu": "btn_menu",
                    actions.DELETE: "btn_delete", actions.DELETE_CONFIRM: "btn_confirm_delete",
-                   actions.DELETE_CANCEL: "btn_keep"}
+                   actions.DELETE_CANCEL: "btn_keep", **actions.MENU_LABELS}
 
 
 def pressed_label(payload: str, lang: str) -> str:
@@ -677,8 +687,7 @@ class Engine:
 
     def _small_talk(self, session: Session, conversation: Conversation, act: Act, lang: str, say: Any) -> None:
         if act is Act.greet:
-            buttons = [_button(display_name(tp, lang), f"/topic:{tp.value}")
-                       for tp in (Topic.labor, Topic.marriage_family, Topic.debt, Topic.property, Topic.traffic)]
+            buttons = [_button(display_name(tp, lang), f"/topic:{tp.value}") for tp in actions.COMMON_TOPICS]
             say(t("greet", lang), buttons=buttons + [_button(t("btn_services", lang), desk.SERVICES)])
         elif act is Act.goodbye:
             say(t("goodbye", lang))
@@ -791,6 +800,8 @@ class Engine:
                 say(t("not_helpful", lang), buttons=[_button(t("btn_lawyer", lang), "/lawyer")])
         elif payload == actions.MENU:  # /start, "菜单", the WeChat menu button, subscribing
             self._small_talk(session, conversation, Act.greet, lang, say)
+        elif payload in actions.SERVICES_MENU:  # 法律咨询 … 我的咨询, from any channel's menu
+            self._services_menu(session, citizen, payload, lang, say)
         elif payload in (actions.DANGER, actions.SAFE):
             if status in (ConversationStatus.bot, ConversationStatus.clarifying):
                 self._checked(session, conversation, payload, lang, say)
@@ -831,6 +842,30 @@ class Engine:
             return  # recorded for the lawyer; nothing can reach the citizen any more
         else:
             say(t("empty", lang))
+
+    def _services_menu(self, session: Session, citizen: Citizen, payload: str, lang: str, say: Any) -> None:
+        if payload == actions.MINE:
+            say(*actions.mine_reply(session, citizen, lang, self.settings.timezone), decision={"menu": "mine"})
+        elif payload == actions.GUIDE:
+            say(*actions.guide_reply(lang))
+        elif payload == actions.CONSULT:
+            say(*actions.consult_reply(lang))
+        else:
+            service, _ = actions.MENU_SERVICES[payload]
+            say(*actions.service_reply(payload, lang, [_button(e.question, SUGGESTED + e.id)
+                                                       for e in self._service_questions(service, lang)]))
+
+    def _service_questions(self, service: Service, lang: str, k: int = 3) -> list[Entry]:
+        """The knowledge base's questions about one of the bureau's services, in the citizen's language: the
+        service's own entries (``legal_aid-…``) and general ones (topic ``other``) first."""
+        try:
+            entries = self.kb.index.entries
+        except IndexUnavailable:  # no index yet: the menu still offers the form and a lawyer
+            log.warning("no knowledge base index for the services menu")
+            return []
+        about = [e for e in entries if e.service is service and e.lang == lang]
+        about.sort(key=lambda e: (not e.id.startswith(service.value + "-"), e.topic is not Topic.other))
+        return about[:k]
 
     def _picked_topic(self, session: Session, conversation: Conversation, slug: str, lang: str, say: Any) -> None:
         question = conversation.clarify_text

@@ -250,16 +250,97 @@ TEXTS: dict[str, dict[str, str]] = {
                     "call 110."},
     "no_centre": {"zh": "抱歉，暂时查不到附近的公共法律服务中心。请拨打12348公共法律服务热线咨询。",
                   "en": "Sorry, I could not find a service centre near you. Please call the 12348 hotline."},
+    # ---- the services menu (bot/actions.py): the same six entries on every channel ----
+    "menu_consult": {"zh": "法律咨询", "en": "Legal advice"},
+    "menu_legal_aid": {"zh": "法律援助", "en": "Legal aid"},
+    "menu_mediation": {"zh": "人民调解", "en": "Mediation"},
+    "menu_notary": {"zh": "公证", "en": "Notarization"},
+    "menu_guide": {"zh": "办事指南", "en": "Service guide"},
+    "menu_mine": {"zh": "我的咨询", "en": "My consultations"},
+    "menu_consult_intro": {
+        "zh": "请用一两句话说说您遇到的法律问题，例如“公司拖欠工资三个月怎么办”。我会给出一般性解答和法律依据，"
+              "复杂或紧急的情况为您转接律师。也可以先选一个类别：",
+        "en": "Describe your legal problem in a sentence or two, e.g. \"My employer hasn't paid me for three "
+              "months.\" I give general information with its legal basis, and connect you to a lawyer for complex "
+              "or urgent matters. Or pick a category first:"},
+    "menu_about_legal_aid": {
+        "zh": "法律援助是国家为经济困难公民和符合法定条件的其他当事人无偿提供法律咨询、代理、刑事辩护等法律服务的制度"
+              "（《法律援助法》第二条）。\n可以在这里在线申请，提交后会告诉您受理编号和办理进度；也可以先看看常见问题，"
+              "或拨打12348咨询。",
+        "en": "Legal aid is free legal advice, representation and criminal defence for people with financial "
+              "difficulties and others the law names (Legal Aid Law art. 2).\nYou can apply here (the form is in "
+              "Chinese) and follow its progress, read the common questions first, or call 12348."},
+    "menu_about_mediation": {
+        "zh": "人民调解由人民调解委员会帮助双方在平等协商的基础上自愿达成调解协议，适合邻里、婚姻家庭、物业等民间纠纷；"
+              "人民调解不收取任何费用（《人民调解法》第二条、第四条）。\n可以在这里在线申请，调解员会联系您和对方。",
+        "en": "In people's mediation a mediation committee helps both sides reach a voluntary agreement; it suits "
+              "disputes between neighbours, in the family, with property management and the like, and it is free "
+              "(People's Mediation Law arts. 2, 4).\nYou can apply here (the form is in Chinese); a mediator will "
+              "contact you and the other side."},
+    "menu_about_notarization": {
+        "zh": "公证处可以办理委托书、声明书、继承、遗嘱、赠与、学历学位、亲属关系等公证。\n可以在这里预约公证处，"
+              "公证处会确认时间并告诉您要带的材料。",
+        "en": "A notary office certifies powers of attorney, declarations, inheritance, wills, gifts, degrees, "
+              "family relationships and more.\nYou can book a notary office here (the form is in Chinese); it "
+              "confirms the time and tells you what to bring."},
+    "menu_guide_text": {
+        "zh": "办事指南\n"
+              "· 法律咨询：直接在这里用文字描述问题，或拨打12348公共法律服务热线。\n"
+              "· 法律援助：点“法律援助”在线申请，七日内作出决定。\n"
+              "· 人民调解：点“人民调解”在线申请，不收费。\n"
+              "· 公证：点“公证”预约公证处。\n"
+              "· 其他服务（{others}）：点“全部服务”。\n"
+              "· 申请的进度和以前的咨询：点“我的咨询”。\n"
+              "· 到服务点当面办理：点“找服务点”，或发送您的位置。",
+        "en": "Service guide\n"
+              "· Legal advice: describe your problem here in words, or call the 12348 hotline.\n"
+              "· Legal aid: press \"Legal aid\" to apply online; the decision comes within seven days.\n"
+              "· Mediation: press \"Mediation\" to apply online; it is free.\n"
+              "· Notarization: press \"Notarization\" to book a notary office.\n"
+              "· Other services ({others}): press \"All services\" (in Chinese).\n"
+              "· Your applications and earlier consultations: press \"My consultations\".\n"
+              "· In person: press \"Service centres\", or share your location."},
+    "btn_apply": {"zh": "现在申请：{title}", "en": "Apply now (in Chinese): {title}"},
+    "btn_all_services": {"zh": "全部服务", "en": "All services"},
+    "btn_centres": {"zh": "找服务点", "en": "Service centres"},
+    "btn_progress": {"zh": "查询申请进度", "en": "Application progress"},
+    "mine_title": {"zh": "您的咨询记录（最近的在前）：", "en": "Your consultations (newest first):"},
+    "mine_line": {"zh": "· {date}，{subject}，{outcome}：“{question}”", "en": "· {date}, {subject}, {outcome}: \"{question}\""},
+    "mine_no_question": {"zh": "转接律师", "en": "asked for a lawyer"},
+    "mine_none_yet": {"zh": "您的咨询记录：暂无。", "en": "Your consultations: none yet."},
+    "mine_applications": {"zh": "您的申请：", "en": "Your applications:"},
+    "mine_application": {"zh": "· {reference} {title}，{status}（{date}提交）",
+                         "en": "· {reference} {title}: {status} (submitted {date})"},
+    "mine_empty": {"zh": "暂无记录。有法律问题可以直接在这里描述，或点“法律咨询”；想了解能办哪些事，点“办事指南”。",
+                   "en": "Nothing yet. Describe your legal problem here, or press \"Legal advice\"; to see what you "
+                         "can apply for, press \"Service guide\"."},
+    "mine_answered": {"zh": "已解答", "en": "answered"},
+    "mine_resolved_by_lawyer": {"zh": "律师已处理", "en": "handled by a lawyer"},
+    "mine_referred": {"zh": "已转介", "en": "referred"},
+    "mine_emergency_referred": {"zh": "已转介紧急求助", "en": "referred to emergency help"},
+    "mine_out_of_scope": {"zh": "不在服务范围", "en": "outside our services"},
+    "mine_abandoned": {"zh": "未完成", "en": "not finished"},
+    "mine_withdrawn": {"zh": "已取消", "en": "cancelled"},
+    "mine_waiting": {"zh": "等待律师", "en": "waiting for a lawyer"},
+    "mine_with_lawyer": {"zh": "律师处理中", "en": "with a lawyer"},
+    "mine_open": {"zh": "进行中", "en": "in progress"},
     # ---- how channels without buttons show them (WeChat) ----
     "menu_line": {"zh": "回复 {n} {label}", "en": "Reply {n}: {label}"},
     "lawyer_prefix": {"zh": "【律师】", "en": "[Lawyer] "},
 }
 
 #: The command menu a messenger shows (Telegram's setMyCommands), per language of the citizen's app.
+#: The services menu's entries come first (bot/actions.py maps each command to its payload).
 COMMAND_MENU: dict[str, list[tuple[str, str]]] = {
-    "zh": [("start", "开始，选择问题类别"), ("lawyer", "转接律师"), ("language", "切换语言 / Switch language"),
-           ("privacy", "隐私说明"), ("delete_my_data", "删除我的消息和个人信息"), ("help", "帮助")],
-    "en": [("start", "Start and pick a category"), ("lawyer", "Talk to a lawyer"),
+    "zh": [("start", "开始，选择问题类别"), ("consult", "法律咨询：说说您的问题"), ("legal_aid", "法律援助：了解和申请"),
+           ("mediation", "人民调解：了解和申请"), ("notary", "公证：了解和预约"), ("guide", "办事指南"),
+           ("mine", "我的咨询：以前的咨询和申请进度"), ("lawyer", "转接律师"),
+           ("language", "切换语言 / Switch language"), ("privacy", "隐私说明"),
+           ("delete_my_data", "删除我的消息和个人信息"), ("help", "帮助")],
+    "en": [("start", "Start and pick a category"), ("consult", "Legal advice: describe your problem"),
+           ("legal_aid", "Legal aid: about it and applying"), ("mediation", "Mediation: about it and applying"),
+           ("notary", "Notarization: about it and booking"), ("guide", "Service guide"),
+           ("mine", "My consultations and applications"), ("lawyer", "Talk to a lawyer"),
            ("language", "Switch language / 切换语言"), ("privacy", "Privacy notice"),
            ("delete_my_data", "Delete my messages and personal data"), ("help", "Help")],
 }

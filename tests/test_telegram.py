@@ -385,6 +385,26 @@ def test_the_commands(rt: Runtime, fake: FakeTelegramAPI) -> None:
     assert [m.kind for m in messages(rt, direction="in")] == ["command"] * 5
 
 
+def test_the_services_menu_is_in_the_command_menu_and_each_command_answered(rt: Runtime,
+                                                                            fake: FakeTelegramAPI) -> None:
+    async def scenario(channel: TelegramChannel) -> None:
+        for command in ("/consult", "/legal_aid", "/mediation", "/notary", "/guide", "/mine"):
+            await feed(channel, fake.text_update(CHAT, command))
+
+    with_channel(rt, scenario)
+    menus = {c.params.get("language_code", ""): [cmd["command"] for cmd in json.loads(c.params["commands"])]
+             for c in fake.calls_to("setMyCommands")}
+    for commands in menus.values():
+        assert commands[1:7] == ["consult", "legal_aid", "mediation", "notary", "guide", "mine"]
+    sent = fake.sent(CHAT)
+    assert "/topic:labor" in callback_data(next(p for p in sent if "请用一两句话" in p["text"]))
+    for form in ("legal_aid", "mediation", "notarization"):
+        assert any(callback_data(p)[:1] == ["/apply:" + form] for p in sent), form
+    assert any(p["text"].startswith("办事指南") for p in sent)
+    assert sent[-1]["text"].startswith("暂无记录")
+    assert [m.text for m in messages(rt, direction="in")][-1] == "/mine"
+
+
 def test_lawyer_command_hands_off(rt: Runtime, fake: FakeTelegramAPI) -> None:
     async def scenario(channel: TelegramChannel) -> None:
         await feed(channel, fake.text_update(CHAT, "/lawyer"))

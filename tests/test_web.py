@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -43,6 +44,17 @@ def test_chat_page_is_served_in_chinese(client: TestClient) -> None:
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert "lang=\"zh" in page.text
     assert page.headers["content-security-policy"].startswith("default-src 'self'")
+
+
+def test_the_pages_services_menu_sends_the_engines_payloads(client: TestClient, chat_url: str) -> None:
+    from bot.actions import SERVICES_MENU
+
+    page = client.get("/").text
+    assert 'href="/static/menu.css"' in page and client.get("/static/menu.css").status_code == 200
+    assert 'aria-controls="service-menu"' in page and 'aria-expanded="false"' in page
+    assert re.findall(r'data-payload="([^"]+)"', page) == list(SERVICES_MENU)
+    mine = client.post(chat_url, json={"payload": "/mine", "lang": "zh"}).json()["messages"]
+    assert mine[0]["text"] == "我的咨询" and mine[-1]["text"].startswith("暂无记录")
 
 
 def test_post_message_returns_stored_message_and_reply(client: TestClient, chat_url: str) -> None:
@@ -112,10 +124,10 @@ def test_console_claim_reply_resolve(lawyer_client: TestClient, chat_url: str) -
     history = c.get(chat_url).json()
     assert history["status"] == "with_lawyer"
     assert any(m["sender"] == "lawyer" and m["text"] == "您好，我是张律师" for m in history["messages"])
-    bad = c.post(f"/api/console/tickets/{ticket['id']}/resolve", json={"outcome": "answered", "summary": ""})
+    bad = c.post(f"/api/console/tickets/{ticket['id']}/resolve", json={"outcome": "answered", "summary": "已解答其问题"})
     assert bad.status_code == 409
     done = c.post(f"/api/console/tickets/{ticket['id']}/resolve",
-                  json={"outcome": "resolved_by_lawyer", "summary": "已解答"})
+                  json={"outcome": "resolved_by_lawyer", "summary": "已解答其问题"})
     assert done.status_code == 200 and done.json()["status"] == "resolved"
     assert c.get(chat_url).json()["status"] == "closed"
 

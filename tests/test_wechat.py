@@ -501,6 +501,19 @@ def test_a_menu_click_is_a_button_payload(runtime: Runtime, wechat: WeChatServer
     assert "已为您取消转接" in erin.text_of(erin.say("1"))
 
 
+def test_a_click_on_the_services_menu_is_the_same_payload(runtime: Runtime, wechat: WeChatServer) -> None:
+    from bot.channels.wechat.menu import clicks
+
+    grace = wechat.follower()
+    assert clicks()[-1] == "/mine"
+    assert "暂无记录" in grace.text_of(grace.event("CLICK", "/mine"))
+    guide = grace.text_of(grace.event("CLICK", "/legal_aid", later=1))
+    assert "法律援助" in guide and "回复 1 现在申请：法律援助申请" in guide
+    click = [m for m in stored(runtime, grace.openid) if m.direction == "in"][-1]
+    assert (click.kind, click.text, click.decision) == ("event", "法律援助", {"payload": "/legal_aid"})
+    assert "开始填写法律援助申请" in grace.text_of(grace.say("1"))  # the numbered button starts the form
+
+
 def documented_menu() -> dict[str, Any]:
     doc = (Path(__file__).resolve().parent.parent / "docs" / "deploy" / "wechat.md").read_text(encoding="utf-8")
     return dict(json.loads(doc.split("```json", 1)[1].split("```", 1)[0]))

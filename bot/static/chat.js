@@ -40,7 +40,15 @@
       attach: "发送照片或文件",
       uploading: "上传中…",
       sentFile: "（已发送照片或文件）",
-      fileTooBig: "文件太大，请不要超过10MB"
+      fileTooBig: "文件太大，请不要超过10MB",
+      menuNav: "服务菜单",
+      menuToggle: "服务菜单",
+      menuConsult: "法律咨询",
+      menuLegalAid: "法律援助",
+      menuMediation: "人民调解",
+      menuNotary: "公证",
+      menuGuide: "办事指南",
+      menuMine: "我的咨询"
     },
     en: {
       title: "12348 Public Legal Service Assistant",
@@ -70,7 +78,15 @@
       attach: "Send a photo or file",
       uploading: "Uploading…",
       sentFile: "(photo or file sent)",
-      fileTooBig: "The file is too large: at most 10 MB"
+      fileTooBig: "The file is too large: at most 10 MB",
+      menuNav: "Services",
+      menuToggle: "Services",
+      menuConsult: "Legal advice",
+      menuLegalAid: "Legal aid",
+      menuMediation: "Mediation",
+      menuNotary: "Notarization",
+      menuGuide: "Service guide",
+      menuMine: "My consultations"
     }
   };
 
@@ -175,7 +191,10 @@
     lang: document.getElementById("lang"),
     privacy: document.getElementById("privacy"),
     file: document.getElementById("file"),
-    attach: document.getElementById("attach")
+    attach: document.getElementById("attach"),
+    nav: document.getElementById("service-nav"),
+    menuToggle: document.getElementById("menu-toggle"),
+    menu: document.getElementById("service-menu")
   };
   var errorText = null;              // a message from the server shown instead of "send failed"
 
@@ -195,6 +214,7 @@
     for (var j = 0; j < ph.length; j++) {
       ph[j].setAttribute("placeholder", t(ph[j].getAttribute("data-i18n-placeholder")));
     }
+    els.nav.setAttribute("aria-label", t("menuNav"));
     els.lang.textContent = t("langSwitch");
     els.lang.setAttribute("aria-label", t("langSwitchLabel"));
     els.send.textContent = sending ? t("sending") : t("send");
@@ -222,6 +242,44 @@
     post({ payload: "/privacy" }).catch(function () { showError(); })
       .then(function () { setSending(false); fetchMessages(false); });
   });
+
+  // ---------- the services menu ----------
+  // A disclosure: the toggle says whether the list is open (aria-expanded); Escape, choosing an entry or
+  // clicking elsewhere closes it, and the keyboard's focus goes back to the toggle. An entry sends its
+  // payload, which the engine answers as it does the same entry of Telegram's or WeChat's menu.
+  function menuOpen() { return !els.menu.hidden; }
+  function setMenu(open, refocus) {
+    var stick = isNearBottom();   // the open list shrinks the scroll area: keep the newest message in view
+    els.menu.hidden = !open;
+    els.menuToggle.setAttribute("aria-expanded", open ? "true" : "false");
+    if (stick) { scrollToBottom(); }
+    if (!open && refocus) { els.menuToggle.focus(); }
+  }
+  els.menuToggle.addEventListener("click", function () { setMenu(!menuOpen(), false); });
+  els.nav.addEventListener("keydown", function (e) {
+    if ((e.key === "Escape" || e.key === "Esc") && menuOpen()) {
+      e.preventDefault();
+      setMenu(false, true);
+    }
+  });
+  els.nav.addEventListener("focusout", function (e) {
+    // tabbing away from the menu closes it (a click elsewhere is handled below)
+    if (menuOpen() && e.relatedTarget && !els.nav.contains(e.relatedTarget)) { setMenu(false, false); }
+  });
+  document.addEventListener("click", function (e) {
+    if (menuOpen() && !els.nav.contains(e.target)) { setMenu(false, false); }
+  });
+  var entries = els.menu.querySelectorAll("button[data-payload]");
+  for (var m = 0; m < entries.length; m++) {
+    entries[m].addEventListener("click", function (e) {
+      var payload = e.currentTarget.getAttribute("data-payload");
+      setMenu(false, true);
+      if (sending || !payload) { return; }
+      setSending(true);
+      post({ payload: payload }).catch(function () { showError(); })
+        .then(function () { setSending(false); fetchMessages(false); });
+    });
+  }
 
   // ---------- status ----------
   function renderStatus() {
@@ -311,7 +369,7 @@
     who.className = "visually-hidden";
     who.textContent = t({ citizen: "saysYou", lawyer: "saysLawyer", system: "saysSystem" }[sender] || "saysBot");
     bubble.appendChild(who);
-    appendWithPhoneLinks(bubble, text);
+    appendText(bubble, text);
     el.appendChild(bubble);
 
     var time = formatTime(m.created_at);
@@ -324,6 +382,39 @@
     }
     el._buttons = Array.isArray(m.buttons) ? m.buttons : [];
     return el;
+  }
+
+  // Lines that start with "· " are a list (我的咨询, the centres, the privacy notice): a screen reader says
+  // how many items there are and reads them one by one. The dot stays on screen, hidden from speech.
+  var BULLET = "· ";
+  function appendText(parent, text) {
+    var lines = text.split("\n");
+    var plain = [];
+    var list = null;
+    function flush() {
+      if (plain.length) { appendWithPhoneLinks(parent, plain.join("\n")); plain = []; }
+    }
+    lines.forEach(function (line) {
+      if (line.indexOf(BULLET) === 0) {
+        flush();
+        if (!list) {
+          list = document.createElement("ul");
+          list.className = "msg-list";
+          parent.appendChild(list);
+        }
+        var item = document.createElement("li");
+        var dot = document.createElement("span");
+        dot.setAttribute("aria-hidden", "true");
+        dot.textContent = BULLET;
+        item.appendChild(dot);
+        appendWithPhoneLinks(item, line.slice(BULLET.length));
+        list.appendChild(item);
+      } else {
+        list = null;
+        plain.push(line);
+      }
+    });
+    flush();
   }
 
   // 110, 12348 and other numbers in a message can be tapped to call (the text itself stays text).
