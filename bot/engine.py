@@ -36,7 +36,7 @@ from bot.conversations import (
 from bot.policy import MAX_PROCESSED_CHARS, VAGUE_CHARS, Decision, Policy
 from bot.replies import t
 from bot.settings import Settings
-from bot.store import Citizen, Conversation, Feedback, Message, Store, lock_citizen, utcnow
+from bot.store import Citizen, Conversation, Feedback, HandoffTicket, Message, Store, lock_citizen, utcnow
 from bot.taxonomy import (
     Act,
     ConversationStatus,
@@ -51,7 +51,7 @@ from bot.taxonomy import (
 from calculators.conversation import CalcDesk, detect
 from handoff import waiting
 from handoff.packet import build_packet
-from handoff.queue import enqueue, in_service_hours, open_ticket, position
+from handoff.queue import REOPEN, enqueue, in_service_hours, open_ticket, position
 from knowledge_base.faq import Entry
 from knowledge_base.index import IndexUnavailable, KnowledgeBase
 from nlu.classifier import Classifier
@@ -819,6 +819,8 @@ class Engine:
             self._picked_topic(session, conversation, payload.split(":", 1)[1], lang, say)
         elif payload.startswith(SUGGESTED):
             self._picked_question(session, conversation, payload.removeprefix(SUGGESTED), lang, say)
+        elif payload.startswith(REOPEN):
+            self._reopen(session, citizen, conversation, payload.removeprefix(REOPEN), lang, say)
         elif payload.startswith("/rate:"):
             self._rate(session, citizen, payload.split(":", 1)[1], lang, say)
         elif payload == "/comment":
@@ -929,6 +931,30 @@ class Engine:
         if last_closed is not None:
             session.add(Feedback(conversation_id=last_closed.id or 0, kind="rating", rating=int(value)))
         say(t("rated", lang), buttons=[_button(t("btn_comment", lang), "/comment")])
+
+    def _reopen(self, session: Session, citizen: Citizen, conversation: Conversation, value: str, lang: str,
+                say: Any) -> None:
+        """The citizen takes a matter a lawyer closed up again, within LEGALBOT_REOPEN_WINDOW_DAYS: a new
+        ticket in this conversation that says which one it continues (the lawyer who had it gets it first)."""
+        old = session.get(HandoffTicket, int(value)) if value.isdigit() else None
+        ended = session.get(Conversation, old.conversation_id) if old is not None else None
+        if old is None or ended is None or ended.citizen_id != citizen.id or old.status != TicketStatus.resolved:
+            say(t("empty", lang))
+            return
+        if ConversationStatus(conversation.status) in (ConversationStatus.waiting, ConversationStatus.with_lawyer):
+            return  # already with a lawyer
+        days = self.settings.reopen_window_days
+        if old.resolved_at is None or utcnow() - old.resolved_at > dt.timedelta(days=days):
+            say(t("reopen_too_late", lang, days=days), buttons=[_button(t("btn_lawyer", lang), "/lawyer")])
+            return
+        conversation.service = conversation.service or old.service
+        conversation.topic = conversation.topic or old.topic
+        self._hand_off(session, conversation, "reopened", None, False, [], lang, say)
+        ticket = open_ticket(session, conversation.id or 0)
+        if ticket is not None:
+            ticket.reopened_from = old.id
+            ticket.packet = {**ticket.packet, "reopened_from": old.id, "previous_summary": old.summary or ""}
+            session.add(ticket)
 
     def _ask_comment(self, session: Session, citizen: Citizen, lang: str, say: Any) -> None:
         last_closed = session.exec(

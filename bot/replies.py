@@ -159,6 +159,10 @@ TEXTS: dict[str, dict[str, str]] = {
                       "en": "Your message was passed to the lawyer. {ahead} ahead of you; please wait."},
     "lawyer_joined": {"zh": "{name}律师已接入，您可以直接在这里和律师交流。",
                       "en": "Lawyer {name} has joined; you can talk here now."},
+    "btn_reopen": {"zh": "还是这件事，继续找律师", "en": "Same matter: back to a lawyer"},
+    "reopen_too_late": {"zh": "上次的咨询已结束超过{days}天，不能再接着办理了。请直接说说您现在的问题，或点“转接律师”。",
+                        "en": "Your last consultation ended more than {days} days ago and cannot be continued. Tell me "
+                              "what you need now, or press \"Talk to a lawyer\"."},
     "resolved": {"zh": "律师已结束本次咨询。请为本次服务打分（1-5分）：",
                  "en": "The lawyer has closed this consultation. Please rate the help (1-5):"},
     "rated": {"zh": "感谢您的评价！如愿意，可以再写几句意见。", "en": "Thank you for your rating! You can add a comment if you like."},

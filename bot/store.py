@@ -242,6 +242,14 @@ class HandoffTicket(HandoffTicketBase, table=True):
     needless: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
     escalated_at: datetime | None = None
     reminded_at: datetime | None = None
+    #: The lawyers' own labels (free words, e.g. "需回访"), for filtering the queue and the history.
+    labels: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
+    #: The resolving lawyer's outcome tags (a closed set, handoff/workbench.py OUTCOME_TAGS).
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
+    #: A claimed chat the lawyer put aside: it sinks in their queue until then, and comes back as a reminder.
+    snoozed_until: datetime | None = None
+    #: A ticket a lawyer reopened after it ended: the ticket it continues.
+    reopened_from: int | None = Field(default=None, foreign_key="handoff_ticket.id")
 
 
 class TelegramTicketSync(SQLModel, table=True):
@@ -275,6 +283,17 @@ class TicketNote(SQLModel, table=True):
     lawyer_id: int = Field(foreign_key="lawyer.id")
     text: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class Mention(SQLModel, table=True):
+    """A colleague named with @username in a note: shown to them until they open it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    note_id: int = Field(foreign_key="ticket_note.id", index=True)
+    ticket_id: int = Field(foreign_key="handoff_ticket.id")
+    lawyer_id: int = Field(foreign_key="lawyer.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    read_at: datetime | None = None
 
 
 class ConsoleSession(SQLModel, table=True):
@@ -566,3 +585,20 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class CannedReply(SQLModel, table=True):
+    """A canned reply in the lawyer console (handoff/canned.py): the bureau's, shared with every lawyer and
+    kept by admins (``owner_id`` None), or one lawyer's own. ``text`` may hold variables such as {称呼},
+    filled in for the chat being answered; the lawyer edits the result before sending."""
+
+    __tablename__ = "canned_reply"
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=64)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    #: Typed after "/" in the reply box; unique among the replies one lawyer sees ("" for none).
+    shortcut: str = Field(default="", max_length=32)
+    owner_id: int | None = Field(default=None, foreign_key="lawyer.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -6,21 +6,18 @@ CSRF token; logins are throttled per name and per client address (handoff/thrott
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from bot import yamlio
 from bot.settings import Settings
 from bot.store import Lawyer, utcnow
 from bot.store import public_message as public
 from bot.taxonomy import CHAT_ROLES, Role
-from handoff import offices, stats, throttle
+from handoff import canned, offices, stats, throttle, workbench
 from handoff.auth import TELEGRAM_LINK_TTL, authenticate, issue_telegram_link, unlink_telegram
 from handoff.queue import AlreadyClaimed, HandoffError, HandoffQueue, audit
 from handoff.sessions import (
@@ -60,6 +57,21 @@ class ResolveIn(BaseModel):
     summary: str = Field(default="", max_length=20_000)
     #: "The bot could have answered this": counted as a needless handoff in the reports.
     needless: bool = False
+    tags: list[str] = Field(default_factory=list, max_length=len(workbench.OUTCOME_TAGS))
+
+
+class LabelsIn(BaseModel):
+    labels: list[str] = Field(max_length=50)
+
+
+class ClassifyIn(BaseModel):
+    service: str | None = Field(default=None, max_length=32)
+    topic: str | None = Field(default=None, max_length=32)
+
+
+class SnoozeIn(BaseModel):
+    #: Minutes from now; None or 0 brings the chat back now.
+    minutes: int | None = Field(default=None, ge=0, le=60 * 24 * 30)
 
 
 def same_origin(request: Request) -> None:
@@ -196,8 +208,43 @@ def router(queue: HandoffQueue, settings: Settings, telegram: bool = False) -> A
         return {"unlinked": unlink_telegram(store, lawyer.id)}
 
     @api.get("/queue")
-    def list_queue(lawyer: Lawyer = Depends(on_duty)) -> dict[str, Any]:
-        return {"tickets": [v.public() for v in queue.tickets()]}
+    def list_queue(status: str = "open", q: str = "", priority: str = "", service: str = "", topic: str = "",
+                   language: str = "", channel: str = "", assignee: str = "", label: str = "", tag: str = "",
+                   sort: str = "queue", limit: int = 200, lawyer: Lawyer = Depends(on_duty)) -> dict[str, Any]:
+        """The queue, or any part of the history: searched (text, citizen, #number), filtered and sorted."""
+        f = workbench.TicketFilter(status=status, q=q, priority=priority, service=service, topic=topic,
+                                   language=language, channel=channel, assignee=assignee, label=label, tag=tag,
+                                   sort=sort, limit=limit)
+        try:
+            views, total = queue.find(f, lawyer)
+        except workbench.FilterError as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from None
+        return {"tickets": [v.public() for v in views], "total": total}
+
+    @api.post("/queue/claim-next")
+    def claim_next(lawyer: Lawyer = Depends(on_duty)) -> dict[str, Any]:
+        """The chat this lawyer should take now, by the routing rules (urgent, language, specialty, oldest)."""
+        view = queue.claim_next(lawyer)
+        if view is None:
+            raise HTTPException(status_code=404, detail="队列里没有等待认领的咨询")
+        return view.public()
+
+    @api.get("/workbench")
+    def workbench_options(lawyer: Lawyer = Depends(on_duty)) -> dict[str, Any]:
+        """What the filters and forms offer: outcome tags and the labels in use."""
+        with store.session() as session:
+            labels = workbench.labels_in_use(session)
+        return {"tags": workbench.OUTCOME_TAGS, "labels": labels, "min_summary": workbench.MIN_SUMMARY}
+
+    @api.get("/mentions")
+    def mentions(lawyer: Lawyer = Depends(on_duty)) -> dict[str, Any]:
+        return {"mentions": queue.mentions(lawyer)}
+
+    @api.get("/me/page")
+    def my_page(days: int = 90, lawyer: Lawyer = Depends(on_duty)) -> dict[str, Any]:
+        """The lawyer's own page: what they resolved and how citizens rated it."""
+        with store.session() as session:
+            return workbench.lawyer_page(session, lawyer, days=max(1, min(days, 366)))
 
     @api.get("/tickets/{ticket_id}")
     def ticket(ticket_id: int, lawyer: Lawyer = Depends(on_duty)) -> dict[str, Any]:
@@ -206,7 +253,37 @@ def router(queue: HandoffQueue, settings: Settings, telegram: bool = False) -> A
         except HandoffError as exc:
             raise HTTPException(status_code=404, detail=str(exc)) from None
         queue.viewed(ticket_id, lawyer)
+        queue.read_mentions(lawyer, ticket_id)
         return {"ticket": view.public(), "packet": view.ticket.packet, "messages": [public(m) for m in messages]}
+
+    @api.put("/tickets/{ticket_id}/labels")
+    def set_labels(ticket_id: int, body: LabelsIn, lawyer: Lawyer = Depends(on_duty)) -> dict[str, Any]:
+        try:
+            return queue.set_labels(ticket_id, lawyer, body.labels).public()
+        except HandoffError as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from None
+
+    @api.post("/tickets/{ticket_id}/classify")
+    def classify(ticket_id: int, body: ClassifyIn, lawyer: Lawyer = Depends(on_duty)) -> dict[str, Any]:
+        try:
+            return queue.reclassify(ticket_id, lawyer, body.service, body.topic).public()
+        except HandoffError as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from None
+
+    @api.post("/tickets/{ticket_id}/snooze")
+    def snooze(ticket_id: int, body: SnoozeIn, lawyer: Lawyer = Depends(on_duty)) -> dict[str, Any]:
+        until = utcnow() + dt.timedelta(minutes=body.minutes) if body.minutes else None
+        try:
+            return queue.snooze(ticket_id, lawyer, until).public()
+        except HandoffError as exc:
+            raise HTTPException(status_code=409, detail=str(exc)) from None
+
+    @api.post("/tickets/{ticket_id}/reopen")
+    def reopen(ticket_id: int, lawyer: Lawyer = Depends(on_duty)) -> dict[str, Any]:
+        try:
+            return queue.reopen(ticket_id, lawyer).public()
+        except HandoffError as exc:
+            raise HTTPException(status_code=409, detail=str(exc)) from None
 
     @api.post("/tickets/{ticket_id}/claim")
     def claim(ticket_id: int, lawyer: Lawyer = Depends(on_duty)) -> dict[str, Any]:
@@ -226,8 +303,10 @@ def router(queue: HandoffQueue, settings: Settings, telegram: bool = False) -> A
 
     @api.post("/tickets/{ticket_id}/resolve")
     def resolve(ticket_id: int, body: ResolveIn, lawyer: Lawyer = Depends(on_duty)) -> dict[str, Any]:
+        if len(body.summary.strip()) < workbench.MIN_SUMMARY:
+            raise HTTPException(status_code=422, detail=f"请填写处理摘要（至少{workbench.MIN_SUMMARY}个字）")
         try:
-            return queue.resolve(ticket_id, lawyer, body.outcome, body.summary, body.needless).public()
+            return queue.resolve(ticket_id, lawyer, body.outcome, body.summary, body.needless, body.tags).public()
         except HandoffError as exc:
             raise HTTPException(status_code=409, detail=str(exc)) from None
 
@@ -255,10 +334,6 @@ def router(queue: HandoffQueue, settings: Settings, telegram: bool = False) -> A
     def lawyers(lawyer: Lawyer = Depends(on_duty)) -> dict[str, Any]:
         return {"lawyers": queue.roster()}
 
-    @api.get("/canned")
-    def canned(lawyer: Lawyer = Depends(on_duty)) -> dict[str, Any]:
-        return {"replies": canned_replies()}
-
     @api.get("/audit")
     def audit_log(limit: int = 200, lawyer: Lawyer = Depends(admin)) -> dict[str, Any]:
         return {"entries": [{"id": e.id, "lawyer": username, "action": e.action, "ticket_id": e.ticket_id,
@@ -267,15 +342,5 @@ def router(queue: HandoffQueue, settings: Settings, telegram: bool = False) -> A
 
     api.include_router(offices.router(store, settings, current_lawyer, city))
     api.include_router(stats.router(store, settings, current_lawyer, city))
+    api.include_router(canned.router(store, settings, on_duty))
     return api
-
-
-CANNED = Path(__file__).resolve().parent / "canned_replies.yml"
-
-
-def canned_replies(path: Path = CANNED) -> list[dict[str, str]]:
-    try:
-        items = yamlio.read(path) or []
-    except (OSError, yaml.YAMLError):
-        return []
-    return [{"title": str(i["title"]), "text": str(i["text"])} for i in items if isinstance(i, dict) and "text" in i]

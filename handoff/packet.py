@@ -42,6 +42,19 @@ def extract_facts(texts: list[str]) -> dict[str, list[str]]:
     return {"amounts": unique(amounts), "dates": unique(dates), "places": unique(places), "parties": unique(parties)}
 
 
+_GREETING = re.compile(r"^(你好|您好|在吗|在不在|有人吗|请问|律师|老师|hello|hi|哈喽|嗨|谢谢|麻烦|打扰了|咨询(一下)?)+$", re.I)
+_PUNCTUATION = re.compile(r"[\s,，.。!！?？~～、…]+")
+
+
+def gist(texts: list[str]) -> str:
+    """The message that says what the chat is about: the first that is more than a greeting, else the longest."""
+    for text in texts:
+        bare = _PUNCTUATION.sub("", text)
+        if len(bare) >= 8 and not _GREETING.match(bare):
+            return text[:500]
+    return max(texts, key=len)[:500] if texts else ""
+
+
 def build_packet(session: Session, conversation: Conversation, reason: str,
                  decision: dict[str, Any] | None) -> dict[str, Any]:
     messages = session.exec(
@@ -53,7 +66,7 @@ def build_packet(session: Session, conversation: Conversation, reason: str,
         if m.direction == "out" and m.decision and m.decision.get("faq_id")
     ]
     decision = decision or {}
-    return {**_before(session, conversation),
+    return {**history(session, conversation),
         "service": conversation.service,
         "topic": conversation.topic,
         "urgent": conversation.urgent,
@@ -65,10 +78,11 @@ def build_packet(session: Session, conversation: Conversation, reason: str,
         "facts": extract_facts(citizen_texts),
         "faq_shown": list(dict.fromkeys(faq_shown)),
         "first_message": citizen_texts[0][:500] if citizen_texts else "",
+        "gist": gist(citizen_texts),
     }
 
 
-def _before(session: Session, conversation: Conversation) -> dict[str, Any]:
+def history(session: Session, conversation: Conversation) -> dict[str, Any]:
     """The citizen's earlier conversations (and how each ended), applications and appointments."""
     earlier = session.exec(
         select(Conversation).where(Conversation.citizen_id == conversation.citizen_id,

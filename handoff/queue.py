@@ -9,9 +9,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, literal, or_, update
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from bot.conversations import add_message, close_conversation, set_status
+from bot.conversations import add_message, close_conversation, open_conversation, set_status
 from bot.delivery import reply_window
 from bot.replies import t
 from bot.settings import Settings
@@ -21,17 +22,23 @@ from bot.store import (
     Conversation,
     HandoffTicket,
     Lawyer,
+    Mention,
     Message,
     Store,
     TicketNote,
     lock_citizen,
     utcnow,
 )
-from bot.taxonomy import CHAT_ROLES, ConversationStatus, Outcome, Priority, TicketStatus
+from bot.taxonomy import CHAT_ROLES, ConversationStatus, Outcome, Priority, Service, TicketStatus, Topic
+from handoff import workbench
+from handoff.packet import history
+from handoff.workbench import FilterError, TicketFilter
 
 log = logging.getLogger(__name__)
 
 LAWYER_OUTCOMES = (Outcome.resolved_by_lawyer, Outcome.referred, Outcome.emergency_referred, Outcome.out_of_scope)
+#: The button under a lawyer's closing message: the citizen takes the same matter up again (engine.py).
+REOPEN = "/reopen:"
 #: A lawyer keeping a ticket open is audited as viewing it again this often.
 VIEW_AUDIT_EVERY = dt.timedelta(minutes=10)
 
@@ -52,17 +59,28 @@ class TicketView:
     #: For channels that limit replies (WeChat's customer-service window): when it closes and how many
     #: messages are left, so the console can count down; None where replies are unlimited.
     reply_window: dict[str, Any] | None = None
+    #: The citizen's newest message (the console notices a reply in a lawyer's own chat by it).
+    last_in_id: int | None = None
+    #: The citizen's rating of the conversation, once given: stars and comment.
+    rating: dict[str, Any] | None = None
 
     def public(self) -> dict[str, Any]:
         tk = self.ticket
         waited_until = tk.claimed_at or utcnow()
+        snoozed = tk.snoozed_until
         return {
             "id": tk.id, "status": tk.status, "priority": tk.priority, "service": tk.service, "topic": tk.topic,
-            "summary": (tk.packet.get("first_message") or "")[:140], "reason": tk.reason,
+            "summary": (tk.packet.get("gist") or tk.packet.get("first_message") or "")[:140], "reason": tk.reason,
             "created_at": tk.created_at.isoformat(), "waiting_seconds": int((waited_until - tk.created_at).total_seconds()),
             "lawyer": self.lawyer_username, "channel": self.channel, "outcome": tk.outcome,
             "escalated": tk.escalated_at is not None, "reminded": tk.reminded_at is not None,
             "language": tk.language, "reply_window": self.reply_window,
+            "labels": list(tk.labels or []), "tags": list(tk.tags or []),
+            "snoozed_until": snoozed.isoformat() if snoozed else None,
+            "snooze_due": snoozed is not None and snoozed <= utcnow(),
+            "resolved_at": tk.resolved_at.isoformat() if tk.resolved_at else None,
+            "closing_summary": tk.summary or "", "reopened_from": tk.reopened_from,
+            "last_in_id": self.last_in_id, "rating": self.rating,
         }
 
 
@@ -158,6 +176,34 @@ class HandoffQueue:
             ).all()
             return [TicketView(ticket, username, channel) for ticket, username, channel in rows]
 
+    def find(self, f: TicketFilter, me: Lawyer) -> tuple[list[TicketView], int]:
+        """The tickets a workbench filter matches, in its order, and how many match in all.
+
+        In queue order a snoozed chat sinks below the others until its time comes."""
+        f.check()
+        now = utcnow()
+        snoozing = case((col(HandoffTicket.snoozed_until) > now, 1), else_=0)
+        order = {
+            "queue": (snoozing, _PRIORITY_ORDER, col(HandoffTicket.created_at), col(HandoffTicket.id)),
+            "oldest": (col(HandoffTicket.created_at), col(HandoffTicket.id)),
+            "newest": (col(HandoffTicket.created_at).desc(), col(HandoffTicket.id).desc()),
+            "activity": (col(Conversation.last_activity_at).desc(), col(HandoffTicket.id).desc()),
+        }[f.sort or "queue"]
+        last_in = (select(func.max(Message.id)).where(Message.conversation_id == HandoffTicket.conversation_id,
+                                                      Message.direction == "in").scalar_subquery())
+        with self.store.session() as session:
+            rows = session.exec(
+                select(HandoffTicket, Lawyer.username, Conversation.channel, last_in)
+                .join(Lawyer, col(Lawyer.id) == HandoffTicket.lawyer_id, isouter=True)
+                .join(Conversation, col(Conversation.id) == HandoffTicket.conversation_id)
+                .where(*workbench.where(f, me)).order_by(*order).limit(f.limit)
+            ).all()
+            total = len(rows) if len(rows) < f.limit else workbench.count(session, f, me)
+            ratings = workbench.ratings_of(session, [t.conversation_id for t, *_ in rows
+                                                     if t.status == TicketStatus.resolved])
+            return [TicketView(t, username, channel, last_in_id=last, rating=ratings.get(t.conversation_id))
+                    for t, username, channel, last in rows], total
+
     def view(self, ticket_id: int) -> tuple[TicketView, list[Message]]:
         with self.store.session() as session:
             ticket = session.get(HandoffTicket, ticket_id)
@@ -170,8 +216,11 @@ class HandoffQueue:
                 select(Message).where(Message.conversation_id == ticket.conversation_id).order_by(col(Message.id))
             ).all()
             citizen = session.get(Citizen, conversation.citizen_id)
+            rating = workbench.ratings_of(session, [conversation.id or 0]).get(conversation.id or 0)
         window = reply_window(self.store, citizen) if citizen is not None else None
-        return TicketView(ticket, lawyer.username if lawyer else None, conversation.channel, window), list(messages)
+        last_in = max((m.id or 0 for m in messages if m.direction == "in"), default=None)
+        return (TicketView(ticket, lawyer.username if lawyer else None, conversation.channel, window,
+                           last_in_id=last_in, rating=rating), list(messages))
 
     def claim(self, ticket_id: int, lawyer: Lawyer) -> TicketView:
         """Exactly once: the update only succeeds while the ticket is still waiting."""
@@ -189,15 +238,18 @@ class HandoffQueue:
         return view
 
     def next_for(self, session: Session, lawyer: Lawyer, skip: set[int] | None = None) -> int | None:
-        """The ticket this lawyer should take next: urgent first, then their specialty and language,
-        then the longest waiting. On PostgreSQL the row is locked with SKIP LOCKED, so concurrent
+        """The ticket this lawyer should take next: urgent first, then a citizen of theirs who came back,
+        then their language and specialty, then the longest waiting. On PostgreSQL the row is locked with SKIP LOCKED, so concurrent
         claimers each get a different ticket instead of queueing behind one row."""
         specialty = case((col(HandoffTicket.topic).in_(lawyer.topics or ["-"]), 0), else_=1)
         language = case((col(HandoffTicket.language).in_(lawyer.languages or ["zh"]), 0), else_=1)
+        earlier = aliased(HandoffTicket)
+        theirs = case((col(HandoffTicket.reopened_from).in_(  # a citizen who came back, to the lawyer who knows them
+            select(earlier.id).where(earlier.lawyer_id == lawyer.id)), 0), else_=1)
         query = (
             select(HandoffTicket.id).where(HandoffTicket.status == TicketStatus.waiting,
                                            col(HandoffTicket.id).not_in(skip or {0}))
-            .order_by(_PRIORITY_ORDER, language, specialty, col(HandoffTicket.created_at), col(HandoffTicket.id))
+            .order_by(_PRIORITY_ORDER, theirs, language, specialty, col(HandoffTicket.created_at), col(HandoffTicket.id))
             .limit(1)
         )
         if session.get_bind().dialect.name == "postgresql":
@@ -380,6 +432,8 @@ class HandoffQueue:
         return {"escalated": escalated, "reminded": reminded}
 
     def add_note(self, ticket_id: int, lawyer: Lawyer, text: str) -> TicketNote:
+        """A private note; each colleague it names with @username is told (``mentions``). A name that is
+        no colleague's is refused, so nobody believes a colleague was told when nobody was."""
         text = text.strip()
         if not text:
             raise HandoffError("备注不能为空")
@@ -387,11 +441,147 @@ class HandoffQueue:
             if session.get(HandoffTicket, ticket_id) is None:
                 raise HandoffError("没有这个工单")
             assert lawyer.id is not None
+            names = workbench.mentioned(text)
+            people = session.exec(select(Lawyer).where(col(Lawyer.username).in_(names), Lawyer.active == True,  # noqa: E712
+                                                       col(Lawyer.role).in_(CHAT_ROLES))).all() if names else []
+            unknown = sorted(set(names) - {p.username for p in people})
+            if unknown:
+                raise HandoffError(f"没有这位同事：@{'、@'.join(unknown)}")
             note = TicketNote(ticket_id=ticket_id, lawyer_id=lawyer.id, text=text[:4000])
             session.add(note)
-            audit(session, lawyer.id, "note", ticket_id)
+            session.flush()
+            assert note.id is not None
+            for person in people:
+                if person.id != lawyer.id:
+                    assert person.id is not None
+                    session.add(Mention(note_id=note.id, ticket_id=ticket_id, lawyer_id=person.id))
+            audit(session, lawyer.id, "note", ticket_id, **({"mentions": [p.username for p in people]} if people else {}))
             session.commit()
             return note
+
+    def mentions(self, lawyer: Lawyer, limit: int = 50) -> list[dict[str, Any]]:
+        """Notes that named this lawyer and that they have not opened yet, newest first."""
+        with self.store.session() as session:
+            rows = session.exec(
+                select(Mention, TicketNote.text, Lawyer.display_name)
+                .join(TicketNote, col(TicketNote.id) == Mention.note_id)
+                .join(Lawyer, col(Lawyer.id) == TicketNote.lawyer_id)
+                .where(Mention.lawyer_id == lawyer.id, col(Mention.read_at).is_(None))
+                .order_by(col(Mention.id).desc()).limit(limit)).all()
+            return [{"id": m.id, "ticket_id": m.ticket_id, "text": text[:300], "author": author,
+                     "created_at": m.created_at.isoformat()} for m, text, author in rows]
+
+    def read_mentions(self, lawyer: Lawyer, ticket_id: int) -> int:
+        """The lawyer opened the ticket: its mentions of them are read."""
+        with self.store.session() as session:
+            result = session.execute(update(Mention).where(col(Mention.lawyer_id) == lawyer.id,
+                                                           col(Mention.ticket_id) == ticket_id,
+                                                           col(Mention.read_at).is_(None)).values(read_at=utcnow()))
+            session.commit()
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def set_labels(self, ticket_id: int, lawyer: Lawyer, labels: list[str]) -> TicketView:
+        """Any lawyer on duty may label any ticket, open or ended (labels are for finding it again)."""
+        try:
+            cleaned = workbench.clean_labels(labels)
+        except FilterError as exc:
+            raise HandoffError(str(exc)) from None
+        with self.store.session() as session:
+            ticket = session.get(HandoffTicket, ticket_id)
+            if ticket is None:
+                raise HandoffError("没有这个工单")
+            before = list(ticket.labels or [])
+            ticket.labels = cleaned
+            session.add(ticket)
+            audit(session, lawyer.id, "labels", ticket_id, added=[x for x in cleaned if x not in before],
+                  removed=[x for x in before if x not in cleaned])
+            session.commit()
+            return self._view_of(session, ticket)
+
+    def reclassify(self, ticket_id: int, lawyer: Lawyer, service: str | None, topic: str | None) -> TicketView:
+        """A lawyer's correction of what the bot understood. The ticket and its conversation change (so the
+        reports count the right area), and the audit entry is what `legalbot nlu review` offers as a label."""
+        try:
+            new_service = Service(service) if service else None
+            new_topic = Topic(topic) if topic else None
+        except ValueError:
+            raise HandoffError(f"未知的服务或法律领域：{service or ''} {topic or ''}".strip()) from None
+        with self.store.session() as session:
+            ticket = session.get(HandoffTicket, ticket_id)
+            if ticket is None:
+                raise HandoffError("没有这个工单")
+            conversation = session.get(Conversation, ticket.conversation_id)
+            assert conversation is not None
+            was = {"service": ticket.service, "topic": ticket.topic}
+            now = {"service": new_service.value if new_service else ticket.service,
+                   "topic": new_topic.value if new_topic else ticket.topic}
+            if now == was:
+                return self._view_of(session, ticket)
+            ticket.service, ticket.topic = now["service"], now["topic"]
+            conversation.service, conversation.topic = now["service"], now["topic"]
+            session.add(ticket)
+            session.add(conversation)
+            audit(session, lawyer.id, "reclassified", ticket_id, was=was, now=now,
+                  conversation_id=conversation.id)
+            session.commit()
+            return self._view_of(session, ticket)
+
+    def snooze(self, ticket_id: int, lawyer: Lawyer, until: dt.datetime | None) -> TicketView:
+        """Put one's own chat aside until ``until`` (None: back now). It comes back as a reminder."""
+        if until is not None and until <= utcnow():
+            raise HandoffError("提醒时间必须在将来")
+        if until is not None and until - utcnow() > dt.timedelta(days=30):
+            raise HandoffError("最多只能推迟30天")
+        with self.store.session() as session:
+            ticket, _conversation = self._owned(session, ticket_id, lawyer)
+            ticket.snoozed_until = until
+            session.add(ticket)
+            audit(session, lawyer.id, "snooze" if until else "unsnooze", ticket_id,
+                  **({"until": until.isoformat()} if until else {}))
+            session.commit()
+            return self._view_of(session, ticket)
+
+    def reopen(self, ticket_id: int, lawyer: Lawyer) -> TicketView:
+        """Take an ended chat up again. The ended conversation keeps its outcome (it was counted); the
+        lawyer continues in the citizen's open conversation, or a new one, under a new ticket that says
+        which one it continues and is already theirs."""
+        with self.store.session() as session:
+            old = session.get(HandoffTicket, ticket_id)
+            if old is None:
+                raise HandoffError("没有这个工单")
+            if old.status in (TicketStatus.waiting, TicketStatus.claimed):
+                raise HandoffError("该咨询尚未结束，无需重新打开")
+            ended = session.get(Conversation, old.conversation_id)
+            assert ended is not None
+            citizen = session.get(Citizen, ended.citizen_id)
+            if citizen is None:
+                raise HandoffError("该群众的资料已删除，无法重新打开")
+            lock_citizen(session, citizen.id or 0)
+            conversation = open_conversation(session, citizen)
+            current = open_ticket(session, conversation.id or 0)
+            if current is not None:
+                raise HandoffError(f"该群众已有进行中的人工咨询（#{current.id}）")
+            if conversation.service is None and conversation.topic is None:
+                conversation.service, conversation.topic = old.service, old.topic
+            ticket = enqueue(session, conversation, urgent=old.priority == Priority.urgent, reason="reopened",
+                             packet={**old.packet, **history(session, conversation), "reason": "reopened",
+                                     "reopened_from": old.id, "previous_summary": old.summary or ""})
+            ticket.reopened_from = old.id
+            ticket.labels = list(old.labels or [])
+            session.flush()
+            view = self._claim_held(session, ticket.id or 0, lawyer)
+            if view is None:
+                session.rollback()
+                raise HandoffError("重新打开失败，请重试")
+            audit(session, lawyer.id, "reopen", ticket.id, reopened_from=old.id)
+            session.commit()
+            return view
+
+    def _view_of(self, session: Session, ticket: HandoffTicket) -> TicketView:
+        lawyer = session.get(Lawyer, ticket.lawyer_id) if ticket.lawyer_id else None
+        conversation = session.get(Conversation, ticket.conversation_id)
+        session.refresh(ticket)
+        return TicketView(ticket, lawyer.username if lawyer else None, conversation.channel if conversation else "")
 
     def notes(self, ticket_id: int) -> list[tuple[TicketNote, str]]:
         with self.store.session() as session:
@@ -457,6 +647,7 @@ class HandoffQueue:
                                   lawyer_id=lawyer.id)
             if ticket.reminded_at is not None:  # the lawyer answered: the reminder has done its job
                 ticket.reminded_at = None
+            ticket.snoozed_until = None
             if ticket.first_reply_at is None:  # time to first reply, in the reports
                 ticket.first_reply_at = message.created_at
             session.add(ticket)
@@ -464,12 +655,15 @@ class HandoffQueue:
             session.commit()
             return message
 
-    def resolve(self, ticket_id: int, lawyer: Lawyer, outcome: str, summary: str, needless: bool = False) -> TicketView:
-        """``needless``: the lawyer's mark that the bot could have answered this itself (the reports count it)."""
+    def resolve(self, ticket_id: int, lawyer: Lawyer, outcome: str, summary: str, needless: bool = False,
+                tags: list[str] | None = None) -> TicketView:
+        """``needless``: the lawyer's mark that the bot could have answered this itself (the reports count it);
+        ``tags``: what else happened (workbench.OUTCOME_TAGS)."""
         try:
             chosen = Outcome(outcome)
-        except ValueError:
-            raise HandoffError(f"未知的结案结果：{outcome}") from None
+            checked_tags = workbench.check_tags(tags or [])
+        except ValueError as exc:
+            raise HandoffError(str(exc) if isinstance(exc, FilterError) else f"未知的结案结果：{outcome}") from None
         if chosen not in LAWYER_OUTCOMES:
             raise HandoffError(f"律师结案不能使用该结果：{outcome}")
         with self.store.session() as session:
@@ -480,14 +674,18 @@ class HandoffQueue:
             ticket.outcome = chosen.value
             ticket.summary = summary.strip()[:4000] or None
             ticket.needless = needless
+            ticket.tags = checked_tags
+            ticket.snoozed_until = None
             session.add(ticket)
             citizen = session.get(Citizen, conversation.citizen_id)
             lang = citizen.language if citizen else "zh"
             if not close_conversation(session, conversation, chosen, "lawyer_resolved"):
                 raise HandoffError(f"该对话已结束（{conversation.outcome}）")
-            audit(session, lawyer.id, "resolve", ticket_id, outcome=chosen.value, **({"needless": True} if needless else {}))
+            audit(session, lawyer.id, "resolve", ticket_id, outcome=chosen.value, **({"needless": True} if needless else {}),
+                  **({"tags": checked_tags} if checked_tags else {}))
             add_message(session, conversation, direction="out", sender="system", text=t("resolved", lang),
-                        buttons=[{"label": "★" * n, "payload": f"/rate:{n}"} for n in range(1, 6)])
+                        buttons=[*({"label": "★" * n, "payload": f"/rate:{n}"} for n in range(1, 6)),
+                                 {"label": t("btn_reopen", lang), "payload": f"{REOPEN}{ticket_id}"}])
             session.commit()
             log.info("ticket %s resolved by lawyer %s", ticket_id, lawyer.id)
             return TicketView(ticket, lawyer.username, conversation.channel)

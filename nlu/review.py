@@ -2,7 +2,8 @@
 
 A message is worth a look when the bot was unsure (low topic confidence), had to ask which category
 was meant, handed off for a reason other than urgency or an explicit request, or gave an answer the
-citizen marked "not helpful". Texts are redacted (ID, phone and bank card numbers) before they leave
+citizen marked "not helpful". A lawyer's correction of a ticket's service or topic in the console comes
+with its label already filled in (the maintainer checks it, and clears it to skip). Texts are redacted (ID, phone and bank card numbers) before they leave
 the database.
 """
 
@@ -18,8 +19,8 @@ from sqlmodel import col, select
 
 from bot import yamlio
 from bot.redact import redact
-from bot.store import Feedback, Message, Store, utcnow
-from nlu.data import known_intents
+from bot.store import AuditEntry, Feedback, HandoffTicket, Message, Store, utcnow
+from nlu.data import SERVICE_PREFIX, TOPIC_PREFIX, known_intents
 
 HEADER = """\
 # Messages the bot handled badly. For each one you want to teach the bot, set `label` to an intent
@@ -41,8 +42,8 @@ def collect(store: Store, days: int = 30, limit: int = 500, low_confidence: floa
                                                       col(Feedback.created_at) >= since)).all():
             if fb.faq_id:
                 rejected[fb.conversation_id].add(fb.faq_id)
-    items: list[dict[str, Any]] = []
-    seen: set[str] = set()
+    items: list[dict[str, Any]] = corrections(store, since)
+    seen: set[str] = {item["text"] for item in items}
     for m in messages:
         d = m.decision or {}
         if "topic" not in d:
@@ -67,6 +68,37 @@ def collect(store: Store, days: int = 30, limit: int = 500, low_confidence: floa
         })
         if len(items) >= limit:
             break
+    return items
+
+
+def corrections(store: Store, since: dt.datetime) -> list[dict[str, Any]]:
+    """The citizen messages of each ticket a lawyer reclassified, labelled with the lawyer's answer: the
+    new topic where the topic changed, else the new service. The latest correction of a ticket wins."""
+    with store.session() as session:
+        entries = session.exec(
+            select(AuditEntry, HandoffTicket.conversation_id)
+            .join(HandoffTicket, col(HandoffTicket.id) == AuditEntry.ticket_id)
+            .where(AuditEntry.action == "reclassified", col(AuditEntry.created_at) >= since)
+            .order_by(col(AuditEntry.id))).all()
+        latest = {entry.ticket_id: (entry, conversation_id) for entry, conversation_id in entries}
+        items: list[dict[str, Any]] = []
+        for entry, conversation_id in latest.values():
+            was, now = entry.detail.get("was") or {}, entry.detail.get("now") or {}
+            if now.get("topic") and now.get("topic") != was.get("topic"):
+                label = TOPIC_PREFIX + str(now["topic"])
+            elif now.get("service") and now.get("service") != was.get("service"):
+                label = SERVICE_PREFIX + str(now["service"])
+            else:
+                continue
+            for m in session.exec(select(Message).where(Message.conversation_id == conversation_id,
+                                                        Message.direction == "in", Message.kind == "text")
+                                  .order_by(col(Message.id))).all():
+                d = m.decision or {}
+                if d.get("act") != "question" or not m.text.strip():
+                    continue  # greetings, thanks and what was said to the lawyer are not what the bot classified
+                items.append({"text": redact(m.text.strip()), "why": ["lawyer_corrected"], "label": label,
+                              "message_id": m.id, "ticket_id": entry.ticket_id,
+                              "predicted": {"service": was.get("service"), "topic": was.get("topic")}})
     return items
 
 

@@ -318,7 +318,7 @@ def test_a_lawyer_cannot_act_on_a_colleagues_claimed_chat(runtime: Runtime, clie
         base = f"/api/console/tickets/{ticket}"
         assert other.post(f"{base}/claim").status_code == 409
         assert other.post(f"{base}/reply", json={"text": "我来回复"}).status_code == 409
-        assert other.post(f"{base}/resolve", json={"outcome": "resolved_by_lawyer"}).status_code == 409
+        assert other.post(f"{base}/resolve", json={"outcome": "resolved_by_lawyer", "summary": "已解答其问题"}).status_code == 409
         assert other.post(f"{base}/transfer", json={"to": "li"}).status_code == 409
     with runtime.store.session() as session:
         texts = [m.text for m in session.exec(select(Message)).all()]

@@ -68,7 +68,8 @@
     asked_for_human: "群众要求人工",
     complex: "情况复杂",
     unclear_after_clarifying: "追问后仍无法判断",
-    transfer: "同事转交"
+    transfer: "同事转交",
+    reopened: "群众就同一事项再次来询"
   };
   var TRIAGE_REASONS = {
     domestic_violence: "家庭暴力",
@@ -120,6 +121,7 @@
     { key: "waiting", label: "待认领" },
     { key: "mine", label: "我处理中" },
     { key: "others", label: "同事处理中" },
+    { key: "snoozed", label: "稍后处理" },
     { key: "closed", label: "已结束" }
   ];
   var TO_QUEUE = "__queue__";
@@ -150,7 +152,7 @@
     replyWindow: $("reply-window"), rwClock: $("reply-window-clock"), rwQuota: $("reply-window-quota"),
     rwNote: $("reply-window-note"),
     replyForm: $("reply-form"), replyText: $("reply-text"), replySend: $("reply-send"),
-    replyBlocked: $("reply-blocked"), canned: $("canned"),
+    replyBlocked: $("reply-blocked"), cannedOpen: $("canned-open"),
     notes: $("notes"), notesEmpty: $("notes-empty"), noteForm: $("note-form"),
     noteText: $("note-text"), noteAdd: $("note-add"),
     manageTools: $("manage-tools"), ownerActions: $("owner-actions"), gotoResolve: $("goto-resolve"),
@@ -184,7 +186,6 @@
   var faqAnswers = [];                  // [{id, text}] bot messages that carried an FAQ answer
   var packetSig = null, notesSig = null;
   var lawyers = [];
-  var cannedReplies = [];
   var auditEntries = [];
   var activeTab = "work";
   var errorSource = null;
@@ -350,8 +351,9 @@
     var admin = me.role === "admin";
     var office = me.role === "office";
     var manager = me.role === "manager";
-    els.tabs.hidden = !(admin || manager);
+    els.tabs.hidden = office;
     els.auditTab.hidden = !admin;
+    $("mine-tab").hidden = office || manager;
     appEls.tab.hidden = !admin;
     els.workTab.hidden = manager;
     els.statsTab.hidden = !(admin || manager);
@@ -368,9 +370,9 @@
       return;
     }
     switchTab("work");
+    if (wb) { wb.start(); }
     startQueue();
     loadLawyers();
-    loadCanned();
   }
 
   // ---------- linking a Telegram account (lawyer mode) ----------
@@ -425,8 +427,14 @@
     if (name === "apps" && !canSeeApps()) { name = "work"; }
     if (me && me.role === "manager") { name = "stats"; }
     if (name === "stats" && !(me && (me.role === "manager" || me.role === "admin"))) { name = "work"; }
+    if (name === "mine" && !(me && (me.role === "lawyer" || me.role === "admin"))) { name = "work"; }
     activeTab = name;
     var audit = name === "audit", apps = name === "apps", work = name === "work", stats = name === "stats";
+    var mine = name === "mine";
+    $("mine-view").hidden = !mine;
+    $("mine-tab").classList.toggle("active", mine);
+    $("mine-tab").setAttribute("aria-selected", String(mine));
+    if (mine && wb) { wb.loadMine(); }
     els.appView.hidden = !work;
     els.auditView.hidden = !audit;
     appEls.view.hidden = !apps;
@@ -444,6 +452,7 @@
     if (stats && window.LegalbotStats) { window.LegalbotStats.start(); }
   }
   els.workTab.addEventListener("click", function () { switchTab("work"); });
+  $("mine-tab").addEventListener("click", function () { switchTab("mine"); });
   els.auditTab.addEventListener("click", function () { switchTab("audit"); });
   els.statsTab.addEventListener("click", function () { switchTab("stats"); });
 
@@ -457,12 +466,12 @@
 
   function resetWorkspace() {
     stopAll();
+    if (wb) { wb.stop(); }
     clear(els.queue);
     rows = Object.create(null);
     groupHeads = Object.create(null);
     lawyers = [];
-    cannedReplies = [];
-    renderCanned();
+    if (canned) { canned.reset(); }
     auditEntries = [];
     clear(els.auditBody);
     closeTicket();
@@ -537,54 +546,14 @@
     }, function () { /* the queue poll reports connection problems */ });
   }
 
-  function loadCanned() {
-    if (!me) { return Promise.resolve(); }
-    return api("GET", "/api/console/canned").then(function (res) {
-      if (!res.ok) { if (res.status === 401) { sessionExpired(); } return; }
-      cannedReplies = (res.data && Array.isArray(res.data.replies)) ? res.data.replies : [];
-      renderCanned();
-    }, function () { /* retried on the next login */ });
-  }
-
-  function renderCanned() {
-    var sel = els.canned;
-    while (sel.options.length > 1) { sel.remove(1); }
-    cannedReplies.forEach(function (r, i) {
-      if (!r || r.text == null) { return; }
-      var o = el("option", null, r.title || ("常用回复 " + (i + 1)));
-      o.value = String(i);
-      o.title = String(r.text);
-      sel.appendChild(o);
-    });
-    sel.value = "";
-    sel.disabled = cannedReplies.length === 0;
-    sel.options[0].textContent = cannedReplies.length ? "插入常用回复…" : "暂无常用回复";
-  }
-
-  function insertText(ta, text) {
-    var value = ta.value;
-    if (!value.trim()) {
-      ta.value = text;
-      ta.setSelectionRange(text.length, text.length);
-      return;
-    }
-    var start = typeof ta.selectionStart === "number" ? ta.selectionStart : value.length;
-    var end = typeof ta.selectionEnd === "number" ? ta.selectionEnd : value.length;
-    var before = value.slice(0, start);
-    var sep = before && !/\s$/.test(before) ? "\n" : "";
-    ta.setRangeText(sep + text, start, end, "end");
-  }
-
-  els.canned.addEventListener("change", function () {
-    var v = els.canned.value;
-    if (v === "") { return; }
-    var r = cannedReplies[Number(v)];
-    els.canned.value = "";
-    if (!r) { return; }
-    insertText(els.replyText, String(r.text));
-    els.replyText.dispatchEvent(new Event("input", { bubbles: true }));
-    els.replyText.focus();
-  });
+  // "/" in the reply box and the 常用回复 button (canned.js), filled in for the open chat.
+  var canned = window.LegalbotCanned ? window.LegalbotCanned.attach({
+    api: api, textarea: els.replyText, button: els.cannedOpen,
+    ticket: function () { return currentId; },
+    role: function () { return me ? me.role : null; },
+    onError: function (msg) { showError(msg); },
+    onUnauthorized: function () { sessionExpired(); }
+  }) : null;
 
   // ---------- queue ----------
   function startQueue() {
@@ -594,22 +563,32 @@
     queueTimer = setInterval(loadQueue, QUEUE_POLL_MS);
   }
 
+  var queueAgain = false;
   function loadQueue() {
-    if (queueBusy || !me) { return Promise.resolve(); }
+    if (!me) { return Promise.resolve(); }
+    if (queueBusy) { queueAgain = true; return Promise.resolve(); }  // the filters changed mid-request
     queueBusy = true;
     queuePolls++;
     if (queuePolls % LAWYERS_EVERY === 0) { loadLawyers(); }
-    return api("GET", "/api/console/queue")
+    var query = wb ? wb.query() : "";
+    return api("GET", "/api/console/queue" + query)
       .then(function (res) {
         if (!res.ok) { handleFailure(res, "poll"); return; }
         clearError("poll");
-        renderQueue((res.data && res.data.tickets) || []);
+        if (query !== (wb ? wb.query() : "")) { queueAgain = true; return; }
+        var list = (res.data && res.data.tickets) || [];
+        renderQueue(list);
+        if (wb) { wb.onQueue(list, res.data.total == null ? list.length : res.data.total); }
       }, function (err) { showError(err.message + "（正在重试）", "poll"); })
-      .then(function () { queueBusy = false; });
+      .then(function () {
+        queueBusy = false;
+        if (queueAgain) { queueAgain = false; loadQueue(); }
+      });
   }
 
   function groupOf(t) {
     if (t.status === "waiting") { return "waiting"; }
+    if (t.status === "claimed" && isMine(t) && t.snoozed_until && !t.snooze_due) { return "snoozed"; }
     if (t.status === "claimed") { return isMine(t) ? "mine" : "others"; }
     return "closed";
   }
@@ -619,7 +598,7 @@
 
   function sortTickets(list) {
     return list.slice().sort(function (a, b) {
-      var ra = a.reminded && isMine(a) ? 0 : 1, rb = b.reminded && isMine(b) ? 0 : 1;
+      var ra = (a.reminded || a.snooze_due) && isMine(a) ? 0 : 1, rb = (b.reminded || b.snooze_due) && isMine(b) ? 0 : 1;
       if (ra !== rb) { return ra - rb; }
       var pa = PRIORITY_RANK[a.priority] === undefined ? 2 : PRIORITY_RANK[a.priority];
       var pb = PRIORITY_RANK[b.priority] === undefined ? 2 : PRIORITY_RANK[b.priority];
@@ -632,18 +611,16 @@
 
   function ticketSig(t) {
     return JSON.stringify([t.status, t.priority, t.service, t.topic, t.summary, t.lawyer, t.channel,
-      t.language, !!t.escalated, !!t.reminded, me && me.username]);
+      t.language, !!t.escalated, !!t.reminded, me && me.username, t.labels, t.snoozed_until, !!t.snooze_due,
+      t.rating, t.outcome]);
   }
 
   function buildRow(t) {
+    // The row opens the ticket on a click anywhere; for the keyboard and screen readers the summary is the
+    // button (a row that were a button itself could not hold the 认领 button).
     var row = el("div", "ticket");
     row.setAttribute("data-id", String(t.id));
-    row.setAttribute("role", "button");
-    row.setAttribute("tabindex", "0");
     row.addEventListener("click", function () { openTicket(t.id); });
-    row.addEventListener("keydown", function (e) {
-      if ((e.key === "Enter" || e.key === " ") && e.target === row) { e.preventDefault(); openTicket(t.id); }
-    });
     return row;
   }
 
@@ -658,7 +635,6 @@
     row.classList.toggle("mine", mine);
     row.setAttribute("data-status", String(t.status || ""));
     row.setAttribute("data-priority", String(t.priority || ""));
-    row.setAttribute("aria-label", "咨询 #" + t.id);
 
     var top = el("div", "ticket-top");
     if (urgent) { top.appendChild(tag("tag-urgent", "紧急")); }
@@ -668,7 +644,21 @@
     top.appendChild(el("span", "ticket-id", "#" + t.id));
     row.appendChild(top);
 
-    row.appendChild(el("div", "ticket-summary", t.summary || "（无摘要）"));
+    var open = el("button", "ticket-summary ticket-open", t.summary || "（无摘要）");
+    open.type = "button";
+    open.setAttribute("aria-label", "咨询 #" + t.id + "：" + (t.summary || "（无摘要）"));
+    row.appendChild(open);
+    if ((t.labels && t.labels.length) || t.snoozed_until || t.rating || t.outcome) {
+      var extra = el("div", "ticket-extra");
+      (t.labels || []).forEach(function (label) { extra.appendChild(el("span", "label-chip small", label)); });
+      if (t.snoozed_until && mine) {
+        extra.appendChild(tag(t.snooze_due ? "tag-remind" : "tag-snoozed",
+          t.snooze_due ? "提醒时间到" : "推迟到 " + fmtTime(t.snoozed_until)));
+      }
+      if (t.outcome) { extra.appendChild(el("span", "ticket-outcome", lookup(OUTCOMES, t.outcome))); }
+      if (t.rating) { extra.appendChild(el("span", "ticket-rating", "★" + t.rating.stars)); }
+      row.appendChild(extra);
+    }
 
     var foot = el("div", "ticket-foot");
     foot.appendChild(channelBadge(t.channel));
@@ -706,16 +696,20 @@
 
   function renderQueue(list) {
     if (!Array.isArray(list)) { list = []; }
-    var groups = { waiting: [], mine: [], others: [], closed: [] };
+    var groups = { waiting: [], mine: [], others: [], snoozed: [], closed: [] };
     list.forEach(function (t) {
       if (t && t.id != null) { groups[groupOf(t)].push(t); }
     });
     var nodes = [];
     var seen = Object.create(null);
-    QUEUE_GROUPS.forEach(function (g) {
-      var items = sortTickets(groups[g.key]);
+    // The open queue is grouped; a search, a filter or another order is shown as the server sorted it.
+    var flat = wb && !wb.grouped();
+    var parts = flat ? [{ key: "found", items: list.filter(function (t) { return t && t.id != null; }) }] :
+      QUEUE_GROUPS.map(function (g) { return { key: g.key, label: g.label, items: sortTickets(groups[g.key]) }; });
+    parts.forEach(function (g) {
+      var items = g.items;
       if (!items.length) { return; }
-      nodes.push(groupHead(g.key, g.label, items.length));
+      if (!flat) { nodes.push(groupHead(g.key, g.label, items.length)); }
       items.forEach(function (t) {
         var key = String(t.id);
         seen[key] = true;
@@ -813,6 +807,7 @@
     els.noteText.value = "";
     els.summary.value = "";
     els.outcome.selectedIndex = 0;
+    if (wb) { wb.clearTags(); }
     els.transferTo.value = "";
     updateTransferButton();
     els.notesEmpty.hidden = true;
@@ -856,6 +851,7 @@
     addTranscript(data.messages || []);
     renderPacket(currentPacket, t);
     renderTools(t);
+    if (wb) { wb.onTicket(t); }
     renderReplyWindow();
     // showing the composer or the alerts shrinks the transcript: keep the latest message in view
     if (stick) { els.transcript.scrollTop = els.transcript.scrollHeight; }
@@ -931,8 +927,20 @@
     if (reason) { grid.appendChild(packetRow("转接原因", el("span", "pk-text", lookup(HANDOFF_REASONS, reason)))); }
     if (urgent.length) { grid.appendChild(packetRow("紧急因素", urgent)); }
     if (complex.length) { grid.appendChild(packetRow("复杂因素", complex)); }
+    if (p.reopened_from != null) {
+      var again = el("button", "link-button", "接续咨询 #" + p.reopened_from);
+      again.type = "button";
+      again.addEventListener("click", function () { openTicket(p.reopened_from); });
+      var cell = [again];
+      if (p.previous_summary) { cell.push(el("span", "pk-text", "上次摘要：" + p.previous_summary)); }
+      grid.appendChild(packetRow("再次来询", cell));
+    }
     els.packet.appendChild(grid);
 
+    if (p.gist && p.gist !== p.first_message) {
+      els.packet.appendChild(el("div", "pk-section", "群众的问题"));
+      els.packet.appendChild(el("blockquote", "packet-first", p.gist));
+    }
     if (p.first_message) {
       els.packet.appendChild(el("div", "pk-section", "群众首条消息"));
       els.packet.appendChild(el("blockquote", "packet-first", p.first_message));
@@ -1366,14 +1374,16 @@
     if (currentId == null || els.resolve.disabled) { return; }
     var id = currentId;
     clearError();
+    if (wb && wb.summaryProblem(els.summary.value)) { els.summary.focus(); return; }
     els.resolve.disabled = true;
     api("POST", ticketUrl(id, "resolve"), { outcome: els.outcome.value, summary: els.summary.value,
-                                            needless: els.needless.checked })
+                                            needless: els.needless.checked, tags: wb ? wb.tags() : [] })
       .then(function (res) {
         if (!res.ok) { handleFailure(res); return; }
         if (String(id) === String(currentId)) {
           els.summary.value = "";
           els.needless.checked = false;
+          if (wb) { wb.clearTags(); }
           if (res.data && res.data.id != null) {
             currentTicket = res.data;
             renderTicketHeader(res.data);
@@ -1990,6 +2000,29 @@
 
   els.auditFilter.addEventListener("change", renderAudit);
   els.auditRefresh.addEventListener("click", function () { loadAudit(); });
+
+  // ---------- the workbench (workbench.js): filters, shortcuts, notifications, labels, history ----------
+  var wb = window.LegalbotWorkbench ? window.LegalbotWorkbench.attach({
+    api: api, el: el, clear: clear, lookup: lookup, SERVICES: SERVICES, TOPICS: TOPICS, CHANNELS: CHANNELS,
+    LANGUAGES: LANGUAGES, OUTCOMES: OUTCOMES, fmtDateTime: fmtDateTime, ticketUrl: ticketUrl,
+    handleFailure: handleFailure, showError: showError, isMine: isMine, claim: claim, openTicket: openTicket,
+    loadQueue: loadQueue, loadTicket: loadTicket,
+    me: function () { return me; },
+    tab: function () { return activeTab; },
+    current: function () { return currentTicket; },
+    currentId: function () { return currentId; },
+    order: function () {
+      return Array.prototype.map.call(els.queue.querySelectorAll(".ticket[data-id]"), function (r) { return r.getAttribute("data-id"); });
+    },
+    focus: function (what) {
+      if (what === "reply") { els.replyText.focus(); }
+      if (what === "note") { els.noteText.focus(); }
+      if (what === "resolve") {
+        els.manageTools.scrollIntoView({ block: "nearest" });
+        els.outcome.focus();
+      }
+    }
+  }) : null;
 
   // ---------- start ----------
   function init() {

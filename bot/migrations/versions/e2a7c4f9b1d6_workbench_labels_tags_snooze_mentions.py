@@ -1,0 +1,53 @@
+"""workbench: ticket labels, outcome tags, snooze, reopening, and @mentions in notes (issue 17)
+
+Revision ID: e2a7c4f9b1d6
+Revises: d8e3f0a5b2c4
+Create Date: 2026-12-06 01:20:00
+"""
+from alembic import op
+import sqlalchemy as sa
+import sqlmodel
+
+
+revision = 'e2a7c4f9b1d6'
+down_revision = 'd8e3f0a5b2c4'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('handoff_ticket', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('labels', sa.JSON(), nullable=False, server_default='[]'))
+        batch_op.add_column(sa.Column('tags', sa.JSON(), nullable=False, server_default='[]'))
+        batch_op.add_column(sa.Column('snoozed_until', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('reopened_from', sa.Integer(), nullable=True))
+        batch_op.create_foreign_key('fk_handoff_ticket_reopened_from', 'handoff_ticket', ['reopened_from'], ['id'])
+    op.create_table(
+        'mention',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('note_id', sa.Integer(), nullable=False),
+        sa.Column('ticket_id', sa.Integer(), nullable=False),
+        sa.Column('lawyer_id', sa.Integer(), nullable=False),
+        sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column('read_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(['lawyer_id'], ['lawyer.id']),
+        sa.ForeignKeyConstraint(['note_id'], ['ticket_note.id']),
+        sa.ForeignKeyConstraint(['ticket_id'], ['handoff_ticket.id']),
+        sa.PrimaryKeyConstraint('id'),
+    )
+    with op.batch_alter_table('mention', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_mention_lawyer_id'), ['lawyer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_mention_note_id'), ['note_id'], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('mention', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_mention_note_id'))
+        batch_op.drop_index(batch_op.f('ix_mention_lawyer_id'))
+    op.drop_table('mention')
+    with op.batch_alter_table('handoff_ticket', schema=None) as batch_op:
+        batch_op.drop_constraint('fk_handoff_ticket_reopened_from', type_='foreignkey')
+        batch_op.drop_column('reopened_from')
+        batch_op.drop_column('snoozed_until')
+        batch_op.drop_column('tags')
+        batch_op.drop_column('labels')
