@@ -242,6 +242,8 @@ class HandoffTicket(HandoffTicketBase, table=True):
     needless: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
     escalated_at: datetime | None = None
     reminded_at: datetime | None = None
+    #: Someone's body or life is in danger now (nlu.urgency.BODILY, or the citizen said so): first among urgent chats.
+    in_danger: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
     #: The lawyers' own labels (free words, e.g. "需回访"), for filtering the queue and the history.
     labels: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
     #: The resolving lawyer's outcome tags (a closed set, handoff/workbench.py OUTCOME_TAGS).

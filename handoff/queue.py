@@ -33,6 +33,7 @@ from bot.taxonomy import CHAT_ROLES, ConversationStatus, Outcome, Priority, Serv
 from handoff import workbench
 from handoff.packet import history
 from handoff.workbench import FilterError, TicketFilter
+from nlu.urgency import BODILY
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ class TicketView:
             "lawyer": self.lawyer_username, "channel": self.channel, "outcome": tk.outcome,
             "escalated": tk.escalated_at is not None, "reminded": tk.reminded_at is not None,
             "language": tk.language, "reply_window": self.reply_window,
+            "in_danger": tk.in_danger, "urgent_reasons": list(tk.packet.get("urgent_reasons") or [])[:3],
             "labels": list(tk.labels or []), "tags": list(tk.tags or []),
             "snoozed_until": snoozed.isoformat() if snoozed else None,
             "snooze_due": snoozed is not None and snoozed <= utcnow(),
@@ -87,6 +89,8 @@ class TicketView:
 #: Queue order of each priority, highest first; anything else ranks with ``normal``.
 _RANK: dict[str, int] = {Priority.urgent: 0, Priority.overdue: 1, Priority.normal: 2}
 _PRIORITY_ORDER = case(_RANK, value=col(HandoffTicket.priority), else_=_RANK[Priority.normal])
+#: Among urgent chats, someone being hurt now before a deadline or a detention.
+_DANGER_FIRST = case((col(HandoffTicket.in_danger) == True, 0), else_=1)  # noqa: E712
 
 
 def audit(session: Session, lawyer_id: int | None, action: str, ticket_id: int | None = None,
@@ -98,8 +102,10 @@ def enqueue(session: Session, conversation: Conversation, *, urgent: bool, reaso
             packet: dict[str, Any]) -> HandoffTicket:
     assert conversation.id is not None
     citizen = session.get(Citizen, conversation.citizen_id)
+    reasons = set(packet.get("urgent_reasons") or [])
     ticket = HandoffTicket(
         conversation_id=conversation.id, priority=Priority.urgent if urgent else Priority.normal,
+        in_danger=urgent and (bool(reasons & BODILY) or packet.get("safety_check") == "danger"),
         service=conversation.service, topic=conversation.topic, reason=reason, packet=packet,
         language=citizen.language if citizen else "zh",
     )
@@ -171,7 +177,7 @@ class HandoffQueue:
                 .join(Lawyer, col(Lawyer.id) == HandoffTicket.lawyer_id, isouter=True)
                 .join(Conversation, col(Conversation.id) == HandoffTicket.conversation_id)
                 .where(col(HandoffTicket.status).in_(statuses))
-                .order_by(_PRIORITY_ORDER, col(HandoffTicket.created_at), col(HandoffTicket.id))
+                .order_by(_PRIORITY_ORDER, _DANGER_FIRST, col(HandoffTicket.created_at), col(HandoffTicket.id))
                 .limit(limit)
             ).all()
             return [TicketView(ticket, username, channel) for ticket, username, channel in rows]
@@ -184,7 +190,7 @@ class HandoffQueue:
         now = utcnow()
         snoozing = case((col(HandoffTicket.snoozed_until) > now, 1), else_=0)
         order = {
-            "queue": (snoozing, _PRIORITY_ORDER, col(HandoffTicket.created_at), col(HandoffTicket.id)),
+            "queue": (snoozing, _PRIORITY_ORDER, _DANGER_FIRST, col(HandoffTicket.created_at), col(HandoffTicket.id)),
             "oldest": (col(HandoffTicket.created_at), col(HandoffTicket.id)),
             "newest": (col(HandoffTicket.created_at).desc(), col(HandoffTicket.id).desc()),
             "activity": (col(Conversation.last_activity_at).desc(), col(HandoffTicket.id).desc()),
@@ -238,7 +244,7 @@ class HandoffQueue:
         return view
 
     def next_for(self, session: Session, lawyer: Lawyer, skip: set[int] | None = None) -> int | None:
-        """The ticket this lawyer should take next: urgent first, then a citizen of theirs who came back,
+        """The ticket this lawyer should take next: urgent first (someone being hurt before the rest), then a citizen of theirs who came back,
         then their language and specialty, then the longest waiting. On PostgreSQL the row is locked with SKIP LOCKED, so concurrent
         claimers each get a different ticket instead of queueing behind one row."""
         specialty = case((col(HandoffTicket.topic).in_(lawyer.topics or ["-"]), 0), else_=1)
@@ -249,7 +255,8 @@ class HandoffQueue:
         query = (
             select(HandoffTicket.id).where(HandoffTicket.status == TicketStatus.waiting,
                                            col(HandoffTicket.id).not_in(skip or {0}))
-            .order_by(_PRIORITY_ORDER, theirs, language, specialty, col(HandoffTicket.created_at), col(HandoffTicket.id))
+            .order_by(_PRIORITY_ORDER, _DANGER_FIRST, theirs, language, specialty, col(HandoffTicket.created_at),
+                      col(HandoffTicket.id))
             .limit(1)
         )
         if session.get_bind().dialect.name == "postgresql":

@@ -43,6 +43,10 @@ NOT_URGENT = "not_urgent"
 KINDS = ("domestic_violence", "threat_to_life", "self_harm", "child_in_danger", "just_detained",
          "imminent_deadline", "wage_crowd", "eviction_today", "injury_now", "elder_abuse", "held_captive",
          "stalking", "extortion")
+#: Kinds where someone's body or life is in danger now: among urgent chats these go to a lawyer first (a
+#: deadline or a detention is urgent too, but nobody is being hurt while the chat waits).
+BODILY = frozenset({"domestic_violence", "threat_to_life", "self_harm", "child_in_danger", "injury_now",
+                    "elder_abuse", "held_captive", "stalking"})
 #: Cross-validated precision the alarm threshold must reach: a false alarm pushes real emergencies
 #: back in the queue and tells an ordinary citizen to call the police.
 ALARM_PRECISION = 0.95

@@ -299,3 +299,30 @@ def test_after_the_window_the_citizen_starts_afresh(runtime: Runtime, people: di
     chat.press(f"/reopen:{ticket}")
     assert "不能再接着办理" in chat.last_text and "/lawyer" in chat.button_payloads()
     assert runtime.queue.tickets() == []
+
+
+def test_among_urgent_chats_someone_being_hurt_goes_first(runtime: Runtime, people: dict[str, Lawyer]) -> None:
+    """A deadline tomorrow is urgent, but a woman being beaten now is taken first, though she wrote later."""
+    from bot.store import Citizen
+    from handoff.queue import enqueue
+
+    made: list[int] = []
+    with runtime.store.session() as session:
+        for n, reasons in enumerate((["imminent_deadline"], ["domestic_violence"], [])):
+            citizen = Citizen(channel="web", channel_user_id=f"urgent-{n}")
+            session.add(citizen)
+            session.flush()
+            conversation = Conversation(citizen_id=citizen.id or 0, channel="web")
+            session.add(conversation)
+            session.flush()
+            ticket = enqueue(session, conversation, urgent=bool(reasons), reason="urgent" if reasons else "complex",
+                             packet={"urgent_reasons": reasons})
+            made.append(ticket.id or 0)
+        session.commit()
+    deadline, beaten, ordinary = made
+    assert [v.ticket.id for v in runtime.queue.tickets()] == [beaten, deadline, ordinary]
+    rows = {v.ticket.id: v.public() for v in runtime.queue.tickets()}
+    assert rows[beaten]["in_danger"] and not rows[deadline]["in_danger"]
+    assert rows[beaten]["urgent_reasons"] == ["domestic_violence"]
+    first = runtime.queue.claim_next(people["zhang"])
+    assert first is not None and first.ticket.id == beaten

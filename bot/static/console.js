@@ -603,6 +603,7 @@
       var pa = PRIORITY_RANK[a.priority] === undefined ? 2 : PRIORITY_RANK[a.priority];
       var pb = PRIORITY_RANK[b.priority] === undefined ? 2 : PRIORITY_RANK[b.priority];
       if (pa !== pb) { return pa - pb; }
+      if (!!a.in_danger !== !!b.in_danger) { return a.in_danger ? -1 : 1; }  // someone being hurt first
       var w = (Number(b.waiting_seconds) || 0) - (Number(a.waiting_seconds) || 0);
       if (w !== 0) { return w; }
       return (Number(a.id) || 0) - (Number(b.id) || 0);
@@ -612,7 +613,7 @@
   function ticketSig(t) {
     return JSON.stringify([t.status, t.priority, t.service, t.topic, t.summary, t.lawyer, t.channel,
       t.language, !!t.escalated, !!t.reminded, me && me.username, t.labels, t.snoozed_until, !!t.snooze_due,
-      t.rating, t.outcome]);
+      t.rating, t.outcome, t.in_danger, t.urgent_reasons]);
   }
 
   function buildRow(t) {
@@ -637,7 +638,11 @@
     row.setAttribute("data-priority", String(t.priority || ""));
 
     var top = el("div", "ticket-top");
-    if (urgent) { top.appendChild(tag("tag-urgent", "紧急")); }
+    if (urgent) {
+      var kinds = (t.urgent_reasons || []).map(function (r) { return lookup(TRIAGE_REASONS, r); }).filter(Boolean);
+      top.appendChild(tag("tag-urgent", kinds.length ? "紧急 · " + kinds.slice(0, 2).join("、") : "紧急",
+        t.in_danger ? "有人身危险，排在其他紧急咨询之前" : "紧急（无人身危险）"));
+    }
     if (t.escalated) { top.appendChild(tag("tag-escalated", "等待超时", "超过时限无人认领，已排在普通咨询之前（紧急情况仍在最前）")); }
     var cls = [lookup(TOPICS, t.topic), lookup(SERVICES, t.service)].filter(Boolean).join(" · ");
     top.appendChild(el("span", "ticket-class", cls || "未分类"));

@@ -1,4 +1,4 @@
-"""workbench: ticket labels, outcome tags, snooze, reopening, and @mentions in notes (issue 17)
+"""workbench: danger first among urgent tickets, ticket labels, outcome tags, snooze, reopening, and @mentions in notes (issue 17)
 
 Revision ID: e2a7c4f9b1d6
 Revises: d8e3f0a5b2c4
@@ -17,6 +17,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table('handoff_ticket', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('in_danger', sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.add_column(sa.Column('labels', sa.JSON(), nullable=False, server_default='[]'))
         batch_op.add_column(sa.Column('tags', sa.JSON(), nullable=False, server_default='[]'))
         batch_op.add_column(sa.Column('snoozed_until', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
@@ -51,3 +52,4 @@ def downgrade() -> None:
         batch_op.drop_column('snoozed_until')
         batch_op.drop_column('tags')
         batch_op.drop_column('labels')
+        batch_op.drop_column('in_danger')
