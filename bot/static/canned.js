@@ -4,7 +4,8 @@
  * 管理 edits the lawyer's own replies (and, for admins, the shared ones). Nothing here sends a message: the
  * text goes into the reply box for the lawyer to edit.
  *
- * console.js calls LegalbotCanned.attach({api, textarea, button, ticket, role, onError, onUnauthorized}).
+ * console.js calls LegalbotCanned.attach({api, el, clear, detailOf, textarea, button, ticket, role, onError,
+ * onUnauthorized}).
  * SECURITY: server data is only ever rendered with textContent, never innerHTML. */
 (function () {
   "use strict";
@@ -13,19 +14,8 @@
   var FAQ_DELAY_MS = 200;
   var SLASH = /(^|\s)\/([^\s\/]{0,20})$/;
 
-  function el(tag, className, text) {
-    var n = document.createElement(tag);
-    if (className) { n.className = className; }
-    if (text != null) { n.textContent = String(text); }
-    return n;
-  }
-  function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } }
-  function detailOf(res) {
-    var d = res && res.data && res.data.detail;
-    if (typeof d === "string" && d) { return d; }
-    if (Array.isArray(d) && d.length && d[0] && d[0].msg) { return String(d[0].msg); }
-    return "请求失败（HTTP " + (res ? res.status : "?") + "）";
-  }
+  // The console's own DOM and error helpers, handed over by attach().
+  var el, clear, detailOf;
 
   /* How well a reply matches what was typed, as the server ranks it (handoff/canned.py rank): the shortcut
    * exactly, its start, the title, the text; -1 for no match. */
@@ -123,6 +113,9 @@
 
   // ---------- the picker ----------
   function attach(opts) {
+    el = opts.el;
+    clear = opts.clear;
+    detailOf = opts.detailOf;
     var ta = opts.textarea;
     var button = opts.button;
     var cache = { key: null, at: 0, replies: [], variables: [], canEditShared: false };

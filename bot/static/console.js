@@ -548,7 +548,7 @@
 
   // "/" in the reply box and the 常用回复 button (canned.js), filled in for the open chat.
   var canned = window.LegalbotCanned ? window.LegalbotCanned.attach({
-    api: api, textarea: els.replyText, button: els.cannedOpen,
+    api: api, el: el, clear: clear, detailOf: detailOf, textarea: els.replyText, button: els.cannedOpen,
     ticket: function () { return currentId; },
     role: function () { return me ? me.role : null; },
     onError: function (msg) { showError(msg); },
