@@ -68,6 +68,8 @@
     asked_for_human: "群众要求人工",
     complex: "情况复杂",
     unclear_after_clarifying: "追问后仍无法判断",
+    none_fit: "推荐的答案都不合适",
+    no_entry: "知识库没有相关解答",
     transfer: "同事转交",
     reopened: "群众就同一事项再次来询"
   };
@@ -909,6 +911,12 @@
     row.appendChild(v);
     return row;
   }
+  // "complex:proceedings_under_way,several_issues" → 情况复杂（已进入诉讼/仲裁、多个问题）: never a code.
+  function reasonInWords(reason) {
+    var parts = String(reason).split(":");
+    var details = (parts[1] || "").split(",").filter(Boolean).map(function (d) { return lookup(TRIAGE_REASONS, d); });
+    return lookup(HANDOFF_REASONS, parts[0]) + (details.length ? "（" + details.join("、") + "）" : "");
+  }
   function reasonChips(list, cls) {
     return (Array.isArray(list) ? list : []).map(function (r) {
       return chip(cls, lookup(TRIAGE_REASONS, r), String(r));
@@ -929,7 +937,7 @@
     grid.appendChild(packetRow("领域", chip("chip-brand", lookup(TOPICS, p.topic || t.topic) || "未分类")));
     grid.appendChild(packetRow("服务", chip("chip-brand", lookup(SERVICES, p.service || t.service) || "—")));
     var reason = p.reason || t.reason;
-    if (reason) { grid.appendChild(packetRow("转接原因", el("span", "pk-text", lookup(HANDOFF_REASONS, reason)))); }
+    if (reason) { grid.appendChild(packetRow("转接原因", el("span", "pk-text", reasonInWords(reason)))); }
     if (urgent.length) { grid.appendChild(packetRow("紧急因素", urgent)); }
     if (complex.length) { grid.appendChild(packetRow("复杂因素", complex)); }
     if (p.reopened_from != null) {
