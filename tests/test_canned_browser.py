@@ -144,7 +144,7 @@ def test_a_lawyer_adds_a_reply_and_finds_it_with_slash(runtime: Runtime, server:
     assert page.locator(".canned-manage-row", has_text="工伤认定").locator(".canned-scope").inner_text() == "我的"
     page.keyboard.press("Escape")
     assert page.locator(".canned-manage").is_hidden()
-    assert focused(page) == "canned-open"
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'canned-open'")  # on close
 
     page.focus("#reply-text")
     page.keyboard.type("/gs")

@@ -450,6 +450,7 @@
     E.shortcuts.addEventListener("click", showHelp);
     document.addEventListener("keydown", function (e) {
       if (!ctx.me() || ctx.tab() !== "work" || e.ctrlKey || e.metaKey || e.altKey || e.isComposing) { return; }
+      if (e.defaultPrevented || (e.target && e.target.closest && e.target.closest("dialog"))) { return; }  // a popup's own keys
       if (e.key === "Escape") {
         if (!E.mentionsPanel.hidden) { closeMentions(); E.mentionsButton.focus(); return; }
         if (typing(e.target) && e.target !== document.body) { e.target.blur(); }
