@@ -51,7 +51,7 @@ from bot.taxonomy import (
 from calculators.conversation import CalcDesk, detect
 from handoff import waiting
 from handoff.packet import build_packet
-from handoff.queue import REOPEN, enqueue, in_service_hours, open_ticket, position
+from handoff.queue import REOPEN, continues, enqueue, in_service_hours, open_ticket, position
 from knowledge_base.faq import Entry
 from knowledge_base.index import IndexUnavailable, KnowledgeBase
 from nlu.classifier import Classifier
@@ -952,8 +952,7 @@ class Engine:
         self._hand_off(session, conversation, "reopened", None, False, [], lang, say)
         ticket = open_ticket(session, conversation.id or 0)
         if ticket is not None:
-            ticket.reopened_from = old.id
-            ticket.packet = {**ticket.packet, "reopened_from": old.id, "previous_summary": old.summary or ""}
+            continues(ticket, old)
             session.add(ticket)
 
     def _ask_comment(self, session: Session, citizen: Citizen, lang: str, say: Any) -> None:

@@ -117,6 +117,13 @@ def enqueue(session: Session, conversation: Conversation, *, urgent: bool, reaso
     return ticket
 
 
+def continues(ticket: HandoffTicket, old: HandoffTicket) -> None:
+    """Mark a new ticket as taking up an ended one again (by its lawyer or by the citizen): the packet names
+    it and its summary, and claim-next offers it to the lawyer who had it."""
+    ticket.reopened_from = old.id
+    ticket.packet = {**ticket.packet, "reopened_from": old.id, "previous_summary": old.summary or ""}
+
+
 def position(session: Session, ticket: HandoffTicket) -> int:
     """How many waiting tickets are ahead of this one (urgent, then overdue, then oldest): one count."""
     if ticket.status != TicketStatus.waiting:
@@ -571,9 +578,8 @@ class HandoffQueue:
             if conversation.service is None and conversation.topic is None:
                 conversation.service, conversation.topic = old.service, old.topic
             ticket = enqueue(session, conversation, urgent=old.priority == Priority.urgent, reason="reopened",
-                             packet={**old.packet, **history(session, conversation), "reason": "reopened",
-                                     "reopened_from": old.id, "previous_summary": old.summary or ""})
-            ticket.reopened_from = old.id
+                             packet={**old.packet, **history(session, conversation), "reason": "reopened"})
+            continues(ticket, old)
             ticket.labels = list(old.labels or [])
             session.flush()
             view = self._claim_held(session, ticket.id or 0, lawyer)

@@ -136,7 +136,7 @@ def search_clause(q: str) -> ColumnElement[bool]:
     who = (select(Citizen.id).where(Citizen.id == Conversation.citizen_id,
                                     or_(col(Citizen.display_name).ilike(pattern, escape="\\"),
                                         col(Citizen.channel_user_id).ilike(pattern, escape="\\"))).exists())
-    clauses: list[ColumnElement[bool]] = [said, who, cast(HandoffTicket.summary, String).ilike(pattern, escape="\\")]
+    clauses: list[ColumnElement[bool]] = [said, who, col(HandoffTicket.summary).ilike(pattern, escape="\\")]
     if number:
         clauses.insert(0, col(HandoffTicket.id) == int(number.group(1)))
     return or_(*clauses)
