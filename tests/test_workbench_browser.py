@@ -157,9 +157,9 @@ def test_a_morning_queue_worked_from_the_keyboard(runtime: Runtime, server: str,
     page.wait_for_selector("#toasts >> text=已重新打开")
     page.wait_for_selector("#reply-form:not([hidden])")
 
-    # a new urgent chat is announced while the lawyer works
-    page.select_option("#f-status", "open")
-    page.wait_for_timeout(3500)  # one queue poll with the open queue, so the next urgent chat is new to it
+    # a new urgent chat is announced while the lawyer works, though the list shows only the chats being handled
+    page.select_option("#f-status", "claimed")
+    page.wait_for_timeout(3500)  # one queue poll watched the open queue, so the next urgent chat is new to it
     urgent, _ = hand_off(runtime, server, "有人拿刀堵在我家门口，说要砍死我")
     page.wait_for_selector(f"#toasts >> text=紧急咨询 #{urgent}", timeout=15000)
 

@@ -220,12 +220,14 @@
       if (!res.ok) { ctx.handleFailure(res); return; }
       ctx.loadTicket();
       ctx.loadQueue();
-      loadOptions();
     }
     function saveLabels(labels) {
       var id = ctx.currentId();
       if (id == null) { return Promise.resolve(); }
-      return api("PUT", ctx.ticketUrl(id, "labels"), { labels: labels }).then(applyTicket, function (err) { ctx.showError(err.message); });
+      return api("PUT", ctx.ticketUrl(id, "labels"), { labels: labels }).then(function (res) {
+        applyTicket(res);
+        if (res.ok) { loadOptions(); }  // the labels in use, for the filter and suggestions
+      }, function (err) { ctx.showError(err.message); });
     }
     E.labelForm.addEventListener("submit", function (e) {
       e.preventDefault();
@@ -339,7 +341,13 @@
     }
     function onQueue(list, total) {
       describe(total, list.length);
-      if (!grouped()) { return; }  // a filtered view says nothing about what is new
+      if (grouped()) { watch(list); return; }
+      // A filtered view says nothing about what is new: watch the open queue itself.
+      api("GET", "/api/console/queue").then(function (res) {
+        if (res.ok && res.data && grouped() === false) { watch(res.data.tickets || []); }
+      }, function () { /* the queue poll reports connection problems */ });
+    }
+    function watch(list) {
       var next = Object.create(null);
       list.forEach(function (t) {
         var mine = t.status === "claimed" && ctx.isMine(t);
