@@ -17,7 +17,7 @@ AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
 def audit(page: Any) -> list[dict[str, Any]]:
     """The serious and critical violations axe finds on the page at rest: nothing being sent, no transition
     under way (a button fading back in after a send is half-transparent for 150 ms)."""
-    page.wait_for_function("!document.querySelector('#send').disabled && document.getAnimations().every(a => !(a instanceof CSSTransition))")
+    page.wait_for_function("() => !document.querySelector('#send').disabled && document.getAnimations().every(a => !(a instanceof CSSTransition))")
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.add_script_tag(path=str(AXE))
     result = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations")

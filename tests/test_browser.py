@@ -192,3 +192,24 @@ def test_the_page_sends_its_chat_secret_in_a_header_never_in_a_url(server: str, 
     assert any(secret == chat["secret"] for url, secret in requests if f"/api/chat/{chat['id']}/" in url)
     # the id alone, as an access log shows it, opens nothing
     assert httpx.get(f"{server}/api/chat/{chat['id']}/messages", trust_env=False).status_code == 403
+
+
+def test_browser_tests_wait_on_functions_the_page_policy_lets_playwright_poll() -> None:
+    """wait_for_function re-evaluates a bare expression with eval() on every poll, which the page's
+    script-src 'self' refuses as soon as the first check is false; a function is evaluated once."""
+    import ast
+    import re
+
+    function = re.compile(r"\s*(async\s+)?(\(\s*[\w\s,]*\)|\w+)\s*=>|\s*(async\s+)?function\b")
+    bare = []
+    for path in sorted((PROJECT_ROOT / "tests").glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "wait_for_function" and node.args):
+                continue
+            first = node.args[0]
+            if isinstance(first, ast.JoinedStr):
+                first = first.values[0] if first.values else ast.Constant("")
+            if isinstance(first, ast.Constant) and not function.match(str(first.value)):
+                bare.append(f"{path.name}:{node.lineno}")
+    assert bare == [], f"write these predicates as '() => …': {bare}"

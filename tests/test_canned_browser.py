@@ -55,7 +55,7 @@ def test_slash_lists_filters_and_inserts_the_reply_filled_in(runtime: Runtime, s
     assert first.get_attribute("aria-selected") == "true"
     page.screenshot(path=str(screenshots / "console-canned.png"))
     page.keyboard.type("x")
-    page.wait_for_function("document.querySelectorAll('#canned-slash-list [role=option]').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('#canned-slash-list [role=option]').length === 1")
     assert options(page, "canned-slash-list") == ["下一步建议"]
     page.keyboard.press("Enter")
     text = page.input_value("#reply-text")
@@ -144,11 +144,11 @@ def test_a_lawyer_adds_a_reply_and_finds_it_with_slash(runtime: Runtime, server:
     assert page.locator(".canned-manage-row", has_text="工伤认定").locator(".canned-scope").inner_text() == "我的"
     page.keyboard.press("Escape")
     assert page.locator(".canned-manage").is_hidden()
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'canned-open'")  # on close
+    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'canned-open'")  # on close
 
     page.focus("#reply-text")
     page.keyboard.type("/gs")
-    page.wait_for_function("document.querySelectorAll('#canned-slash-list [role=option]').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('#canned-slash-list [role=option]').length === 1")
     option = page.locator("#canned-slash-list [role=option]").first
     assert option.locator(".canned-scope").inner_text() == "我的"
     page.keyboard.press("Enter")

@@ -25,7 +25,7 @@ DANGER = "我老公又在打我，说要杀了我"
 
 
 def serious_violations(page: Any) -> list[dict[str, Any]]:
-    page.wait_for_function("document.getAnimations().every(a => !(a instanceof CSSTransition))")
+    page.wait_for_function("() => document.getAnimations().every(a => !(a instanceof CSSTransition))")
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.add_script_tag(path=str(AXE))
     result = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations")
@@ -64,14 +64,14 @@ def test_a_morning_queue_worked_from_the_keyboard(runtime: Runtime, server: str,
     page.wait_for_selector("#shortcuts-dialog:not([open])", state="attached")
 
     press(page, "n")  # claim next: the citizen in danger first, though she wrote last
-    page.wait_for_function(f"document.querySelector('#ticket-heading').textContent.includes('#{danger}')")
+    page.wait_for_function(f"() => document.querySelector('#ticket-heading').textContent.includes('#{danger}')")
     page.wait_for_selector("#reply-form:not([hidden])")
 
     press(page, "k")  # the claimed chat is now under 我处理中, below the waiting ones
-    page.wait_for_function(f"!document.querySelector('#ticket-heading').textContent.includes('#{danger}')")
+    page.wait_for_function(f"() => !document.querySelector('#ticket-heading').textContent.includes('#{danger}')")
     moved_to = heading(page)
     press(page, "j")
-    page.wait_for_function(f"document.querySelector('#ticket-heading').textContent.includes('#{danger}')")
+    page.wait_for_function(f"() => document.querySelector('#ticket-heading').textContent.includes('#{danger}')")
     assert moved_to != heading(page)
     page.wait_for_selector("#reply-form:not([hidden])")  # the chat has loaded: it is mine
 
@@ -112,19 +112,19 @@ def test_a_morning_queue_worked_from_the_keyboard(runtime: Runtime, server: str,
     press(page, "/")
     assert page.evaluate("document.activeElement.id") == "queue-search"
     page.keyboard.type("押金")
-    page.wait_for_function("document.querySelectorAll('.ticket[data-id]').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('.ticket[data-id]').length === 1")
     assert page.get_attribute(".ticket[data-id]", "data-id") == str(deposit)
     assert "找到 1 个" in (page.text_content("#filter-summary") or "")
     page.fill("#queue-search", "")
     page.click("#filters-toggle")
     page.select_option("#f-label", "家暴")
-    page.wait_for_function(f"[...document.querySelectorAll('.ticket[data-id]')].map(r => r.dataset.id).join() === '{danger}'")
+    page.wait_for_function(f"() => [...document.querySelectorAll('.ticket[data-id]')].map(r => r.dataset.id).join() === '{danger}'")
     page.click("#filters-reset")
-    page.wait_for_function("document.querySelectorAll('.ticket[data-id]').length === 3")
+    page.wait_for_function("() => document.querySelectorAll('.ticket[data-id]').length === 3")
 
     # resolve: the summary is required, the tags are kept
     page.click(f'.ticket[data-id="{danger}"]')
-    page.wait_for_function(f"document.querySelector('#ticket-heading').textContent.includes('#{danger}')")
+    page.wait_for_function(f"() => document.querySelector('#ticket-heading').textContent.includes('#{danger}')")
     press(page, "e")
     assert page.evaluate("document.activeElement.id") == "outcome"
     page.select_option("#outcome", "emergency_referred")
@@ -180,6 +180,6 @@ def test_a_morning_queue_worked_from_the_keyboard(runtime: Runtime, server: str,
     other.wait_for_selector("#mentions-count:not([hidden])")
     other.click("#mentions-button")
     other.click("#mentions-list button")
-    other.wait_for_function(f"document.querySelector('#ticket-heading').textContent.includes('#{danger}')")
+    other.wait_for_function(f"() => document.querySelector('#ticket-heading').textContent.includes('#{danger}')")
     other.wait_for_selector("#mentions-count[hidden]", state="attached", timeout=15000)
     context.close()
