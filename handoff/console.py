@@ -304,7 +304,7 @@ def router(queue: HandoffQueue, settings: Settings, telegram: bool = False) -> A
     @api.post("/tickets/{ticket_id}/resolve")
     def resolve(ticket_id: int, body: ResolveIn, lawyer: Lawyer = Depends(on_duty)) -> dict[str, Any]:
         if len(body.summary.strip()) < workbench.MIN_SUMMARY:
-            raise HTTPException(status_code=422, detail=f"请填写处理摘要（至少{workbench.MIN_SUMMARY}个字）")
+            raise HTTPException(status_code=422, detail=workbench.SUMMARY_NEEDED)
         try:
             return queue.resolve(ticket_id, lawyer, body.outcome, body.summary, body.needless, body.tags).public()
         except HandoffError as exc:

@@ -679,13 +679,15 @@ class HandoffQueue:
             raise HandoffError(str(exc) if isinstance(exc, FilterError) else f"未知的结案结果：{outcome}") from None
         if chosen not in LAWYER_OUTCOMES:
             raise HandoffError(f"律师结案不能使用该结果：{outcome}")
+        if len(summary.strip()) < workbench.MIN_SUMMARY:
+            raise HandoffError(workbench.SUMMARY_NEEDED)
         with self.store.session() as session:
             ticket, conversation = self._owned(session, ticket_id, lawyer)
             now = utcnow()
             ticket.status = TicketStatus.resolved
             ticket.resolved_at = now
             ticket.outcome = chosen.value
-            ticket.summary = summary.strip()[:4000] or None
+            ticket.summary = summary.strip()[:4000]
             ticket.needless = needless
             ticket.tags = checked_tags
             ticket.snoozed_until = None

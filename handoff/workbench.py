@@ -32,8 +32,9 @@ OUTCOME_TAGS: dict[str, str] = {
     "danger_reported": "已提示报警或求助",
 }
 
-#: A summary shorter than this is not a summary (the resolve form requires one).
+#: A summary shorter than this is not a summary (every way of resolving requires one).
 MIN_SUMMARY = 4
+SUMMARY_NEEDED = f"请填写处理摘要（至少{MIN_SUMMARY}个字）"
 MAX_LABELS = 10
 MAX_LABEL_CHARS = 20
 
@@ -110,6 +111,18 @@ def check_tags(tags: list[str]) -> list[str]:
     if unknown:
         raise FilterError(f"未知的结案标签：{'、'.join(unknown)}")
     return list(dict.fromkeys(tags))
+
+
+def tags_in(text: str) -> tuple[list[str], str]:
+    """Outcome tags written as "#需要回访" (or "#needs_follow_up") in a summary typed where there is no form
+    (Telegram): their slugs, and the summary without them."""
+    found = []
+    for slug, label in OUTCOME_TAGS.items():
+        for written in (f"#{label}", f"#{slug}"):
+            if written in text:
+                found.append(slug)
+                text = text.replace(written, " ")
+    return list(dict.fromkeys(found)), " ".join(text.split())
 
 
 def mentioned(text: str) -> list[str]:

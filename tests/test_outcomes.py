@@ -64,7 +64,7 @@ def _lawyer_act(runtime: Runtime, lawyers: list[Lawyer], action: str, arg: str, 
         if action == "lawyer_reply":
             runtime.queue.reply(view.ticket.id, owner, "请问您有书面证据吗？")
         else:
-            runtime.queue.resolve(view.ticket.id, owner, arg, "已处理")
+            runtime.queue.resolve(view.ticket.id, owner, arg, "已处理完毕")
     except HandoffError:
         pass  # e.g. the sweeper expired it meanwhile: an error for the lawyer, never a crash
 

@@ -140,6 +140,13 @@ def test_a_lawyer_links_claims_in_the_group_talks_in_private_and_resolves(
         assert callback_data(fake.sent(ZHANG)[-1]) == [f"/resolve:{ticket_id}:{o}" for o in
                                                        ("resolved_by_lawyer", "referred", "emergency_referred", "out_of_scope")]
         await feed(channel, fake.callback_update(ZHANG, f"/resolve:{ticket_id}:resolved_by_lawyer"))
+        asked = fake.sent(ZHANG)[-1]  # a summary first, answered with Telegram's reply
+        assert asked["text"].startswith(f"工单 #{ticket_id} 结案（已解答）") and "#需要回访" in asked["text"]
+        assert asked["reply_markup"]["force_reply"] is True
+        await feed(channel, fake.text_update(ZHANG, "好", reply_to=asked["text"]))
+        assert "摘要太短" in fake.texts(ZHANG)[-1]
+        assert ticket(rt, ticket_id).status == TicketStatus.claimed
+        await feed(channel, fake.text_update(ZHANG, "已告知可申请劳动仲裁 #引导劳动仲裁", reply_to=fake.texts(ZHANG)[-1]))
         await settle(channel)
         assert "已结案：已解答" in fake.texts(ZHANG)[-1]
         assert "已结束：已解答" in edits(fake)[-1]
@@ -149,6 +156,7 @@ def test_a_lawyer_links_claims_in_the_group_talks_in_private_and_resolves(
     ticket_id = with_channel(rt, scenario)
     done = ticket(rt, ticket_id)
     assert done.status == TicketStatus.resolved and done.outcome == Outcome.resolved_by_lawyer
+    assert (done.summary, done.tags) == ("已告知可申请劳动仲裁", ["guided_to_arbitration"])
     with rt.store.session() as session:
         conversation = session.get(Conversation, done.conversation_id)
         assert conversation is not None and conversation.outcome == Outcome.resolved_by_lawyer
@@ -396,6 +404,24 @@ def test_a_lawyer_on_telegram_keeps_a_chat_while_the_citizen_is_not_waiting(
     assert rt.queue.release_stale_claims(offline, now=later) == [ticket_id]  # 20 min unanswered, lawyer unseen
 
 
+def test_resolve_with_a_summary_and_tags_in_one_command(
+        rt: Runtime, fake: FakeTelegramAPI, lawyers: dict[int, Lawyer]) -> None:
+    async def scenario(channel: TelegramChannel) -> int:
+        await quiet(channel)
+        await link(channel, fake, rt, ZHANG, lawyers[ZHANG])
+        ticket_id = await hand_off(channel, fake)
+        await feed(channel, fake.text_update(ZHANG, "/next"))
+        await settle(channel)
+        await feed(channel, fake.text_update(ZHANG, "/resolve 转介 建议向劳动监察大队投诉 #转介其他部门 #needs_follow_up"))
+        await settle(channel)
+        assert "已结案：已转介" in fake.texts(ZHANG)[-1]
+        return ticket_id
+
+    done = ticket(rt, with_channel(rt, scenario))
+    assert (done.status, done.outcome) == (TicketStatus.resolved, Outcome.referred)
+    assert (done.summary, done.tags) == ("建议向劳动监察大队投诉", ["referred_to_agency", "needs_follow_up"])
+
+
 def test_resolve_words() -> None:
     assert parse_resolve("已解答 告知了仲裁时效") == (Outcome.resolved_by_lawyer, "告知了仲裁时效")
     assert parse_resolve("referred") == (Outcome.referred, "")
@@ -466,7 +492,12 @@ def test_wrong_commands_and_stale_buttons_get_a_clear_answer(
         await says(ZHANG, fake.media_update(ZHANG, "photo"), "请用文字回复")
         await says(LI, fake.text_update(LI, "您好"), "没有正在处理的工单")
         # 李律师 presses a stale resolve button for 张律师's chat, and /use on it
-        await says(LI, fake.callback_update(LI, f"/resolve:{ticket_id}:resolved_by_lawyer"), "只有接手该工单的律师")
+        await says(LI, fake.callback_update(LI, f"/resolve:{ticket_id}:resolved_by_lawyer"), "不是您正在处理的工单")
+        # … or answers a summary request for it: refused, and never forwarded to anybody's citizen
+        await says(LI, fake.text_update(LI, "已告知仲裁时效", reply_to=f"工单 #{ticket_id} 结案（已解答）：请回复"),
+                   "只有接手该工单的律师")
+        await says(ZHANG, fake.text_update(ZHANG, "/resolve 已解答"), f"工单 #{ticket_id} 结案（已解答）：请回复这条消息")
+        await says(ZHANG, fake.callback_update(ZHANG, f"/resolve:{ticket_id}:answered"), f"工单 #{ticket_id} 结案（已解答）")
         await says(LI, fake.text_update(LI, f"/use {ticket_id}"), "不是您正在处理的工单")
         await feed(channel, fake.group_callback_update(GROUP, LI, f"/claim:{ticket_id}"))
         await feed(channel, fake.group_callback_update(GROUP, LI, "/claim:not-a-number"))

@@ -120,8 +120,13 @@ class FakeTelegramAPI:
                 "chat": {"id": chat_id, "type": "private", "first_name": "测试"}, **content}
 
     def text_update(self, chat_id: int, text: str, update_id: int | None = None,
-                    language: str = "zh-hans") -> dict[str, Any]:
+                    language: str = "zh-hans", reply_to: str | None = None) -> dict[str, Any]:
+        """``reply_to``: the text of a message the bot sent, which this one answers with Telegram's reply."""
         content: dict[str, Any] = {"text": text}
+        if reply_to is not None:
+            content["reply_to_message"] = {"message_id": next(self._message_ids), "date": int(time.time()),
+                                           "from": BOT_USER, "chat": {"id": chat_id, "type": "private"},
+                                           "text": reply_to}
         if text.startswith("/"):
             content["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
         return self._update({"message": self._message(chat_id, language, **content)}, update_id)
@@ -244,8 +249,8 @@ class FakeTelegramAPI:
             chat_type = "supergroup" if isinstance(chat_id, int) and chat_id < 0 else "private"
             message = {"message_id": next(self._message_ids), "date": int(time.time()), "from": BOT_USER,
                        "chat": {"id": chat_id, "type": chat_type}, "text": params["text"]}
-            if isinstance(params.get("reply_markup"), dict):
-                message["reply_markup"] = params["reply_markup"]
+            if isinstance(params.get("reply_markup"), dict) and "inline_keyboard" in params["reply_markup"]:
+                message["reply_markup"] = params["reply_markup"]  # a Message carries only an inline keyboard
             return message
         if method == "editMessageText":
             message = {"message_id": params.get("message_id"), "date": int(time.time()), "from": BOT_USER,

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import update as sql_update
 from sqlmodel import col, select
-from telegram import BotCommand, BotCommandScopeChat, Update
+from telegram import BotCommand, BotCommandScopeChat, ForceReply, Update
 from telegram import Message as TelegramMessage
 from telegram.error import BadRequest, Forbidden, TelegramError
 
@@ -35,6 +35,8 @@ from bot.channels.telegram.lawyers.views import (
     group_post,
     group_state,
     parse_resolve,
+    summary_for,
+    summary_request,
     superseded,
 )
 from bot.channels.telegram.render import split_text
@@ -43,7 +45,8 @@ from bot.store import (
     Lawyer,
     Store,
 )
-from bot.taxonomy import Priority, TicketStatus, Topic
+from bot.taxonomy import Outcome, Priority, TicketStatus, Topic
+from handoff import workbench
 from handoff.auth import lawyer_by_telegram, redeem_telegram_link, unlink_telegram
 from handoff.queue import LAWYER_OUTCOMES, HandoffError, HandoffQueue
 
@@ -196,7 +199,8 @@ class LawyerDesk:
             await self._edit(self.group_chat_id, sync.group_message_id, group_post(ticket, snap.channel, wanted, name))
         await asyncio.to_thread(self.state.save, ticket.id, group_shown=wanted)
 
-    async def _send(self, chat_id: int, text: str, buttons: list[tuple[str, str]] | None = None) -> int | None:
+    async def _send(self, chat_id: int, text: str, buttons: list[tuple[str, str]] | None = None,
+                    force_reply: bool = False) -> int | None:
         """Send ``text`` (in pieces if long); the last piece's id, or None when Telegram refuses it for good
         (the bot was blocked or removed: logged, not retried). Errors that may pass are raised."""
 
@@ -205,8 +209,8 @@ class LawyerDesk:
         try:
             for index, piece in enumerate(pieces):
                 last = index == len(pieces) - 1
-                sent = await self.bot.send_message(chat_id=chat_id, text=piece,
-                                                   reply_markup=_markup(buttons or []) if last else None)
+                markup = ForceReply(input_field_placeholder="处理摘要") if force_reply else _markup(buttons or [])
+                sent = await self.bot.send_message(chat_id=chat_id, text=piece, reply_markup=markup if last else None)
         except (Forbidden, BadRequest) as exc:
             log.error("telegram lawyers: chat %s refused a message (%s: %s)", chat_id, type(exc).__name__, exc.message)
             return None
@@ -267,6 +271,12 @@ class LawyerDesk:
         if lawyer is None:
             return
         await self._touch(lawyer)
+        asked = message.reply_to_message
+        summarised = summary_for(asked.text or "") if asked is not None and asked.from_user is not None \
+            and asked.from_user.is_bot else None
+        if summarised is not None:  # the answer to "请回复这条消息，写下处理摘要": never forwarded to the citizen
+            await self._resolve(lawyer, summarised[0], summarised[1], text)
+            return
         if not text:
             await self._say(lawyer, "目前只能转发文字消息给市民，请用文字回复。")
             return
@@ -325,8 +335,8 @@ class LawyerDesk:
         elif data.startswith(RESOLVE):
             await self._answer(query, None)
             ticket, _, outcome = data.removeprefix(RESOLVE).partition(":")
-            if ticket.isdigit():
-                await self._resolve(lawyer, int(ticket), outcome, "")
+            if ticket.isdigit() and outcome in {o.value for o in LAWYER_OUTCOMES}:
+                await self._resolve(lawyer, int(ticket), Outcome(outcome), "")
         else:
             await self._answer(query, None)
 
@@ -402,11 +412,22 @@ class LawyerDesk:
             await self._say(lawyer, f"{hint}请选择工单 #{ticket_id} 的结案结果（也可以发送 /resolve 已解答 简要说明）：",
                             [(OUTCOME_LABELS[o], f"{RESOLVE}{ticket_id}:{o.value}") for o in LAWYER_OUTCOMES])
             return
-        await self._resolve(lawyer, ticket_id, outcome.value, summary)
+        await self._resolve(lawyer, ticket_id, outcome, summary)
 
-    async def _resolve(self, lawyer: Lawyer, ticket_id: int, outcome: str, summary: str) -> None:
+    async def _resolve(self, lawyer: Lawyer, ticket_id: int, outcome: Outcome, written: str) -> None:
+        """Resolve with the summary the lawyer wrote (outcome tags in it as #标签); without one, ask for it."""
+        tags, summary = workbench.tags_in(written)
+        if len(summary) < workbench.MIN_SUMMARY:
+            if ticket_id not in await asyncio.to_thread(self._claimed_by, lawyer):
+                await self._say(lawyer, f"没有结案：#{ticket_id} 不是您正在处理的工单。发送 /tickets 查看。")
+                return
+            if lawyer.telegram_user_id is not None:
+                await self._send(lawyer.telegram_user_id,
+                                 summary_request(ticket_id, outcome, "摘要太短。" if written.strip() else ""),
+                                 force_reply=True)
+            return
         try:
-            await asyncio.to_thread(self.queue.resolve, ticket_id, lawyer, outcome, summary)
+            await asyncio.to_thread(self.queue.resolve, ticket_id, lawyer, outcome.value, summary, False, tags)
         except HandoffError as exc:
             await self._say(lawyer, f"没有结案：{exc}")
             return

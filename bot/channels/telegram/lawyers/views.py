@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -14,6 +15,7 @@ from bot.store import (
     utcnow,
 )
 from bot.taxonomy import Outcome, Priority, Service, TicketStatus, Topic, display_name
+from handoff import workbench
 from handoff.queue import LAWYER_OUTCOMES
 
 log = logging.getLogger(__name__)
@@ -73,7 +75,7 @@ HELP = (
     "/tickets 我的工单（切换当前工单）\n"
     "/packet 再看一遍当前工单的材料和对话\n"
     "/note 文字 —— 添加仅律师可见的备注\n"
-    "/resolve —— 结案（也可以 /resolve 已解答 简要说明）\n"
+    "/resolve —— 结案（也可以 /resolve 已解答 处理摘要 #需要回访）\n"
     "/release 退回队列　/transfer 用户名 转给同事\n"
     "/unlink 解除与律师账号的绑定"
 )
@@ -216,6 +218,28 @@ def _markup(buttons: list[tuple[str, str]]) -> InlineKeyboardMarkup | None:
     if not buttons:
         return None
     return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data)] for label, data in buttons])
+
+
+#: The bot's request for a summary, which the lawyer answers with Telegram's reply: what it resolves is read
+#: back from the message replied to, so any worker can take the answer.
+SUMMARY_ASKED = "工单 #{ticket} 结案（{outcome}）"
+_SUMMARY_ASKED = re.compile(r"^工单 #(\d+) 结案（(.+?)）")
+
+
+def summary_request(ticket_id: int, outcome: Outcome, problem: str = "") -> str:
+    tags = " ".join(f"#{tag}" for tag in workbench.OUTCOME_TAGS.values())
+    return (f"{SUMMARY_ASKED.format(ticket=ticket_id, outcome=OUTCOME_LABELS[outcome])}：{problem}"
+            f"请回复这条消息，写下处理摘要（至少{workbench.MIN_SUMMARY}个字，市民看不到）。\n"
+            f"可在摘要里加结案标签：{tags}")
+
+
+def summary_for(asked: str) -> tuple[int, Outcome] | None:
+    """The ticket and outcome a summary request was about, from its text; None for any other message."""
+    found = _SUMMARY_ASKED.match(asked)
+    if found is None:
+        return None
+    outcome = OUTCOME_WORDS.get(found.group(2))
+    return (int(found.group(1)), outcome) if outcome is not None else None
 
 
 def parse_resolve(args: str) -> tuple[Outcome | None, str]:
