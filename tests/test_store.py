@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, select
 
 from bot.migrate import alembic_config
-from bot.store import Citizen, Conversation, Message, Store
+from bot.store import Citizen, Conversation, HandoffTicket, Message, Store
 
 
 @pytest.fixture
@@ -55,6 +55,30 @@ def test_upgrade_is_idempotent(store: Store) -> None:
     assert _schema(store) == schema
     with store.session() as session:
         assert [c.channel_user_id for c in session.exec(select(Citizen)).all()] == ["kept"]
+
+
+def test_upgrading_marks_urgent_tickets_already_queued_that_are_about_danger(store: Store) -> None:
+    from alembic import command
+
+    with store.session() as session:
+        packets = {"beaten": ("urgent", {"urgent_reasons": ["imminent_deadline", "domestic_violence"]}),
+                   "deadline": ("urgent", {"urgent_reasons": ["imminent_deadline"]}),
+                   "confirmed": ("urgent", {"urgent_reasons": [], "safety_check": "danger"}),
+                   "normal": ("normal", {"urgent_reasons": ["stalking"]}), "empty": ("urgent", {})}
+        for reason, (priority, packet) in packets.items():  # one citizen each: one open chat, one open ticket
+            citizen = Citizen(channel="web", channel_user_id=f"before-the-column-{reason}")
+            session.add(citizen)
+            session.flush()
+            conversation = Conversation(citizen_id=citizen.id, channel="web")
+            session.add(conversation)
+            session.flush()
+            session.add(HandoffTicket(conversation_id=conversation.id, priority=priority, reason=reason, packet=packet))
+        session.commit()
+    command.downgrade(alembic_config(store.engine), "d8e3f0a5b2c4")  # before in_danger existed
+    store.upgrade()
+    with store.session() as session:
+        marked = {t.reason for t in session.exec(select(HandoffTicket)).all() if t.in_danger}
+    assert marked == {"beaten", "confirmed"}
 
 
 def test_citizen_is_unique_per_channel_and_user(store: Store) -> None:
