@@ -12,13 +12,15 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlmodel import Session
 
 from bot.channels.testing import TestChat
 from bot.runtime import Runtime, build_kb, build_runtime, train_nlu
 from bot.settings import Settings
-from bot.store import Store
+from bot.store import Citizen, Conversation, Store
 from tests.fakes.wechat_api import FakeWeChatAPI
 from tests.fakes.wechat_api import running as running_wechat
 
@@ -193,3 +195,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The Rasa tests first: installing and training Rasa takes minutes of one worker, which then overlap
     the other worker's tests instead of coming last (pytest-xdist hands out test files in this order)."""
     items.sort(key=lambda item: item.get_closest_marker("rasa") is None)
+
+
+def new_conversation(session: Session, user_id: str, channel: str = "web", language: str = "zh",
+                     **fields: Any) -> Conversation:
+    """A new citizen with one open conversation (``fields`` set on it), flushed so both have ids."""
+    citizen = Citizen(channel=channel, channel_user_id=user_id, language=language)
+    session.add(citizen)
+    session.flush()
+    assert citizen.id is not None
+    conversation = Conversation(citizen_id=citizen.id, channel=channel, **fields)
+    session.add(conversation)
+    session.flush()
+    return conversation

@@ -9,8 +9,9 @@ import threading
 import pytest
 from sqlmodel import select
 
-from bot.store import Application, ApplicationEvent, Citizen, Conversation, Lawyer, Message, Store, utcnow
+from bot.store import Application, ApplicationEvent, Lawyer, Message, Store, utcnow
 from services import applications as apps
+from tests.conftest import new_conversation
 
 OFFICE_A = apps.Office("fy-a", "甲法律援助中心", "12348")
 OFFICE_B = apps.Office("fy-b", "乙法律援助中心", "12348")
@@ -19,13 +20,8 @@ ANSWERS = {"name": "张三", "id_card": "11010519491231002X", "phone": "13912345
 
 def submitted(store: Store, form: str = "legal_aid", office: apps.Office | None = OFFICE_A) -> int:
     with store.session() as session:
-        citizen = Citizen(channel="testing", channel_user_id=f"c-{utcnow().timestamp()}-{id(object())}")
-        session.add(citizen)
-        session.flush()
-        conversation = Conversation(citizen_id=citizen.id or 0, channel="testing")
-        session.add(conversation)
-        session.flush()
-        application = apps.start_draft(session, citizen.id or 0, conversation.id or 0, form)
+        conversation = new_conversation(session, f"c-{utcnow().timestamp()}-{id(object())}", "testing")
+        application = apps.start_draft(session, conversation.citizen_id, conversation.id or 0, form)
         application.state = {"form": form, "answers": dict(ANSWERS), "stage": "submitted"}
         apps.submit(session, application, office, screening=None)
         session.commit()

@@ -9,10 +9,11 @@ import pytest
 from sqlmodel import select
 
 from bot.runtime import Runtime
-from bot.store import AuditEntry, Citizen, Conversation, HandoffTicket, Lawyer, utcnow
+from bot.store import AuditEntry, HandoffTicket, Lawyer, utcnow
 from bot.taxonomy import ConversationStatus, Priority, TicketStatus
 from handoff.auth import create_lawyer
 from handoff.queue import HandoffError, HandoffQueue, position
+from tests.conftest import new_conversation
 
 
 def make_tickets(runtime: Runtime, n: int, topic: str = "labor", language: str = "zh",
@@ -20,14 +21,8 @@ def make_tickets(runtime: Runtime, n: int, topic: str = "labor", language: str =
     ids = []
     with runtime.store.session() as session:
         for i in range(n):
-            citizen = Citizen(channel="web", channel_user_id=f"c-{topic}-{language}-{priority}-{i}-{utcnow().timestamp()}",
-                              language=language)
-            session.add(citizen)
-            session.flush()
-            conversation = Conversation(citizen_id=citizen.id or 0, channel="web", status=ConversationStatus.waiting,
-                                        topic=topic)
-            session.add(conversation)
-            session.flush()
+            conversation = new_conversation(session, f"c-{topic}-{language}-{priority}-{i}-{utcnow().timestamp()}",
+                                            language=language, status=ConversationStatus.waiting, topic=topic)
             ticket = HandoffTicket(conversation_id=conversation.id or 0, topic=topic, language=language,
                                    priority=priority, packet={})
             session.add(ticket)

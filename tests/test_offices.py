@@ -16,9 +16,10 @@ from typer.testing import CliRunner
 from bot.cli import app as cli_app
 from bot.runtime import Runtime
 from bot.settings import get_settings
-from bot.store import Application, AuditEntry, Citizen, Conversation, Message, utcnow
+from bot.store import Application, AuditEntry, Message, utcnow
 from handoff.auth import AccountError, create_lawyer
 from services.applications import Office, start_draft, submit
+from tests.conftest import new_conversation
 from tests.test_console_security import console, log_in
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:httpx.*")
@@ -40,15 +41,9 @@ def seed_application(runtime: Runtime, office: Office = CITY_CENTRE, form: str =
                      answers: dict[str, Any] | None = None) -> tuple[int, str, int]:
     """A citizen's submitted application, as the chat leaves it: (application id, reference, conversation id)."""
     with runtime.store.session() as session:
-        citizen = Citizen(channel="web", channel_user_id=f"applicant-{utcnow().timestamp()}")
-        session.add(citizen)
-        session.flush()
-        assert citizen.id is not None
-        conversation = Conversation(citizen_id=citizen.id, channel="web", service="legal_aid")
-        session.add(conversation)
-        session.flush()
+        conversation = new_conversation(session, f"applicant-{utcnow().timestamp()}", service="legal_aid")
         assert conversation.id is not None
-        application = start_draft(session, citizen.id, conversation.id, form)
+        application = start_draft(session, conversation.citizen_id, conversation.id, form)
         application.state = {"form": form, "answers": dict(answers or ANSWERS), "stage": "consented"}
         submit(session, application, office, screening=SCREENING if form == "legal_aid" else None)
         session.commit()

@@ -11,7 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, select
 
 from bot.migrate import alembic_config
-from bot.store import Citizen, Conversation, HandoffTicket, Message, Store
+from bot.store import Citizen, HandoffTicket, Message, Store
+from tests.conftest import new_conversation
 
 
 @pytest.fixture
@@ -66,12 +67,7 @@ def test_upgrading_marks_urgent_tickets_already_queued_that_are_about_danger(sto
                    "confirmed": ("urgent", {"urgent_reasons": [], "safety_check": "danger"}),
                    "normal": ("normal", {"urgent_reasons": ["stalking"]}), "empty": ("urgent", {})}
         for reason, (priority, packet) in packets.items():  # one citizen each: one open chat, one open ticket
-            citizen = Citizen(channel="web", channel_user_id=f"before-the-column-{reason}")
-            session.add(citizen)
-            session.flush()
-            conversation = Conversation(citizen_id=citizen.id, channel="web")
-            session.add(conversation)
-            session.flush()
+            conversation = new_conversation(session, f"before-the-column-{reason}")
             session.add(HandoffTicket(conversation_id=conversation.id, priority=priority, reason=reason, packet=packet))
         session.commit()
     command.downgrade(alembic_config(store.engine), "d8e3f0a5b2c4")  # before in_danger existed
@@ -96,13 +92,8 @@ def test_citizen_is_unique_per_channel_and_user(store: Store) -> None:
 
 def test_message_round_trips_unicode_json_and_time(store: Store) -> None:
     with store.session() as session:
-        citizen = Citizen(channel="web", channel_user_id="u")
-        session.add(citizen)
-        session.flush()
-        conversation = Conversation(citizen_id=citizen.id or 0, channel="web")
-        session.add(conversation)
-        session.flush()
-        session.add(Message(conversation_id=conversation.id or 0, citizen_id=citizen.id or 0, direction="in",
+        conversation = new_conversation(session, "u")
+        session.add(Message(conversation_id=conversation.id or 0, citizen_id=conversation.citizen_id, direction="in",
                             sender="citizen", text="工资😀<b>", buttons=[{"label": "是", "payload": "/yes"}],
                             decision={"topic": "labor", "score": 0.5}))
         session.commit()

@@ -20,6 +20,7 @@ from handoff.auth import create_lawyer
 from handoff.queue import HandoffError
 from handoff.workbench import TicketFilter, mentioned
 from nlu.review import collect
+from tests.conftest import new_conversation
 from tests.test_console_security import PASSWORD, console, log_in
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:httpx.*")
@@ -303,18 +304,12 @@ def test_after_the_window_the_citizen_starts_afresh(runtime: Runtime, people: di
 
 def test_among_urgent_chats_someone_being_hurt_goes_first(runtime: Runtime, people: dict[str, Lawyer]) -> None:
     """A deadline tomorrow is urgent, but a woman being beaten now is taken first, though she wrote later."""
-    from bot.store import Citizen
     from handoff.queue import enqueue
 
     made: list[int] = []
     with runtime.store.session() as session:
         for n, reasons in enumerate((["imminent_deadline"], ["domestic_violence"], [])):
-            citizen = Citizen(channel="web", channel_user_id=f"urgent-{n}")
-            session.add(citizen)
-            session.flush()
-            conversation = Conversation(citizen_id=citizen.id or 0, channel="web")
-            session.add(conversation)
-            session.flush()
+            conversation = new_conversation(session, f"urgent-{n}")
             ticket = enqueue(session, conversation, urgent=bool(reasons), reason="urgent" if reasons else "complex",
                              packet={"urgent_reasons": reasons})
             made.append(ticket.id or 0)
